@@ -1,0 +1,45 @@
+"""Helpers shared by CLI commands: reading a dataset argument, progress defaults."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from irtrouter.data.benchmarks import BENCHMARKS, detect_benchmark, load_benchmark
+from irtrouter.data.catalog import LLMCatalog, load_catalog
+from irtrouter.data.readers import LONG_FORMAT_SUFFIXES, read_results
+from irtrouter.data.results import ResultsMatrix
+from irtrouter.errors import DataError
+
+
+def progress_default() -> bool:
+    return sys.stderr.isatty()
+
+
+def load_dataset(
+    data: str, llms: str | None, fmt: str, split: str, on_missing: str, seed: int = 0
+) -> tuple[ResultsMatrix, LLMCatalog]:
+    """Results and catalog from a long-format file (+ ``--llms``) or a benchmark directory."""
+    path = Path(data)
+    catalog = load_catalog(llms) if llms else None
+    name = fmt if fmt != "auto" else (detect_benchmark(path) if path.is_dir() else "long")
+    if name == "long" or (name is None and path.is_file()):
+        if path.is_dir():
+            raise DataError(
+                f"a directory, but not a benchmark irtrouter knows ({', '.join(BENCHMARKS)}); "
+                "pass a results file or --format", source=data,
+            )
+        if catalog is None:
+            raise click.UsageError("a results file needs --llms CATALOG (prices and profiles of its LLMs)")
+        return read_results(path, catalog=catalog, on_missing=on_missing), catalog  # type: ignore[arg-type]
+    if name is None:
+        raise DataError(f"no such file or benchmark directory (results files: {', '.join(LONG_FORMAT_SUFFIXES)})",
+                        source=data)
+    bench = load_benchmark(name, path, seed=seed)
+    parts = {"train": bench.train, "test": bench.test, "ood": bench.ood}
+    results = parts.get(split)
+    if results is None:
+        raise DataError(f"benchmark {name} has no {split!r} split", source=data)
+    return results, catalog or bench.catalog

@@ -1,0 +1,89 @@
+"""Seeded splits of a :class:`ResultsMatrix`: in-distribution, out-of-distribution, held-out LLMs.
+
+In-distribution (IRT-Router section 5.1): every task is split 70/30 on its own, so each task is
+represented in train and test in proportion. Out-of-distribution: whole tasks are held out.
+Held-out LLMs: columns set aside to test how a router takes in an LLM it was not trained on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from irtrouter.data.results import ResultsMatrix, normalise_text
+from irtrouter.errors import DataError
+
+
+def split_in_distribution(
+    results: ResultsMatrix, test_size: float = 0.3, seed: int = 0
+) -> tuple[ResultsMatrix, ResultsMatrix]:
+    """Split each task's queries ``1 - test_size`` / ``test_size`` at random (seeded).
+
+    A task with a single query goes to train. Queries keep their original order within each side.
+
+    Examples
+    --------
+    >>> train, test = split_in_distribution(results, test_size=0.3, seed=0)  # doctest: +SKIP
+    """
+    if not 0 < test_size < 1:
+        raise DataError(f"test_size must be in (0, 1), got {test_size}")
+    rng = np.random.default_rng(seed)
+    tasks = np.asarray(results.tasks, dtype=object)
+    is_test = np.zeros(results.n_queries, dtype=bool)
+    for task in results.task_names():
+        members = np.flatnonzero(tasks == task)
+        n_test = int(round(len(members) * test_size))
+        if len(members) > 1:
+            n_test = min(max(n_test, 1), len(members) - 1)
+        else:
+            n_test = 0
+        is_test[rng.permutation(members)[:n_test]] = True
+    return (
+        results.take(~is_test, source=f"{results.source} [ID train]"),
+        results.take(is_test, source=f"{results.source} [ID test]"),
+    )
+
+
+def split_out_of_distribution(
+    results: ResultsMatrix, test_tasks: Iterable[str]
+) -> tuple[ResultsMatrix, ResultsMatrix]:
+    """Hold out every query of ``test_tasks``; train on the rest."""
+    held = set(test_tasks)
+    unknown = held - set(results.tasks)
+    if unknown:
+        raise DataError(f"unknown task(s) {sorted(unknown)}; tasks are {results.task_names()}", source=results.source)
+    is_test = np.array([t in held for t in results.tasks], dtype=bool)
+    if is_test.all():
+        raise DataError("holding out every task leaves nothing to train on", source=results.source)
+    return (
+        results.take(~is_test, source=f"{results.source} [OOD train]"),
+        results.take(is_test, source=f"{results.source} [OOD test: {', '.join(sorted(held))}]"),
+    )
+
+
+def split_llms(results: ResultsMatrix, held_out: Iterable[str]) -> tuple[ResultsMatrix, ResultsMatrix]:
+    """Set LLM columns aside: (results without ``held_out``, results of ``held_out`` only)."""
+    held = list(held_out)
+    kept = [m for m in results.llm_ids if m not in set(held)]
+    if not kept:
+        raise DataError("holding out every LLM leaves nothing to train on", source=results.source)
+    return results.select_llms(kept), results.select_llms(held)
+
+
+def validation_split(
+    results: ResultsMatrix, fraction: float = 0.1, seed: int = 0
+) -> tuple[ResultsMatrix, ResultsMatrix]:
+    """A per-task split of the *training* data for early stopping and tuning (never the test set)."""
+    return split_in_distribution(results, test_size=fraction, seed=seed)
+
+
+def drop_seen_queries(test: ResultsMatrix, train: ResultsMatrix) -> tuple[ResultsMatrix, int]:
+    """``test`` without the queries whose (whitespace-folded) text appears in ``train``.
+
+    A router that memorises looks good on such leaked items, so they never count as unseen.
+    Returns the cleaned test set and how many queries were dropped.
+    """
+    seen = {normalise_text(q) for q in train.queries}
+    keep = np.array([normalise_text(q) not in seen for q in test.queries], dtype=bool)
+    return test.take(keep), int((~keep).sum())

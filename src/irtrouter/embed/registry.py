@@ -1,0 +1,53 @@
+"""Build an embedder from a short spec string, the form saved routers and the CLI use.
+
+=================  =============================================================
+spec               embedder
+=================  =============================================================
+``use``            multilingual Universal Sentence Encoder v3 (default, 512-d)
+``e5``             multilingual-e5-small, 4-bit (384-d; ``irtrouter[e5]``)
+``hashing[:DIM]``  deterministic feature hashing (default 256-d): tests, smoke runs
+``st:MODEL``       a sentence-transformers model (``irtrouter[st]``)
+``openai:MODEL``   an OpenAI-compatible embeddings API (``$IRTROUTER_EMBED_BASE_URL``)
+=================  =============================================================
+"""
+
+from __future__ import annotations
+
+from irtrouter.embed.base import Embedder
+from irtrouter.errors import ConfigError
+
+EMBEDDER_SPECS = ("use", "e5", "hashing[:DIM]", "st:MODEL", "openai:MODEL")
+
+
+def make_embedder(spec: str = "use", threads: int = 2) -> Embedder:
+    """The embedder for ``spec`` (see the module table).
+
+    Examples
+    --------
+    >>> make_embedder("hashing:64").dim
+    64
+    """
+    kind, _, arg = spec.partition(":")
+    if kind == "use" and not arg:
+        from irtrouter.embed.local import USEEmbedder
+
+        return USEEmbedder(threads=threads)
+    if kind == "e5" and not arg:
+        from irtrouter.embed.local import E5Embedder
+
+        return E5Embedder(threads=threads)
+    if kind == "hashing":
+        from irtrouter.embed.hashing import HashingEmbedder
+
+        if arg and not arg.isdigit():
+            raise ConfigError(f"hashing embedder dimension must be a number, got {arg!r}")
+        return HashingEmbedder(dim=int(arg) if arg else 256)
+    if kind == "st" and arg:
+        from irtrouter.embed.remote import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(arg)
+    if kind == "openai" and arg:
+        from irtrouter.embed.remote import OpenAIAPIEmbedder
+
+        return OpenAIAPIEmbedder(arg)
+    raise ConfigError(f"unknown embedder {spec!r}; expected one of: {', '.join(EMBEDDER_SPECS)}")

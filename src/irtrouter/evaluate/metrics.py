@@ -1,0 +1,88 @@
+"""Routing metrics of the IRT-Router paper (section 5.4): Performance, Total Cost, Reward.
+
+Performance
+    Mean realised score of the chosen LLM over the test queries.
+Total Cost
+    Sum of the chosen LLMs' USD costs (eq. 11). Real per-query costs where the data has them,
+    else tokens x prices where it has tokens, else *modelled*: estimated input tokens x input
+    price + ``assumed_output_tokens`` x output price; :func:`realised_costs` says which.
+Reward (eq. 12, reported x 100)
+    ``alpha * Performance - beta * Total Cost / cost_scale``, where ``cost_scale`` is the largest
+    Total Cost of any single-LLM router on the same queries.
+
+A router may be stochastic: :func:`outcome` takes a routing distribution (n_queries, n_llms)
+whose rows sum to 1, so the Random router's *expected* figures are exact rather than one draw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from irtrouter.data.catalog import LLMCatalog
+from irtrouter.data.results import ResultsMatrix
+from irtrouter.data.tokens import estimate_tokens
+from irtrouter.errors import DataError
+
+CostKind = Literal["real", "tokens", "modelled"]
+ASSUMED_OUTPUT_TOKENS = 256
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a routing policy achieved on a set of queries."""
+
+    performance: float
+    total_cost: float
+
+    def reward(self, alpha: float, beta: float, cost_scale: float) -> float:
+        """Eq. 12 x 100."""
+        return 100.0 * (alpha * self.performance - beta * self.total_cost / cost_scale)
+
+
+def realised_costs(
+    results: ResultsMatrix, catalog: LLMCatalog, assumed_output_tokens: int = ASSUMED_OUTPUT_TOKENS
+) -> tuple[np.ndarray, CostKind]:
+    """USD cost of every (query, LLM) cell of ``results`` and how it was obtained."""
+    in_price = np.array([catalog[m].input_price for m in results.llm_ids]) / 1e6
+    out_price = np.array([catalog[m].output_price for m in results.llm_ids]) / 1e6
+    if results.cost_usd is not None and not np.isnan(results.cost_usd[results.observed]).any():
+        return np.nan_to_num(results.cost_usd, nan=0.0), "real"
+    if results.input_tokens is not None and results.output_tokens is not None:
+        cells = results.input_tokens * in_price + results.output_tokens * out_price
+        if not np.isnan(cells[results.observed]).any():
+            return np.nan_to_num(cells, nan=0.0), "tokens"
+    tokens_in = np.array([estimate_tokens(q) for q in results.queries], dtype=np.float64)[:, None]
+    return tokens_in * in_price + assumed_output_tokens * out_price, "modelled"
+
+
+def outcome(scores: np.ndarray, costs: np.ndarray, routing: np.ndarray) -> Outcome:
+    """Performance and Total Cost of a routing policy.
+
+    Parameters
+    ----------
+    scores, costs : ndarray (n_queries, n_llms)
+        Realised scores (no NaN: evaluate on :meth:`ResultsMatrix.complete`) and USD costs.
+    routing : ndarray
+        Either chosen indices (n_queries,) or a distribution (n_queries, n_llms).
+    """
+    if np.isnan(scores).any():
+        raise DataError("scores contain unobserved cells: evaluate on results.complete()")
+    routing = np.asarray(routing)
+    if routing.ndim == 1:
+        probs = np.zeros_like(scores, dtype=np.float64)
+        probs[np.arange(len(routing)), routing.astype(np.int64)] = 1.0
+    else:
+        probs = routing.astype(np.float64)
+    return Outcome(
+        performance=float((probs * scores).sum(axis=1).mean()),
+        total_cost=float((probs * costs).sum()),
+    )
+
+
+def single_llm_cost_scale(costs: np.ndarray) -> float:
+    """The Reward's cost scale: the largest Total Cost of routing everything to one LLM."""
+    scale = float(costs.sum(axis=0).max())
+    return scale if scale > 0 else 1.0

@@ -1,0 +1,239 @@
+"""The predictor contract shared by every IRT model in irtrouter.
+
+A predictor maps a query embedding ``e_q`` and an LLM profile embedding ``e_M`` to the probability
+that the LLM answers the query well. Subclasses provide the maths as pure functions over an
+:class:`~irtrouter.irt.ops.ArrayOps` (so one formula serves numpy inference and torch training);
+this base class provides the estimator around them:
+
+* ``fit`` (torch, imported lazily) learns the parameters with the one shared training loop of
+  :mod:`irtrouter.irt.training`;
+* ``predict_proba`` and friends are numpy only: loading and routing never import torch;
+* ``state()`` / ``from_state()`` give plain JSON config plus named arrays for saving.
+
+Learned attributes end in ``_`` (``params_``, ``abilities_``, ``llm_ids_``, ``history_``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from irtrouter.errors import ConfigError, DataError, NotFittedError, UnknownLLMError
+from irtrouter.irt.ops import NUMPY_OPS, ArrayOps
+
+Params = dict[str, Any]
+
+
+class IRTPredictor(ABC):
+    """Base class: subclasses set ``kind`` and implement the four formula methods.
+
+    Parameters
+    ----------
+    n_dims : int
+        Dimension N of the ability space (paper default 25).
+    learning_rate, batch_size : float, int
+        Adam learning rate and interactions per batch (paper: 0.002 and 512).
+    max_epochs, patience : int
+        Training stops after ``patience`` epochs without a better validation loss, and at
+        ``max_epochs`` at the latest; the best epoch's weights are kept.
+    validation_fraction : float
+        Share of training queries (per task) held out for early stopping.
+    weight_decay : float
+        Adam weight decay (L2), 0 by default as in the paper.
+    random_state : int
+        Seeds initialisation, the validation split and batch order.
+    """
+
+    kind: ClassVar[str]
+    requires_context: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        n_dims: int = 25,
+        learning_rate: float = 0.002,
+        batch_size: int = 512,
+        max_epochs: int = 200,
+        patience: int = 10,
+        validation_fraction: float = 0.1,
+        weight_decay: float = 0.0,
+        random_state: int = 0,
+    ) -> None:
+        self.n_dims = n_dims
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.weight_decay = weight_decay
+        self.random_state = random_state
+
+    # -- the maths, implemented by subclasses ------------------------------------------------------
+    @abstractmethod
+    def init_params(self, d_query: int, d_llm: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Initial parameter arrays (float32)."""
+
+    @staticmethod
+    @abstractmethod
+    def abilities(ops: ArrayOps, X_llms: Any, params: Params) -> Any:
+        """Ability vectors ``theta`` (n_llms, n_dims) from profile embeddings."""
+
+    @staticmethod
+    @abstractmethod
+    def logits(ops: ArrayOps, X_queries: Any, theta: Any, params: Params, context: Any) -> Any:
+        """Logits of P(good answer), shape (n_queries, n_llms)."""
+
+    @staticmethod
+    @abstractmethod
+    def difficulty(ops: ArrayOps, X_queries: Any, params: Params, context: Any) -> Any:
+        """One difficulty number per query (higher = harder), shape (n_queries,)."""
+
+    def constrain(self, params: Params) -> None:
+        """Project parameters back into their domain after an optimiser step (torch, in place)."""
+
+    def _after_fit(self, X_queries: np.ndarray, context: np.ndarray | None) -> None:
+        """Hook for identifiability fixes that leave every prediction unchanged."""
+
+    # -- estimator API ---------------------------------------------------------------------------
+    def get_params(self) -> dict[str, Any]:
+        """Constructor arguments (the scikit-learn convention; saved in the router config)."""
+        import inspect
+
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def fit(
+        self,
+        X_queries: np.ndarray,
+        X_llms: np.ndarray,
+        Y: np.ndarray,
+        *,
+        llm_ids: Sequence[str] | None = None,
+        context: np.ndarray | None = None,
+        groups: Sequence[str] | None = None,
+        progress: bool = False,
+    ) -> IRTPredictor:
+        """Learn the parameters from a score matrix ``Y`` (NaN = unobserved cell).
+
+        Parameters
+        ----------
+        X_queries : ndarray (n_queries, d_query)
+        X_llms : ndarray (n_llms, d_llm)
+            Profile embeddings of the LLMs, in the column order of ``Y``.
+        Y : ndarray (n_queries, n_llms)
+            Scores in [0, 1]; NaN cells are ignored.
+        llm_ids : sequence of str, optional
+            Names of the columns (default ``llm-0``...).
+        context : ndarray, optional
+            Per-query side input (NIRT's relevance vectors).
+        groups : sequence of str, optional
+            Task of each query, to stratify the validation split.
+        progress : bool
+            Show a progress bar over epochs.
+        """
+        X_queries = np.asarray(X_queries, dtype=np.float32)
+        X_llms = np.asarray(X_llms, dtype=np.float32)
+        Y = np.asarray(Y, dtype=np.float32)
+        self._check_fit_inputs(X_queries, X_llms, Y, context)
+        from irtrouter.irt.training import fit_parameters
+
+        result = fit_parameters(self, X_queries, X_llms, Y, context=context, groups=groups, progress=progress)
+        self.params_ = result.params
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch
+        self.train_seconds_ = result.seconds
+        self.llm_ids_ = tuple(llm_ids) if llm_ids is not None else tuple(f"llm-{j}" for j in range(Y.shape[1]))
+        self.abilities_ = np.asarray(self.abilities(NUMPY_OPS, X_llms, self.params_), dtype=np.float32)
+        self._after_fit(X_queries, context)
+        return self
+
+    def _check_fit_inputs(self, Xq: np.ndarray, Xm: np.ndarray, Y: np.ndarray, context: np.ndarray | None) -> None:
+        if Xq.ndim != 2 or Xm.ndim != 2 or Y.ndim != 2:
+            raise DataError("X_queries, X_llms and Y must be 2-D")
+        if Y.shape != (Xq.shape[0], Xm.shape[0]):
+            raise DataError(f"Y has shape {Y.shape}, expected ({Xq.shape[0]}, {Xm.shape[0]})")
+        observed = ~np.isnan(Y)
+        if not observed.any():
+            raise DataError("no observed scores to train on")
+        if ((Y[observed] < 0) | (Y[observed] > 1)).any():
+            raise DataError("scores must lie in [0, 1]")
+        if not np.isfinite(Xq).all() or not np.isfinite(Xm).all():
+            raise DataError("embeddings contain NaN or infinity")
+        if self.requires_context and context is None:
+            raise ConfigError(f"{self.kind} needs a per-query context (relevance vectors)")
+        if context is not None and len(context) != len(Xq):
+            raise DataError(f"context has {len(context)} rows, expected {len(Xq)}")
+        if self.n_dims < 1:
+            raise ConfigError(f"n_dims must be >= 1, got {self.n_dims}")
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted: call fit() or load a saved router")
+
+    def predict_proba(self, X_queries: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
+        """P-hat (n_queries, n_llms) for every known LLM, numpy only."""
+        self._check_fitted()
+        Xq = np.atleast_2d(np.asarray(X_queries, dtype=np.float32))
+        return NUMPY_OPS.sigmoid(self.logits(NUMPY_OPS, Xq, self.abilities_, self.params_, context))
+
+    def query_difficulty(self, X_queries: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
+        """Difficulty of each query (the paper's b_i; NIRT: relevance-weighted mean of b_i)."""
+        self._check_fitted()
+        Xq = np.atleast_2d(np.asarray(X_queries, dtype=np.float32))
+        return np.asarray(self.difficulty(NUMPY_OPS, Xq, self.params_, context))
+
+    def profile_ability(self, X_llm: np.ndarray) -> np.ndarray:
+        """Ability vector of an LLM from its profile embedding alone (IRT-Router section 6.3)."""
+        self._check_fitted()
+        return np.asarray(self.abilities(NUMPY_OPS, np.atleast_2d(X_llm).astype(np.float32), self.params_))
+
+    def add_llm(self, llm_id: str, ability: np.ndarray) -> None:
+        """Append an LLM with a given ability vector (from its profile or from a quiz)."""
+        self._check_fitted()
+        ability = np.asarray(ability, dtype=np.float32).reshape(1, -1)
+        if ability.shape[1] != self.abilities_.shape[1]:
+            raise DataError(f"ability has {ability.shape[1]} dimensions, expected {self.abilities_.shape[1]}")
+        if llm_id in self.llm_ids_:
+            raise DataError(f"LLM {llm_id!r} is already known")
+        self.abilities_ = np.vstack([self.abilities_, ability])
+        self.llm_ids_ = (*self.llm_ids_, llm_id)
+
+    def llm_index(self, llm_id: str) -> int:
+        self._check_fitted()
+        try:
+            return self.llm_ids_.index(llm_id)
+        except ValueError:
+            raise UnknownLLMError(llm_id, self.llm_ids_) from None
+
+    # -- state -----------------------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(JSON-able config, named arrays) that :meth:`from_state` turns back into this predictor."""
+        self._check_fitted()
+        config = {
+            "kind": self.kind,
+            "params": self.get_params(),
+            "llm_ids": list(self.llm_ids_),
+            "best_epoch": self.best_epoch_,
+            "train_seconds": self.train_seconds_,
+            "history": self.history_,
+        }
+        arrays = {f"param.{k}": np.asarray(v) for k, v in self.params_.items()}
+        arrays["abilities"] = self.abilities_
+        return config, arrays
+
+    @classmethod
+    def from_state(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> IRTPredictor:
+        self = cls(**config["params"])
+        self.params_ = {k.removeprefix("param."): v for k, v in arrays.items() if k.startswith("param.")}
+        self.abilities_ = arrays["abilities"]
+        self.llm_ids_ = tuple(config["llm_ids"])
+        self.best_epoch_ = config.get("best_epoch")
+        self.train_seconds_ = config.get("train_seconds")
+        self.history_ = config.get("history", [])
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
