@@ -112,7 +112,7 @@ class ResultsMatrix:
         if bad.any():
             i, j = np.argwhere(bad)[0]
             raise DataError(
-                f"score {self.scores[i, j]!r} for LLM {self.llm_ids[j]!r} is outside [0, 1]",
+                f"score {float(self.scores[i, j]):g} for LLM {self.llm_ids[j]!r} is outside [0, 1]",
                 source=src, row=int(i), field="score",
             )
 
@@ -342,7 +342,7 @@ def results_from_frame(
     out_of_range = ~np.isnan(score) & ((score < 0) | (score > 1) | ~np.isfinite(score))
     if out_of_range.any():
         pos = int(np.flatnonzero(out_of_range)[0])
-        raise fail(f"score {score[pos]!r} is outside [0, 1]", pos, "score")
+        raise fail(f"score {float(score[pos]):g} is outside [0, 1]", pos, "score")
 
     cell_values: dict[str, np.ndarray] = {}
     for name in _CELL_FIELDS:

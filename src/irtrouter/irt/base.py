@@ -75,19 +75,16 @@ class IRTPredictor(ABC):
     def init_params(self, d_query: int, d_llm: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Initial parameter arrays (float32)."""
 
-    @staticmethod
     @abstractmethod
-    def abilities(ops: ArrayOps, X_llms: Any, params: Params) -> Any:
+    def abilities(self, ops: ArrayOps, X_llms: Any, params: Params) -> Any:
         """Ability vectors ``theta`` (n_llms, n_dims) from profile embeddings."""
 
-    @staticmethod
     @abstractmethod
-    def logits(ops: ArrayOps, X_queries: Any, theta: Any, params: Params, context: Any) -> Any:
+    def logits(self, ops: ArrayOps, X_queries: Any, theta: Any, params: Params, context: Any) -> Any:
         """Logits of P(good answer), shape (n_queries, n_llms)."""
 
-    @staticmethod
     @abstractmethod
-    def difficulty(ops: ArrayOps, X_queries: Any, params: Params, context: Any) -> Any:
+    def difficulty(self, ops: ArrayOps, X_queries: Any, params: Params, context: Any) -> Any:
         """One difficulty number per query (higher = harder), shape (n_queries,)."""
 
     def constrain(self, params: Params) -> None:

@@ -51,22 +51,19 @@ class MIRTPredictor(IRTPredictor):
             "c_theta": np.zeros(n, np.float32),
         }
 
-    @staticmethod
-    def abilities(ops: ArrayOps, X_llms: Any, params: Params) -> Any:
+    def abilities(self, ops: ArrayOps, X_llms: Any, params: Params) -> Any:
         return X_llms @ params["W_theta"].T + params["c_theta"]
 
     @staticmethod
     def discrimination(ops: ArrayOps, X_queries: Any, params: Params) -> Any:
         return X_queries @ params["W_a"].T + params["c_a"]
 
-    @staticmethod
-    def difficulty(ops: ArrayOps, X_queries: Any, params: Params, context: Any = None) -> Any:
+    def difficulty(self, ops: ArrayOps, X_queries: Any, params: Params, context: Any = None) -> Any:
         return X_queries @ params["w_b"] + params["c_b"]
 
-    @staticmethod
-    def logits(ops: ArrayOps, X_queries: Any, theta: Any, params: Params, context: Any = None) -> Any:
-        a = MIRTPredictor.discrimination(ops, X_queries, params)
-        b = MIRTPredictor.difficulty(ops, X_queries, params)
+    def logits(self, ops: ArrayOps, X_queries: Any, theta: Any, params: Params, context: Any = None) -> Any:
+        a = self.discrimination(ops, X_queries, params)
+        b = self.difficulty(ops, X_queries, params)
         return a @ theta.T - b[:, None]
 
     def query_discrimination(self, X_queries: np.ndarray) -> np.ndarray:

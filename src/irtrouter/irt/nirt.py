@@ -3,16 +3,21 @@
     theta_M = sigmoid(W_theta e_M + c_theta)          ability per named dimension, (0, 1)^N
     b_q     = sigmoid(W_b e_q + c_b)                  difficulty per dimension, (0, 1)^N
     a_q     = softplus(w_a . e_q + c_a)               discrimination, > 0
-    x       = softmax(r_q) * (theta_M - b_q) * a_q    r_q: the query's 0/1 relevance vector
+    x       = N softmax(r_q / tau) * (theta_M - b_q) * a_q    r_q: the query's 0/1 relevance vector
     P(q, M) = sigmoid(w_2 . sigmoid(W_1 x + b_1) + b_2),  W_1 >= 0, w_2 >= 0
 
 Each of the N = 25 dimensions is a named ability (:mod:`irtrouter.irt.abilities`) and r_q says
 which abilities the query needs (:mod:`irtrouter.irt.relevance`).
 
-Two choices go beyond the paper's text, both from NCDM and both for the monotonicity the paper
+Three choices go beyond the paper's text. Two come from NCDM and serve the monotonicity the paper
 relies on (more ability never lowers P): the interaction network's weights are kept non-negative
 (clipped after every optimiser step), and the discrimination goes through a softplus so it is
 positive (the paper writes a plain linear map, which could flip the sign of every dimension).
+The third is scale: the softmax weights are multiplied by N so they average 1 rather than 1/N
+(W_1 could learn that factor, but at the paper's learning rate it takes hundreds of epochs), and
+the softmax has a temperature tau. The paper's tau = 1 gives a relevant dimension only 2.7 times
+the weight of an irrelevant one, so with 25 dimensions the 22 irrelevant ones dominate x and the
+relevance vector barely matters; ``relevance_temperature`` sets tau (see its default below).
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ class NIRTPredictor(IRTPredictor):
     ----------
     hidden_units : int
         Width of the non-negative interaction layer (the paper's W_1).
+    relevance_temperature : float
+        tau of ``softmax(r / tau)``; 1 is the paper's form, smaller values let the relevant
+        abilities dominate.
     **kwargs
         See :class:`~irtrouter.irt.base.IRTPredictor`.
     """
@@ -43,6 +51,7 @@ class NIRTPredictor(IRTPredictor):
         self,
         n_dims: int = 25,
         hidden_units: int = 64,
+        relevance_temperature: float = 0.25,
         learning_rate: float = 0.002,
         batch_size: int = 512,
         max_epochs: int = 200,
@@ -62,6 +71,7 @@ class NIRTPredictor(IRTPredictor):
             random_state=random_state,
         )
         self.hidden_units = hidden_units
+        self.relevance_temperature = relevance_temperature
 
     def init_params(self, d_query: int, d_llm: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         n, h = self.n_dims, self.hidden_units
@@ -78,8 +88,7 @@ class NIRTPredictor(IRTPredictor):
             "b_2": np.zeros(1, np.float32),
         }
 
-    @staticmethod
-    def abilities(ops: ArrayOps, X_llms: Any, params: Params) -> Any:
+    def abilities(self, ops: ArrayOps, X_llms: Any, params: Params) -> Any:
         return ops.sigmoid(X_llms @ params["W_theta"].T + params["c_theta"])
 
     @staticmethod
@@ -90,16 +99,18 @@ class NIRTPredictor(IRTPredictor):
     def discrimination(ops: ArrayOps, X_queries: Any, params: Params) -> Any:
         return ops.softplus(X_queries @ params["w_a"] + params["c_a"])
 
-    @staticmethod
-    def difficulty(ops: ArrayOps, X_queries: Any, params: Params, context: Any) -> Any:
-        weights = ops.softmax(context)
-        return (weights * NIRTPredictor.dimension_difficulty(ops, X_queries, params)).sum(-1)
+    def relevance_weights(self, ops: ArrayOps, context: Any) -> Any:
+        """N * softmax(r / tau): per-dimension weights averaging 1."""
+        return ops.softmax(context / self.relevance_temperature) * context.shape[-1]
 
-    @staticmethod
-    def logits(ops: ArrayOps, X_queries: Any, theta: Any, params: Params, context: Any) -> Any:
-        a = NIRTPredictor.discrimination(ops, X_queries, params)
-        b = NIRTPredictor.dimension_difficulty(ops, X_queries, params)
-        r = ops.softmax(context)
+    def difficulty(self, ops: ArrayOps, X_queries: Any, params: Params, context: Any) -> Any:
+        weights = self.relevance_weights(ops, context) / context.shape[-1]
+        return (weights * self.dimension_difficulty(ops, X_queries, params)).sum(-1)
+
+    def logits(self, ops: ArrayOps, X_queries: Any, theta: Any, params: Params, context: Any) -> Any:
+        a = self.discrimination(ops, X_queries, params)
+        b = self.dimension_difficulty(ops, X_queries, params)
+        r = self.relevance_weights(ops, context)
         x = r[:, None, :] * (theta[None, :, :] - b[:, None, :]) * a[:, None, None]
         hidden = ops.sigmoid(x @ params["W_1"].T + params["b_1"])
         return hidden @ params["w_2"] + params["b_2"]

@@ -1,0 +1,3 @@
+from irtrouter.cli import main
+
+main()

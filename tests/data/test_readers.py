@@ -1,0 +1,55 @@
+import json
+
+import pandas as pd
+import pytest
+
+from irtrouter.data.readers import read_results
+from irtrouter.errors import DataError
+
+ROWS = [
+    {"query_id": "q1", "query": "2+2?", "llm_id": "a", "score": 1, "task": "math"},
+    {"query_id": "q1", "query": "2+2?", "llm_id": "b", "score": 0, "task": "math"},
+    {"query_id": "q2", "query": "Capital of Peru?", "llm_id": "a", "score": 0.5, "task": "geo"},
+]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".json", ".parquet"])
+def test_every_format_reads_the_same(tmp_path, suffix):
+    path = tmp_path / f"results{suffix}"
+    df = pd.DataFrame(ROWS)
+    if suffix == ".csv":
+        df.to_csv(path, index=False)
+    elif suffix == ".tsv":
+        df.to_csv(path, index=False, sep="\t")
+    elif suffix == ".jsonl":
+        path.write_text("\n".join(json.dumps(r) for r in ROWS) + "\n")
+    elif suffix == ".json":
+        path.write_text(json.dumps(ROWS))
+    else:
+        df.to_parquet(path)
+    res = read_results(path)
+    assert res.query_ids == ("q1", "q2") and res.llm_ids == ("a", "b")
+    assert res.scores[1, 0] == 0.5
+
+
+def test_csv_errors_name_the_file_line(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("query_id,query,llm_id,score\nq1,hi,a,1\nq1,hi,b,nan\n")
+    with pytest.raises(DataError, match=r"r.csv, line 3, field 'score': missing score"):
+        read_results(path)
+
+
+def test_jsonl_errors_name_the_line(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(ROWS[0]) + "\n\n{broken\n")
+    with pytest.raises(DataError, match=r"r.jsonl, line 3: not valid JSON"):
+        read_results(path)
+
+
+def test_missing_file_and_unsupported_type(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        read_results(tmp_path / "nope.csv")
+    other = tmp_path / "r.xlsx"
+    other.write_text("x")
+    with pytest.raises(DataError, match="unsupported file type '.xlsx'"):
+        read_results(other)
