@@ -25,8 +25,10 @@ def shared_data() -> Path:
     """``../shared/data`` (or $IRTROUTER_SHARED_DATA). Missing data fails loudly, never skips."""
     root = Path(os.environ.get(SHARED_DATA_ENV, Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
     if not root.is_dir():
-        pytest.fail(f"shared datasets not found at {root}: set {SHARED_DATA_ENV} to the folder of "
-                    "llmrouter/, routerbench_subset/, ... (CI checks it out beside the project)")
+        pytest.fail(
+            f"shared datasets not found at {root}: set {SHARED_DATA_ENV} to the folder of "
+            "llmrouter/, routerbench_subset/, ... (CI checks it out beside the project)"
+        )
     return root.resolve()
 
 

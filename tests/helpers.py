@@ -14,11 +14,11 @@ from irtrouter.data.catalog import LLMCatalog, LLMSpec
 from irtrouter.data.results import ResultsMatrix, query_id_for
 
 TOPIC_WORDS = {
-    "math": "integral derivative equation algebra prime number sum product fraction solve".split(),
-    "code": "python function list loop class return string compile bug array".split(),
-    "history": "empire war king century revolution treaty dynasty battle ancient president".split(),
+    "math": ["integral", "derivative", "equation", "algebra", "prime", "number", "sum", "product", "fraction", "solve"],
+    "code": ["python", "function", "list", "loop", "class", "return", "string", "compile", "bug", "array"],
+    "history": ["empire", "war", "king", "century", "revolution", "treaty", "dynasty", "battle", "ancient"],
 }
-FILLER = "the a of what which how please tell me about explain find".split()
+FILLER = ["the", "a", "of", "what", "which", "how", "please", "tell", "me", "about", "explain", "find"]
 TOPIC_LLMS = ("math-small", "code-small", "weak-small", "big")
 # Probability of a good answer per LLM and topic.
 SKILL = {

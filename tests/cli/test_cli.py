@@ -24,8 +24,21 @@ def files(tmp_path_factory):
 @pytest.fixture(scope="module")
 def router_dir(files):
     out = files / "router"
-    res = CliRunner().invoke(cli, ["train", str(files / "results.csv"), "--llms", str(files / "llms.json"),
-                                   "--out", str(out), "--embedder", "hashing:64", "--epochs", "30"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            str(files / "results.csv"),
+            "--llms",
+            str(files / "llms.json"),
+            "--out",
+            str(out),
+            "--embedder",
+            "hashing:64",
+            "--epochs",
+            "30",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "trained mirt on 120 queries x 4 LLMs" in res.stdout
     return out
@@ -49,8 +62,10 @@ def write_csv(tmp_path, rows):
     return str(path)
 
 
-GOOD = [{"query_id": "q1", "query": "what is 2+2", "llm_id": "big", "score": 1.0},
-        {"query_id": "q1", "query": "what is 2+2", "llm_id": "weak-small", "score": 0.0}]
+GOOD = [
+    {"query_id": "q1", "query": "what is 2+2", "llm_id": "big", "score": 1.0},
+    {"query_id": "q1", "query": "what is 2+2", "llm_id": "weak-small", "score": 0.0},
+]
 
 
 def test_route_prints_every_llm_and_difficulty(router_dir):
@@ -78,33 +93,78 @@ def test_route_prints_every_llm_and_difficulty(router_dir):
     ],
 )
 def test_train_rejects_bad_rows_with_one_line(tmp_path, files, rows, fragments):
-    res = run("train", write_csv(tmp_path, rows), "--llms", str(files / "llms.json"), "--out", str(tmp_path / "r"),
-              "--embedder", "hashing:64")
+    res = run(
+        "train",
+        write_csv(tmp_path, rows),
+        "--llms",
+        str(files / "llms.json"),
+        "--out",
+        str(tmp_path / "r"),
+        "--embedder",
+        "hashing:64",
+    )
     one_error_line(res, *fragments)
     assert not (tmp_path / "r").exists()
 
 
 def test_train_errors(tmp_path, files, router_dir):
-    one_error_line(run("train", str(tmp_path / "none.csv"), "--llms", str(files / "llms.json"), "--out", str(tmp_path / "r")),
-                   "no such file")
+    one_error_line(
+        run("train", str(tmp_path / "none.csv"), "--llms", str(files / "llms.json"), "--out", str(tmp_path / "r")),
+        "no such file",
+    )
     res = run("train", str(files / "results.csv"), "--out", str(tmp_path / "r"))
     assert res.exit_code == 2 and "needs --llms" in res.stderr
     bad_catalog = tmp_path / "llms.json"
     bad_catalog.write_text('[{"llm_id": "big", "input_price": -3, "output_price": 1}]')
-    one_error_line(run("train", str(files / "results.csv"), "--llms", str(bad_catalog), "--out", str(tmp_path / "r")),
-                   "field 'input_price'")
-    one_error_line(run("train", str(files / "results.csv"), "--llms", str(files / "llms.json"), "--out",
-                       str(tmp_path / "r"), "--embedder", "bert"), "unknown embedder 'bert'")
-    one_error_line(run("train", str(files / "results.csv"), "--llms", str(files / "llms.json"), "--out",
-                       str(tmp_path / "r"), "--predictor", "nirt", "--dims", "10", "--embedder", "hashing:64"),
-                   "n_dims must be 25")
+    one_error_line(
+        run("train", str(files / "results.csv"), "--llms", str(bad_catalog), "--out", str(tmp_path / "r")),
+        "field 'input_price'",
+    )
+    one_error_line(
+        run(
+            "train",
+            str(files / "results.csv"),
+            "--llms",
+            str(files / "llms.json"),
+            "--out",
+            str(tmp_path / "r"),
+            "--embedder",
+            "bert",
+        ),
+        "unknown embedder 'bert'",
+    )
+    one_error_line(
+        run(
+            "train",
+            str(files / "results.csv"),
+            "--llms",
+            str(files / "llms.json"),
+            "--out",
+            str(tmp_path / "r"),
+            "--predictor",
+            "nirt",
+            "--dims",
+            "10",
+            "--embedder",
+            "hashing:64",
+        ),
+        "n_dims must be 25",
+    )
     assert run("train", str(files / "results.csv"), "--predictor", "svm", "--out", "x").exit_code == 2
 
 
 def test_train_never_overwrites_an_existing_router_without_force(files, router_dir):
     before = {p.name: p.read_bytes() for p in router_dir.iterdir()}
-    res = run("train", str(files / "results.csv"), "--llms", str(files / "llms.json"), "--out", str(router_dir),
-              "--embedder", "hashing:64")
+    res = run(
+        "train",
+        str(files / "results.csv"),
+        "--llms",
+        str(files / "llms.json"),
+        "--out",
+        str(router_dir),
+        "--embedder",
+        "hashing:64",
+    )
     one_error_line(res, "exists and is not empty", "--force")
     assert {p.name: p.read_bytes() for p in router_dir.iterdir()} == before
 
@@ -121,8 +181,10 @@ def test_data_check(files, tmp_path):
     res = run("data", "check", str(files / "results.csv"), "--llms", str(files / "llms.json"), "--json")
     summary = json.loads(res.stdout)
     assert summary["queries"] == 120 and summary["llms"] == 4 and summary["missing_cells"] == 0
-    one_error_line(run("data", "check", write_csv(tmp_path, [{**GOOD[0], "score": "high"}]), "--llms",
-                       str(files / "llms.json")), "expected a number in [0, 1], got 'high'")
+    one_error_line(
+        run("data", "check", write_csv(tmp_path, [{**GOOD[0], "score": "high"}]), "--llms", str(files / "llms.json")),
+        "expected a number in [0, 1], got 'high'",
+    )
 
 
 def test_the_installed_console_script(router_dir):

@@ -8,10 +8,14 @@ from irtrouter.errors import DataError, UnknownLLMError
 
 def test_list_form_keeps_order_and_fields(tmp_path):
     path = tmp_path / "llms.json"
-    path.write_text(json.dumps([
-        {"llm_id": "b", "input_price": 1, "output_price": 2, "profile": "B model", "provider_model": "b-2024"},
-        {"llm_id": "a", "input_price": 0.1, "output_price": 0.2},
-    ]))
+    path.write_text(
+        json.dumps(
+            [
+                {"llm_id": "b", "input_price": 1, "output_price": 2, "profile": "B model", "provider_model": "b-2024"},
+                {"llm_id": "a", "input_price": 0.1, "output_price": 0.2},
+            ]
+        )
+    )
     cat = load_catalog(path)
     assert cat.ids == ("b", "a")
     assert cat["b"].provider_model == "b-2024"
@@ -28,8 +32,18 @@ def test_yaml_mapping_form(tmp_path):
 
 
 def test_llmrouter_native_form_is_understood():
-    cat = catalog_from_obj({"m1": {"size": "7B", "feature": "A 7B model.", "input_price": 0.2,
-                                   "output_price": 0.2, "model": "org/m1", "service": "NVIDIA"}})
+    cat = catalog_from_obj(
+        {
+            "m1": {
+                "size": "7B",
+                "feature": "A 7B model.",
+                "input_price": 0.2,
+                "output_price": 0.2,
+                "model": "org/m1",
+                "service": "NVIDIA",
+            }
+        }
+    )
     assert cat["m1"].provider_model == "org/m1"
     assert "A 7B model." in cat["m1"].profile and "7B" in cat["m1"].profile
 

@@ -51,5 +51,5 @@ def test_missing_file_and_unsupported_type(tmp_path):
         read_results(tmp_path / "nope.csv")
     other = tmp_path / "r.xlsx"
     other.write_text("x")
-    with pytest.raises(DataError, match="unsupported file type '.xlsx'"):
+    with pytest.raises(DataError, match=r"unsupported file type '\.xlsx'"):
         read_results(other)

@@ -51,7 +51,10 @@ def test_query_id_defaults_to_text_hash():
         ({"score": [1.0, -0.1, 0.0, 1.0]}, "outside [0, 1]"),
         ({"llm_id": ["small", "huge", "small", "large"]}, "row 2, field 'llm_id': unknown LLM 'huge'"),
         ({"llm_id": ["small", "small", "small", "large"]}, "row 2, field 'llm_id': duplicate row for query_id 'q1'"),
-        ({"query": ["what is 2+2", "what is 3+3", "x", "x"]}, "row 2, field 'query': query_id 'q1' has a different text"),
+        (
+            {"query": ["what is 2+2", "what is 3+3", "x", "x"]},
+            "row 2, field 'query': query_id 'q1' has a different text",
+        ),
         ({"query": ["  ", "  ", "x", "x"]}, "row 1, field 'query': empty text"),
         ({"task": ["math", "geo", "geo", "geo"]}, "row 2, field 'task'"),
     ],
@@ -99,8 +102,15 @@ def test_matrix_invariants():
     with pytest.raises(DataError, match="empty query"):
         ResultsMatrix(**{**ok, "queries": (" ",)})
     with pytest.raises(DataError, match="duplicate query_id"):
-        ResultsMatrix(**{**ok, "query_ids": ("a", "a"), "queries": ("x", "y"), "tasks": ("", ""),
-                         "scores": np.array([[0.1], [0.2]])})
+        ResultsMatrix(
+            **{
+                **ok,
+                "query_ids": ("a", "a"),
+                "queries": ("x", "y"),
+                "tasks": ("", ""),
+                "scores": np.array([[0.1], [0.2]]),
+            }
+        )
 
 
 def test_take_select_concat_round_trip():

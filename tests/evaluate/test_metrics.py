@@ -21,7 +21,7 @@ def test_performance_and_total_cost_of_a_deterministic_routing():
 def test_random_routing_is_the_exact_expectation():
     got = outcome(SCORES, COSTS, np.full((3, 2), 0.5))
     assert got.performance == pytest.approx((0.5 + 0.5 + 1.0) / 3)
-    assert got.total_cost == pytest.approx((2 + 2 + 3))
+    assert got.total_cost == pytest.approx(2 + 2 + 3)
 
 
 def test_reward_is_eq_12_times_100():

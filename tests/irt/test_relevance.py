@@ -27,8 +27,12 @@ def test_clusters_find_separated_groups_and_absorb_noise():
 
 def test_offline_labeller_reads_the_query():
     labeller = OfflineAbilityLabeller(make_embedder("use"))
-    code = labeller.label(["Write a Python function that returns the n-th Fibonacci number.",
-                           "Implement binary search over a sorted list in Python."])
+    code = labeller.label(
+        [
+            "Write a Python function that returns the n-th Fibonacci number.",
+            "Implement binary search over a sorted list in Python.",
+        ]
+    )
     maths = labeller.label(["Solve for x: 3x + 7 = 22.", "What is 17 times 23?"])
     assert ABILITY_NAMES.index("Programming and algorithms") in code
     assert ABILITY_NAMES.index("Mathematical calculation") in maths
@@ -51,7 +55,9 @@ def test_llm_labeller_uses_the_papers_prompt_over_http(monkeypatch):
         labeller = LLMAbilityLabeller(server.base_url, "labeller-model")
         found = labeller.label(["Write Python code to sort", "Who was the first emperor of Rome?"])
         prompt = server.requests[0]["messages"][0]["content"]
-    assert found == {ABILITY_NAMES.index(n) for n in ("Programming and algorithms", "Reasoning", "Information retrieval")}
+    assert found == {
+        ABILITY_NAMES.index(n) for n in ("Programming and algorithms", "Reasoning", "Information retrieval")
+    }
     assert prompt.startswith("You will be provided with the following query: Write Python code to sort")
     assert "Output the abilities as a comma-separated list." in prompt
     assert server.headers[0]["Authorization"] == "Bearer sk-test-secret"
@@ -59,9 +65,12 @@ def test_llm_labeller_uses_the_papers_prompt_over_http(monkeypatch):
 
 
 def test_llm_labeller_fails_clearly():
-    with FakeOpenAI(lambda body: "I cannot help with that") as server, pytest.raises(IRTRouterError, match="named no known ability"):
+    with (
+        FakeOpenAI(lambda body: "I cannot help with that") as server,
+        pytest.raises(IRTRouterError, match="named no known ability"),
+    ):
         LLMAbilityLabeller(server.base_url, "m").label(["q"])
-    with pytest.raises(IRTRouterError, match="labeller http://127.0.0.1:9/v1 failed"):
+    with pytest.raises(IRTRouterError, match=r"labeller http://127\.0\.0\.1:9/v1 failed"):
         LLMAbilityLabeller("http://127.0.0.1:9/v1", "m", timeout=2).label(["q"])
 
 

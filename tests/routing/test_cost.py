@@ -11,8 +11,14 @@ CAT = LLMCatalog([LLMSpec("cheap", 0.1, 0.2), LLMSpec("dear", 2.5, 10.0)])
 
 
 def results(**cells):
-    return ResultsMatrix(query_ids=("a", "b"), queries=("short question", "x " * 400), llm_ids=CAT.ids,
-                         scores=np.array([[1.0, 1.0], [0.0, 1.0]]), tasks=("", ""), **cells)
+    return ResultsMatrix(
+        query_ids=("a", "b"),
+        queries=("short question", "x " * 400),
+        llm_ids=CAT.ids,
+        scores=np.array([[1.0, 1.0], [0.0, 1.0]]),
+        tasks=("", ""),
+        **cells,
+    )
 
 
 def test_price_cost_is_the_papers_linear_map():
@@ -25,7 +31,9 @@ def test_token_cost_is_per_query_and_scaled_by_a_mean_query():
     res = results(output_tokens=np.array([[100.0, 300.0], [200.0, 500.0]]))
     model = TokenCost().fit(res, CAT)
     usd = model.expected_usd(["hi", "x " * 400])
-    np.testing.assert_allclose(usd[0], (estimate_tokens("hi") * np.array([0.1, 2.5]) + np.array([150, 400]) * np.array([0.2, 10])) / 1e6)
+    np.testing.assert_allclose(
+        usd[0], (estimate_tokens("hi") * np.array([0.1, 2.5]) + np.array([150, 400]) * np.array([0.2, 10])) / 1e6
+    )
     assert (usd[1] > usd[0]).all()  # the long query costs more
     mean_in = np.mean([estimate_tokens(q) for q in res.queries])
     assert model.reference_ == pytest.approx((mean_in * 2.5 + 400 * 10) / 1e6)

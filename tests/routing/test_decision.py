@@ -1,5 +1,7 @@
 """Property tests of the routing rule S = alpha * P - beta * C (eq. 1-2)."""
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -34,7 +36,7 @@ def test_beta_zero_picks_the_argmax_of_p(pool):
 def test_chosen_cost_never_rises_as_beta_rises(pool, betas):
     p, c = pool
     costs = [c[choose(p[None], c, alpha=1.0, beta=b)[0]] for b in sorted(betas)]
-    assert all(later <= earlier for earlier, later in zip(costs, costs[1:], strict=False))
+    assert all(later <= earlier for earlier, later in itertools.pairwise(costs))
 
 
 @settings(max_examples=300, deadline=None)

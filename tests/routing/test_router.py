@@ -1,6 +1,7 @@
 import subprocess
 import sys
 import textwrap
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ class TopicLabeller:
     """A labeller that names abilities from the topic word each synthetic query carries."""
 
     name = "test:topic-words"
-    ABILITIES = {"math": {9}, "code": {13}, "history": {3, 17}}
+    ABILITIES: ClassVar[dict[str, set[int]]] = {"math": {9}, "code": {13}, "history": {3, 17}}
 
     def label(self, queries):
         return set().union(*(v for q in queries for k, v in self.ABILITIES.items() if f" {k} " in q))
@@ -78,7 +79,7 @@ def test_warm_up_changes_predictions_only_when_on(fitted, topic_data):
     near = fitted.neighbours_.search(X, fitted.warmup_k)
     mean = fitted.neighbours_.embeddings[near].mean(axis=1)
     full = fitted.predict_embedded(X, test.queries[:10], warmup_lambda=1.0)
-    ctx = None if fitted.train_relevance_ is None else fitted.train_relevance_[near[:, :fitted.relevance_k]].mean(1)
+    ctx = None if fitted.train_relevance_ is None else fitted.train_relevance_[near[:, : fitted.relevance_k]].mean(1)
     np.testing.assert_allclose(full.p_hat, fitted.predictor_.predict_proba(mean, ctx), rtol=1e-5)
 
 
@@ -115,7 +116,7 @@ def test_loading_and_routing_never_import_torch(fitted, tmp_path):
     code = textwrap.dedent(f"""
         import sys
         from irtrouter import load_router
-        router = load_router({str(tmp_path / 'r')!r})
+        router = load_router({str(tmp_path / "r")!r})
         print(router.route("integral of x squared").llm_id)
         assert "torch" not in sys.modules, "torch was imported"
         assert "pandas" not in sys.modules, "pandas was imported"
@@ -129,7 +130,7 @@ def test_persistence_errors(fitted, tmp_path):
     with pytest.raises(RouterFormatError, match="not a saved router"):
         load_router(tmp_path)
     fitted.save(tmp_path / "r")
-    config = (tmp_path / "r" / "config.json")
+    config = tmp_path / "r" / "config.json"
     text = config.read_text()
     config.write_text(text.replace('"schema_version": 1', '"schema_version": 99'))
     with pytest.raises(RouterFormatError, match="schema version 99"):

@@ -58,12 +58,15 @@ def main() -> None:
     cli(prog_name="irtrouter")
 
 
-def _register() -> None:
-    from irtrouter.cli import data, route, train
+# One module per job; each defines ``command`` (a click command or group). Add yours here.
+COMMAND_MODULES = ("train", "route", "data")
 
-    cli.add_command(train.train)
-    cli.add_command(route.route)
-    cli.add_command(data.data)
+
+def _register() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        cli.add_command(importlib.import_module(f"irtrouter.cli.{name}").command)
 
 
 _register()

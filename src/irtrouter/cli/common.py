@@ -29,14 +29,16 @@ def load_dataset(
         if path.is_dir():
             raise DataError(
                 f"a directory, but not a benchmark irtrouter knows ({', '.join(BENCHMARKS)}); "
-                "pass a results file or --format", source=data,
+                "pass a results file or --format",
+                source=data,
             )
         if catalog is None:
             raise click.UsageError("a results file needs --llms CATALOG (prices and profiles of its LLMs)")
         return read_results(path, catalog=catalog, on_missing=on_missing), catalog  # type: ignore[arg-type]
     if name is None:
-        raise DataError(f"no such file or benchmark directory (results files: {', '.join(LONG_FORMAT_SUFFIXES)})",
-                        source=data)
+        raise DataError(
+            f"no such file or benchmark directory (results files: {', '.join(LONG_FORMAT_SUFFIXES)})", source=data
+        )
     bench = load_benchmark(name, path, seed=seed)
     parts = {"train": bench.train, "test": bench.test, "ood": bench.ood}
     results = parts.get(split)

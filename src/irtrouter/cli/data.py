@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 import numpy as np
@@ -18,13 +19,28 @@ def data() -> None:
 @data.command("check")
 @click.argument("data_path", metavar="DATA")
 @click.option("--llms", metavar="CATALOG", help="LLM catalog (JSON/YAML). Required for results files.")
-@click.option("--format", "fmt", default="auto", show_default=True,
-              type=click.Choice(["auto", "long", "llmrouter", "routerbench_subset", "routerdc_7llm", "routellm"]),
-              help="Format of DATA; 'auto' detects benchmark directories.")
-@click.option("--split", default="train", show_default=True, type=click.Choice(["train", "test", "ood"]),
-              help="Which split of a benchmark directory.")
-@click.option("--on-missing", default="error", show_default=True, type=click.Choice(["error", "drop"]),
-              help="Rows with an empty/NaN score: fail, or drop them (the cell becomes unobserved).")
+@click.option(
+    "--format",
+    "fmt",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "long", "llmrouter", "routerbench_subset", "routerdc_7llm", "routellm"]),
+    help="Format of DATA; 'auto' detects benchmark directories.",
+)
+@click.option(
+    "--split",
+    default="train",
+    show_default=True,
+    type=click.Choice(["train", "test", "ood"]),
+    help="Which split of a benchmark directory.",
+)
+@click.option(
+    "--on-missing",
+    default="error",
+    show_default=True,
+    type=click.Choice(["error", "drop"]),
+    help="Rows with an empty/NaN score: fail, or drop them (the cell becomes unobserved).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def check(data_path: str, llms: str | None, fmt: str, split: str, on_missing: str, as_json: bool) -> None:
     """Validate DATA and summarise it: queries, LLMs, tasks, coverage, mean scores.
@@ -32,7 +48,7 @@ def check(data_path: str, llms: str | None, fmt: str, split: str, on_missing: st
     Fails with one line naming the file, row and field of the first problem found.
     """
     results, catalog = load_dataset(data_path, llms, fmt, split, on_missing)
-    summary = {
+    summary: dict[str, Any] = {
         "source": results.source,
         "queries": results.n_queries,
         "llms": results.n_llms,
@@ -47,10 +63,15 @@ def check(data_path: str, llms: str | None, fmt: str, split: str, on_missing: st
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
-    click.echo(f"{summary['source']}: {results.n_queries} queries x {results.n_llms} LLMs, "
-               f"{results.n_observed} observed ({summary['missing_cells']} missing)")
+    click.echo(
+        f"{summary['source']}: {results.n_queries} queries x {results.n_llms} LLMs, "
+        f"{results.n_observed} observed ({summary['missing_cells']} missing)"
+    )
     click.echo(f"tasks: {', '.join(f'{k} ({v})' for k, v in summary['tasks'].items())}")
     width = max(len(m) for m in results.llm_ids)
     for m, v in summary["mean_score"].items():
         spec = catalog[m]
         click.echo(f"  {m:<{width}}  mean score {v:.3f}   ${spec.input_price:g}/${spec.output_price:g} per M tokens")
+
+
+command = data

@@ -13,14 +13,19 @@ from irtrouter.errors import DataError
 @click.command()
 @click.argument("router_dir", metavar="DIR")
 @click.argument("query", required=False)
-@click.option("--alpha", default=0.8, show_default=True, type=float,
-              help="Weight of performance; cost gets 1 - alpha unless --beta is given.")
+@click.option(
+    "--alpha",
+    default=0.8,
+    show_default=True,
+    type=float,
+    help="Weight of performance; cost gets 1 - alpha unless --beta is given.",
+)
 @click.option("--beta", default=None, type=float, help="Weight of cost (default 1 - alpha).")
-@click.option("--allow", "allowed", multiple=True, metavar="LLM",
-              help="Only consider these LLMs (repeat the option).")
+@click.option("--allow", "allowed", multiple=True, metavar="LLM", help="Only consider these LLMs (repeat the option).")
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
-def route(router_dir: str, query: str | None, alpha: float, beta: float | None, allowed: tuple[str, ...],
-          as_json: bool) -> None:
+def route(
+    router_dir: str, query: str | None, alpha: float, beta: float | None, allowed: tuple[str, ...], as_json: bool
+) -> None:
     """Route QUERY with the router saved in DIR (QUERY '-' or absent: read stdin).
 
     Prints the chosen LLM, every LLM's predicted performance P-hat, normalised cost C and score
@@ -41,11 +46,17 @@ def route(router_dir: str, query: str | None, alpha: float, beta: float | None, 
     if as_json:
         click.echo(json.dumps(decision.to_dict(), indent=2))
         return
-    click.echo(f"-> {decision.llm_id}   (alpha={decision.alpha:.2f}, beta={decision.beta:.2f}, "
-               f"difficulty={decision.difficulty:+.3f})")
+    click.echo(
+        f"-> {decision.llm_id}   (alpha={decision.alpha:.2f}, beta={decision.beta:.2f}, "
+        f"difficulty={decision.difficulty:+.3f})"
+    )
     width = max(len(m) for m in decision.llm_ids)
     usd = decision.cost_usd is not None
-    header = f"   {'LLM':<{width}}  {'P-hat':>6}  {'cost C':>7}" + ("  {:>10}".format("USD est.") if usd else "") + "   score"
+    header = (
+        f"   {'LLM':<{width}}  {'P-hat':>6}  {'cost C':>7}"
+        + ("  {:>10}".format("USD est.") if usd else "")
+        + "   score"
+    )
     click.echo(header)
     order = sorted(range(len(decision.llm_ids)), key=lambda j: -decision.score[j])
     for j in order:
@@ -54,3 +65,6 @@ def route(router_dir: str, query: str | None, alpha: float, beta: float | None, 
         if usd:
             line += f"  {decision.cost_usd[j]:10.6f}"  # type: ignore[index]
         click.echo(line + f"  {decision.score[j]:+.4f}")
+
+
+command = route

@@ -16,45 +16,116 @@ from irtrouter.routing.cost import COST_MODELS
 @click.command()
 @click.argument("data_path", metavar="DATA")
 @click.option("--out", "out_dir", required=True, metavar="DIR", help="Directory to write the router to.")
-@click.option("--llms", metavar="CATALOG",
-              help="LLM catalog (JSON/YAML: llm_id, input_price, output_price, profile). Required for results "
-                   "files; benchmark directories bring their own.")
-@click.option("--predictor", default="mirt", show_default=True, type=click.Choice(["mirt", "nirt"]),
-              help="mirt: latent abilities (fast). nirt: 25 named abilities with relevance vectors.")
+@click.option(
+    "--llms",
+    metavar="CATALOG",
+    help="LLM catalog (JSON/YAML: llm_id, input_price, output_price, profile). Required for results "
+    "files; benchmark directories bring their own.",
+)
+@click.option(
+    "--predictor",
+    default="mirt",
+    show_default=True,
+    type=click.Choice(["mirt", "nirt"]),
+    help="mirt: latent abilities (fast). nirt: 25 named abilities with relevance vectors.",
+)
 @click.option("--dims", default=25, show_default=True, help="Ability dimensions N (nirt: 25).")
-@click.option("--embedder", default="use", show_default=True, envvar="IRTROUTER_EMBEDDER",
-              help=f"Query/profile embedder: {', '.join(EMBEDDER_SPECS)}. Env: IRTROUTER_EMBEDDER.")
-@click.option("--warmup-lambda", default=0.3, show_default=True,
-              help="Warm-up weight of the nearest training queries for unseen queries (0 = off).")
+@click.option(
+    "--embedder",
+    default="use",
+    show_default=True,
+    envvar="IRTROUTER_EMBEDDER",
+    help=f"Query/profile embedder: {', '.join(EMBEDDER_SPECS)}. Env: IRTROUTER_EMBEDDER.",
+)
+@click.option(
+    "--warmup-lambda",
+    default=0.3,
+    show_default=True,
+    help="Warm-up weight of the nearest training queries for unseen queries (0 = off).",
+)
 @click.option("--warmup-k", default=5, show_default=True, help="Neighbours used by the warm-up.")
-@click.option("--cost-model", default="auto", show_default=True, type=click.Choice(list(COST_MODELS)),
-              help="price: output price (paper). tokens: per-query USD. observed: mean real USD. auto: best available.")
-@click.option("--epochs", "max_epochs", default=200, show_default=True, help="Most training epochs (early stopping ends sooner).")
+@click.option(
+    "--cost-model",
+    default="auto",
+    show_default=True,
+    type=click.Choice(list(COST_MODELS)),
+    help="price: output price (paper). tokens: per-query USD. observed: mean real USD. auto: best available.",
+)
+@click.option(
+    "--epochs", "max_epochs", default=200, show_default=True, help="Most training epochs (early stopping ends sooner)."
+)
 @click.option("--lr", "learning_rate", default=0.002, show_default=True, help="Adam learning rate.")
 @click.option("--seed", default=0, show_default=True, help="Seed for every random step.")
 @click.option("--sample", type=int, default=None, metavar="N", help="Train on a seeded random sample of N queries.")
-@click.option("--format", "fmt", default="auto", show_default=True,
-              type=click.Choice(["auto", "long", "llmrouter", "routerbench_subset", "routerdc_7llm", "routellm"]),
-              help="Format of DATA; 'auto' detects benchmark directories.")
-@click.option("--split", default="train", show_default=True, type=click.Choice(["train", "test", "ood"]),
-              help="Which split of a benchmark directory to train on.")
-@click.option("--on-missing", default="error", show_default=True, type=click.Choice(["error", "drop"]),
-              help="Rows with an empty/NaN score: fail, or drop them.")
-@click.option("--labeller-url", envvar="IRTROUTER_LABELLER_BASE_URL", metavar="URL",
-              help="nirt: OpenAI-compatible endpoint that names each cluster's abilities (else offline). "
-                   "Key from IRTROUTER_LABELLER_API_KEY.")
-@click.option("--labeller-model", envvar="IRTROUTER_LABELLER_MODEL", default="gpt-4o-mini", show_default=True,
-              help="nirt: model asked by --labeller-url.")
-@click.option("--cache-dir", envvar="IRTROUTER_CACHE_DIR", metavar="DIR",
-              help="Embedding cache folder (default ~/.cache/irtrouter). Env: IRTROUTER_CACHE_DIR.")
+@click.option(
+    "--format",
+    "fmt",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "long", "llmrouter", "routerbench_subset", "routerdc_7llm", "routellm"]),
+    help="Format of DATA; 'auto' detects benchmark directories.",
+)
+@click.option(
+    "--split",
+    default="train",
+    show_default=True,
+    type=click.Choice(["train", "test", "ood"]),
+    help="Which split of a benchmark directory to train on.",
+)
+@click.option(
+    "--on-missing",
+    default="error",
+    show_default=True,
+    type=click.Choice(["error", "drop"]),
+    help="Rows with an empty/NaN score: fail, or drop them.",
+)
+@click.option(
+    "--labeller-url",
+    envvar="IRTROUTER_LABELLER_BASE_URL",
+    metavar="URL",
+    help="nirt: OpenAI-compatible endpoint that names each cluster's abilities (else offline). "
+    "Key from IRTROUTER_LABELLER_API_KEY.",
+)
+@click.option(
+    "--labeller-model",
+    envvar="IRTROUTER_LABELLER_MODEL",
+    default="gpt-4o-mini",
+    show_default=True,
+    help="nirt: model asked by --labeller-url.",
+)
+@click.option(
+    "--cache-dir",
+    envvar="IRTROUTER_CACHE_DIR",
+    metavar="DIR",
+    help="Embedding cache folder (default ~/.cache/irtrouter). Env: IRTROUTER_CACHE_DIR.",
+)
 @click.option("--no-cache", is_flag=True, help="Do not read or write the embedding cache.")
 @click.option("--force", is_flag=True, help="Overwrite DIR if it already holds a router.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: when stderr is a terminal).")
-def train(data_path: str, out_dir: str, llms: str | None, predictor: str, dims: int, embedder: str,
-          warmup_lambda: float, warmup_k: int, cost_model: str, max_epochs: int, learning_rate: float,
-          seed: int, sample: int | None, fmt: str, split: str, on_missing: str, labeller_url: str | None,
-          labeller_model: str, cache_dir: str | None, no_cache: bool, force: bool,
-          progress: bool | None) -> None:
+def train(
+    data_path: str,
+    out_dir: str,
+    llms: str | None,
+    predictor: str,
+    dims: int,
+    embedder: str,
+    warmup_lambda: float,
+    warmup_k: int,
+    cost_model: str,
+    max_epochs: int,
+    learning_rate: float,
+    seed: int,
+    sample: int | None,
+    fmt: str,
+    split: str,
+    on_missing: str,
+    labeller_url: str | None,
+    labeller_model: str,
+    cache_dir: str | None,
+    no_cache: bool,
+    force: bool,
+    progress: bool | None,
+) -> None:
     """Train a router on DATA and save it to --out DIR.
 
     DATA is a results file (CSV, TSV, JSONL, JSON or Parquet; one row per query and LLM with
@@ -81,8 +152,13 @@ def train(data_path: str, out_dir: str, llms: str | None, predictor: str, dims: 
             pick = np.sort(np.random.default_rng(seed).choice(results.n_queries, size=sample, replace=False))
             results = results.take(pick)
     router = IRTRouter(
-        predictor=predictor, n_dims=dims, embedder=embedder, warmup_lambda=warmup_lambda,
-        warmup_k=warmup_k, cost_model=cost_model, random_state=seed,
+        predictor=predictor,
+        n_dims=dims,
+        embedder=embedder,
+        warmup_lambda=warmup_lambda,
+        warmup_k=warmup_k,
+        cost_model=cost_model,
+        random_state=seed,
         predictor_params={"max_epochs": max_epochs, "learning_rate": learning_rate},
     )
     labeller = None
@@ -96,3 +172,6 @@ def train(data_path: str, out_dir: str, llms: str | None, predictor: str, dims: 
         f"({t['epochs']} epochs, best validation BCE {t['best_val_bce']:.4f} at epoch {t['best_epoch']}, "
         f"{t['train_seconds']:.1f}s); cost model {router.cost_model_.kind}; saved to {out}"
     )
+
+
+command = train

@@ -188,12 +188,12 @@ def load_routerdc_7llm(root: str | Path, seed: int = 0) -> Benchmark:
             candidates = [root / f"{task}_{split}.json", root / f"{task}-{split}.json"]
             path = next((p for p in candidates if p.is_file()), candidates[0])
             rows = _read_json_list(path)
-            parts[split].append(_from_question_scores(rows, path, task_of=lambda _q, t=task: t, llm_ids=catalog.ids))
+            parts[split].append(_from_question_scores(rows, path, task_of=_constant(task), llm_ids=catalog.ids))
     for name in _ROUTERDC_OOD:
         path = root / f"{name}.json"
         rows = _read_json_list(path)
         task = name.removesuffix("_test")
-        parts["ood"].append(_from_question_scores(rows, path, task_of=lambda _q, t=task: t, llm_ids=catalog.ids))
+        parts["ood"].append(_from_question_scores(rows, path, task_of=_constant(task), llm_ids=catalog.ids))
     train = ResultsMatrix.concat(_dedupe(parts["train"]), source=f"{root} (ID train)")
     test, dropped = drop_seen_queries(ResultsMatrix.concat(_dedupe(parts["test"]), source=f"{root} (ID test)"), train)
     ood, dropped_ood = drop_seen_queries(ResultsMatrix.concat(_dedupe(parts["ood"]), source=f"{root} (OOD)"), train)
@@ -266,8 +266,12 @@ def load_routellm(root: str | Path, seed: int = 0) -> Benchmark:
             continue
         turns = questions[qid]["turns"]
         turns = ast.literal_eval(turns) if isinstance(turns, str) else turns
-        add(str(turns[0]), "mt_bench", str(questions[qid].get("category", "")),
-            {m: float(np.mean(v)) for m, v in by_model.items()})
+        add(
+            str(turns[0]),
+            "mt_bench",
+            str(questions[qid].get("category", "")),
+            {m: float(np.mean(v)) for m, v in by_model.items()},
+        )
 
     keep = _first_occurrences(texts, str(root))
     allq = ResultsMatrix(
@@ -360,7 +364,9 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
                     try:
                         out.append(json.loads(line))
                     except json.JSONDecodeError as exc:
-                        raise DataError(f"not valid JSON: {exc.msg}", source=str(path), row=lineno, row_kind="line") from None
+                        raise DataError(
+                            f"not valid JSON: {exc.msg}", source=str(path), row=lineno, row_kind="line"
+                        ) from None
     except FileNotFoundError:
         raise DataError("file not found", source=str(path)) from None
     return out
@@ -384,18 +390,30 @@ def _from_question_scores(
             raise DataError("empty question", source=str(path), row=i + 1, row_kind="record", field="question")
         by_llm = rec.get("scores")
         if not isinstance(by_llm, dict):
-            raise DataError("expected an object of scores", source=str(path), row=i + 1, row_kind="record", field="scores")
+            raise DataError(
+                "expected an object of scores", source=str(path), row=i + 1, row_kind="record", field="scores"
+            )
         unknown = set(by_llm) - set(ids)
         if unknown:
-            raise DataError(f"unknown LLM(s) {sorted(unknown)}; expected {list(ids)}", source=str(path),
-                            row=i + 1, row_kind="record", field="scores")
+            raise DataError(
+                f"unknown LLM(s) {sorted(unknown)}; expected {list(ids)}",
+                source=str(path),
+                row=i + 1,
+                row_kind="record",
+                field="scores",
+            )
         for j, m in enumerate(ids):
             v = by_llm.get(m)
             if v is None:
                 continue
             if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= float(v) <= 1:
-                raise DataError(f"score {v!r} for {m!r} is not a number in [0, 1]", source=str(path),
-                                row=i + 1, row_kind="record", field="scores")
+                raise DataError(
+                    f"score {v!r} for {m!r} is not a number in [0, 1]",
+                    source=str(path),
+                    row=i + 1,
+                    row_kind="record",
+                    field="scores",
+                )
             scores[i, j] = float(v)
         texts.append(q)
     keep = _first_occurrences(texts, str(path))
@@ -407,6 +425,11 @@ def _from_question_scores(
         tasks=tuple(task_of(texts[i]) for i in keep),
         source=str(path),
     )
+
+
+def _constant(task: str) -> Callable[[str], str]:
+    """A task_of function that gives every question the same task."""
+    return lambda _question: task
 
 
 def _first_occurrences(texts: list[str], source: str) -> list[int]:

@@ -77,9 +77,7 @@ class LLMCatalog(Mapping[str, LLMSpec]):
         for i, spec in enumerate(specs):
             _check_spec(spec, source, i)
             if spec.llm_id in self._specs:
-                raise DataError(
-                    f"duplicate llm_id {spec.llm_id!r}", source=source, row=i, field="llm_id"
-                )
+                raise DataError(f"duplicate llm_id {spec.llm_id!r}", source=source, row=i, field="llm_id")
             self._specs[spec.llm_id] = spec
         if not self._specs:
             raise DataError("the catalog lists no LLMs", source=source)
@@ -191,8 +189,10 @@ def catalog_from_obj(raw: Any, source: str = "catalog") -> LLMCatalog:
 
 
 def _from_llmrouter(llm_id: str, entry: Mapping[str, Any]) -> dict[str, Any]:
-    extras = [f"Size: {entry['size']}." if entry.get("size") else "",
-              f"Served by {entry['service']}." if entry.get("service") else ""]
+    extras = [
+        f"Size: {entry['size']}." if entry.get("size") else "",
+        f"Served by {entry['service']}." if entry.get("service") else "",
+    ]
     profile = " ".join([str(entry.get("feature", "")).strip(), *[e for e in extras if e]]).strip()
     return {
         "llm_id": llm_id,

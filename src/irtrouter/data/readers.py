@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from irtrouter.data.catalog import LLMCatalog
 from irtrouter.data.results import MissingPolicy, ResultsMatrix, results_from_frame
@@ -71,12 +75,10 @@ def read_results(
         raise
     except (ValueError, OSError, json.JSONDecodeError) as exc:
         raise DataError(f"cannot parse {suffix.lstrip('.')} file: {exc}", source=source) from None
-    return results_from_frame(
-        frame, source, catalog=catalog, on_missing=on_missing, row_numbers=rows, row_kind=kind
-    )
+    return results_from_frame(frame, source, catalog=catalog, on_missing=on_missing, row_numbers=rows, row_kind=kind)
 
 
-def _read_jsonl(path: Path):  # type: ignore[no-untyped-def]
+def _read_jsonl(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
     import pandas as pd
 
     records, lines = [], []

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
@@ -104,16 +104,16 @@ class ResultsMatrix:
             raise DataError(f"duplicate query_id {dup!r}", source=src, field="query_id")
         for i, text in enumerate(self.queries):
             if not isinstance(text, str) or not text.strip():
-                raise DataError(
-                    f"empty query text (query_id {self.query_ids[i]!r})", source=src, row=i, field="query"
-                )
+                raise DataError(f"empty query text (query_id {self.query_ids[i]!r})", source=src, row=i, field="query")
         observed = ~np.isnan(self.scores)
         bad = observed & ((self.scores < 0) | (self.scores > 1))
         if bad.any():
             i, j = np.argwhere(bad)[0]
             raise DataError(
                 f"score {float(self.scores[i, j]):g} for LLM {self.llm_ids[j]!r} is outside [0, 1]",
-                source=src, row=int(i), field="score",
+                source=src,
+                row=int(i),
+                field="score",
             )
 
     # -- shape ---------------------------------------------------------------------------------
@@ -190,7 +190,7 @@ class ResultsMatrix:
 
     def complete(self) -> ResultsMatrix:
         """Only the queries observed for every LLM: the set a routing decision can be scored on."""
-        return self.take(self.observed.all(axis=1))
+        return self.take(np.asarray(self.observed.all(axis=1)))
 
     def with_source(self, source: str) -> ResultsMatrix:
         return replace(self, source=source)
@@ -203,9 +203,7 @@ class ResultsMatrix:
         llm_ids = parts[0].llm_ids
         for p in parts[1:]:
             if p.llm_ids != llm_ids:
-                raise DataError(
-                    f"cannot stack results over different LLMs: {p.llm_ids} vs {llm_ids}", source=p.source
-                )
+                raise DataError(f"cannot stack results over different LLMs: {p.llm_ids} vs {llm_ids}", source=p.source)
 
         def stack(name: str) -> np.ndarray | None:
             arrs = [getattr(p, name) for p in parts]
@@ -306,8 +304,7 @@ def results_from_frame(
     unknown_cols = cols - set(REQUIRED_COLUMNS) - set(OPTIONAL_COLUMNS)
     if unknown_cols:
         raise DataError(
-            f"unknown column(s) {sorted(map(str, unknown_cols))}; allowed: "
-            f"{list(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}",
+            f"unknown column(s) {sorted(map(str, unknown_cols))}; allowed: {list(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}",
             source=source,
         )
     if len(frame) == 0:
@@ -316,10 +313,8 @@ def results_from_frame(
 
     texts = _text_column(frame["query"], "query", fail)
     llm_ids = _text_column(frame["llm_id"], "llm_id", fail)
-    if "query_id" in cols:
-        qids = _text_column(frame["query_id"], "query_id", fail)
-    else:
-        qids = [query_id_for(t) for t in texts]
+    has_ids = "query_id" in cols
+    qids = _text_column(frame["query_id"], "query_id", fail) if has_ids else [query_id_for(t) for t in texts]
     tasks = _text_column(frame["task"], "task", fail, allow_empty=True) if "task" in cols else [""] * len(frame)
 
     raw_score = frame["score"]
@@ -335,7 +330,8 @@ def results_from_frame(
             raise fail(
                 f"missing score (NaN) for LLM {llm_ids[nan_rows[0]]!r}"
                 f" ({len(nan_rows)} such row(s); pass on_missing='drop' / --on-missing drop to skip them)",
-                int(nan_rows[0]), "score",
+                int(nan_rows[0]),
+                "score",
             )
         keep[nan_rows] = False
         log.warning("%s: dropped %d row(s) with a missing score", source, len(nan_rows))
@@ -371,19 +367,20 @@ def results_from_frame(
         first = first_row_of_query.setdefault(qid, pos)
         if first != pos:
             if texts[first] != texts[pos]:
-                raise fail(
-                    f"query_id {qid!r} has a different text than at {row_kind} {rows[first]}", pos, "query"
-                )
+                raise fail(f"query_id {qid!r} has a different text than at {row_kind} {rows[first]}", pos, "query")
             if tasks[first] != tasks[pos]:
                 raise fail(
-                    f"query_id {qid!r} has task {tasks[pos]!r} here but {tasks[first]!r} at "
-                    f"{row_kind} {rows[first]}", pos, "task",
+                    f"query_id {qid!r} has task {tasks[pos]!r} here but {tasks[first]!r} at {row_kind} {rows[first]}",
+                    pos,
+                    "task",
                 )
         pair = (qid, llm_ids[pos])
         if pair in seen_pair:
             raise fail(
                 f"duplicate row for query_id {qid!r} and LLM {llm_ids[pos]!r} (first at {row_kind} "
-                f"{rows[seen_pair[pair]]})", pos, "llm_id",
+                f"{rows[seen_pair[pair]]})",
+                pos,
+                "llm_id",
             )
         seen_pair[pair] = pos
 
@@ -419,7 +416,9 @@ def results_from_frame(
     )
 
 
-def _text_column(col: pd.Series, name: str, fail, allow_empty: bool = False) -> list[str]:  # type: ignore[no-untyped-def]
+def _text_column(
+    col: pd.Series, name: str, fail: Callable[[str, int, str | None], DataError], allow_empty: bool = False
+) -> list[str]:
     values = col.tolist()
     out: list[str] = []
     for pos, v in enumerate(values):

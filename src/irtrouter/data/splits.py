@@ -33,11 +33,7 @@ def split_in_distribution(
     is_test = np.zeros(results.n_queries, dtype=bool)
     for task in results.task_names():
         members = np.flatnonzero(tasks == task)
-        n_test = int(round(len(members) * test_size))
-        if len(members) > 1:
-            n_test = min(max(n_test, 1), len(members) - 1)
-        else:
-            n_test = 0
+        n_test = min(max(round(len(members) * test_size), 1), len(members) - 1) if len(members) > 1 else 0
         is_test[rng.permutation(members)[:n_test]] = True
     return (
         results.take(~is_test, source=f"{results.source} [ID train]"),
@@ -45,9 +41,7 @@ def split_in_distribution(
     )
 
 
-def split_out_of_distribution(
-    results: ResultsMatrix, test_tasks: Iterable[str]
-) -> tuple[ResultsMatrix, ResultsMatrix]:
+def split_out_of_distribution(results: ResultsMatrix, test_tasks: Iterable[str]) -> tuple[ResultsMatrix, ResultsMatrix]:
     """Hold out every query of ``test_tasks``; train on the rest."""
     held = set(test_tasks)
     unknown = held - set(results.tasks)

@@ -94,7 +94,7 @@ class CachedEmbedder:
         found: dict[str, np.ndarray] = {}
         with self._connect() as db:
             for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start:start + _CHUNK]
+                chunk = keys[start : start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
                 for key, dim, blob in db.execute(
                     f"SELECT text_sha256, dim, vector FROM vectors WHERE embedder = ? AND text_sha256 IN ({marks})",
@@ -104,8 +104,9 @@ class CachedEmbedder:
                         found[key] = np.frombuffer(blob, dtype=np.float32)
         return found
 
-    def _embed_missing(self, texts: list[str], keys: list[str], todo: dict[str, int],
-                       out: np.ndarray, progress: bool, desc: str) -> None:
+    def _embed_missing(
+        self, texts: list[str], keys: list[str], todo: dict[str, int], out: np.ndarray, progress: bool, desc: str
+    ) -> None:
         from tqdm.auto import tqdm
 
         first_rows = list(todo.values())
@@ -113,7 +114,7 @@ class CachedEmbedder:
         by_key: dict[str, np.ndarray] = {}
         try:
             for start in range(0, len(first_rows), self.batch_size):
-                rows = first_rows[start:start + self.batch_size]
+                rows = first_rows[start : start + self.batch_size]
                 vecs = np.asarray(self.inner.encode([texts[i] for i in rows]), dtype=np.float32)
                 with self._connect() as db:
                     db.executemany(

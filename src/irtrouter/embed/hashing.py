@@ -9,6 +9,7 @@ quality.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -48,7 +49,7 @@ class HashingEmbedder:
 def _features(text: str) -> list[tuple[str, float]]:
     words = _WORD.findall(text.lower())
     feats = [(f"w:{w}", 1.0) for w in words]
-    feats += [(f"b:{a} {b}", 0.5) for a, b in zip(words, words[1:], strict=False)]
+    feats += [(f"b:{a} {b}", 0.5) for a, b in itertools.pairwise(words)]
     flat = " ".join(words)
-    feats += [(f"c:{flat[i:i + 3]}", 0.25) for i in range(max(0, len(flat) - 2))]
+    feats += [(f"c:{flat[i : i + 3]}", 0.25) for i in range(max(0, len(flat) - 2))]
     return feats or [("empty", 1.0)]

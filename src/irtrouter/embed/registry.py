@@ -49,5 +49,5 @@ def make_embedder(spec: str = "use", threads: int = 2) -> Embedder:
     if kind == "openai" and arg:
         from irtrouter.embed.remote import OpenAIAPIEmbedder
 
-        return OpenAIAPIEmbedder(arg)
+        return OpenAIAPIEmbedder(arg)  # type: ignore[return-value]  # dim is a lazily probed property
     raise ConfigError(f"unknown embedder {spec!r}; expected one of: {', '.join(EMBEDDER_SPECS)}")

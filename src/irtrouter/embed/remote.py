@@ -45,8 +45,14 @@ class OpenAIAPIEmbedder:
     unless given.
     """
 
-    def __init__(self, model: str, base_url: str | None = None, dim: int | None = None,
-                 timeout: float = 30.0, batch_size: int = 256) -> None:
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        dim: int | None = None,
+        timeout: float = 30.0,
+        batch_size: int = 256,
+    ) -> None:
         self.model = model
         self.base_url = (base_url or os.environ.get(EMBED_BASE_URL_ENV) or "https://api.openai.com/v1").rstrip("/")
         self.name = f"openai:{model}"
@@ -68,10 +74,11 @@ class OpenAIAPIEmbedder:
         rows: list[list[float]] = []
         with httpx.Client(timeout=self.timeout) as client:
             for start in range(0, len(texts), self.batch_size):
-                batch = list(texts[start:start + self.batch_size])
+                batch = list(texts[start : start + self.batch_size])
                 try:
-                    resp = client.post(f"{self.base_url}/embeddings", headers=headers,
-                                       json={"model": self.model, "input": batch})
+                    resp = client.post(
+                        f"{self.base_url}/embeddings", headers=headers, json={"model": self.model, "input": batch}
+                    )
                     resp.raise_for_status()
                     data = sorted(resp.json()["data"], key=lambda d: d["index"])
                 except (httpx.HTTPError, KeyError, ValueError) as exc:

@@ -87,10 +87,10 @@ class IRTPredictor(ABC):
     def difficulty(self, ops: ArrayOps, X_queries: Any, params: Params, context: Any) -> Any:
         """One difficulty number per query (higher = harder), shape (n_queries,)."""
 
-    def constrain(self, params: Params) -> None:
+    def constrain(self, params: Params) -> None:  # noqa: B027 - optional hook, no-op by default
         """Project parameters back into their domain after an optimiser step (torch, in place)."""
 
-    def _after_fit(self, X_queries: np.ndarray, context: np.ndarray | None) -> None:
+    def _after_fit(self, X_queries: np.ndarray, context: np.ndarray | None) -> None:  # noqa: B027 - optional hook
         """Hook for identifiability fixes that leave every prediction unchanged."""
 
     # -- estimator API ---------------------------------------------------------------------------
@@ -226,8 +226,8 @@ class IRTPredictor(ABC):
         self.params_ = {k.removeprefix("param."): v for k, v in arrays.items() if k.startswith("param.")}
         self.abilities_ = arrays["abilities"]
         self.llm_ids_ = tuple(config["llm_ids"])
-        self.best_epoch_ = config.get("best_epoch")
-        self.train_seconds_ = config.get("train_seconds")
+        self.best_epoch_ = int(config.get("best_epoch") or 0)
+        self.train_seconds_ = float(config.get("train_seconds") or 0.0)
         self.history_ = config.get("history", [])
         return self
 

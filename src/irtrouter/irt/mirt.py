@@ -41,7 +41,7 @@ class MIRTPredictor(IRTPredictor):
 
     def init_params(self, d_query: int, d_llm: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         n = self.n_dims
-        scale = n ** -0.25  # a . theta starts with unit variance for unit-norm embeddings
+        scale = n**-0.25  # a . theta starts with unit variance for unit-norm embeddings
         return {
             "W_a": rng.normal(0, scale, (n, d_query)).astype(np.float32),
             "c_a": np.zeros(n, np.float32),

@@ -73,8 +73,9 @@ class LLMAbilityLabeller:
     from ``api_key_env`` at call time and never stored or logged.
     """
 
-    def __init__(self, base_url: str, model: str, api_key_env: str = LABELLER_API_KEY_ENV,
-                 timeout: float = 60.0) -> None:
+    def __init__(
+        self, base_url: str, model: str, api_key_env: str = LABELLER_API_KEY_ENV, timeout: float = 60.0
+    ) -> None:
         if not base_url or not model:
             raise ConfigError("the LLM labeller needs a base URL and a model name")
         self.base_url = base_url.rstrip("/")
@@ -97,8 +98,7 @@ class LLMAbilityLabeller:
                     resp = client.post(
                         f"{self.base_url}/chat/completions",
                         headers=headers,
-                        json={"model": self.model, "temperature": 0,
-                              "messages": [{"role": "user", "content": prompt}]},
+                        json={"model": self.model, "temperature": 0, "messages": [{"role": "user", "content": prompt}]},
                     )
                     resp.raise_for_status()
                     reply = resp.json()["choices"][0]["message"]["content"] or ""
@@ -145,8 +145,12 @@ class RelevanceResult:
 
 
 def cluster_queries(
-    X: np.ndarray, *, random_state: int = 0, min_cluster_size: int | None = None,
-    reducer: str = "pca", n_components: int = 8,
+    X: np.ndarray,
+    *,
+    random_state: int = 0,
+    min_cluster_size: int | None = None,
+    reducer: str = "pca",
+    n_components: int = 8,
 ) -> np.ndarray:
     """Density clusters of query embeddings; every point ends in a cluster (labels 0..k-1).
 
@@ -209,6 +213,6 @@ def relevance_vectors(
         sample = rng.choice(members, size=min(n_samples, len(members)), replace=False)
         found = sorted(labeller.label([texts[i] for i in sample]))
         cluster_abilities.append(found)
-        vectors[np.ix_(members, found)] = 1.0
+        vectors[np.ix_(members, np.asarray(found, dtype=np.int64))] = 1.0
     log.info("relevance: %d clusters labelled by %s", n_clusters, labeller.name)
     return RelevanceResult(vectors, labels, cluster_abilities, labeller.name)

@@ -45,7 +45,7 @@ def split_validation(n_queries: int, fraction: float, groups: Sequence[str] | No
     labels = np.asarray(groups if groups is not None else [""] * n_queries, dtype=object)
     for g in dict.fromkeys(labels.tolist()):
         members = np.flatnonzero(labels == g)
-        k = int(round(len(members) * fraction))
+        k = round(len(members) * fraction)
         is_val[rng.permutation(members)[:k]] = True
     if not is_val.any():
         is_val[rng.integers(n_queries)] = True
@@ -97,7 +97,7 @@ def fit_parameters(
         total, count = 0.0, 0.0
         with torch.no_grad():
             for start in range(0, len(rows), 4096):
-                s, n = batch_loss(torch.from_numpy(rows[start:start + 4096]))
+                s, n = batch_loss(torch.from_numpy(rows[start : start + 4096]))
                 total += float(s)
                 count += float(n)
         return total / max(count, 1.0)
@@ -105,13 +105,18 @@ def fit_parameters(
     best = (float("inf"), 0, {k: v.detach().clone() for k, v in params.items()})
     history: list[dict[str, float]] = []
     stale = 0
-    bar = tqdm(range(1, predictor.max_epochs + 1), desc=f"training {predictor.kind}", unit="epoch",
-               disable=not progress, leave=False)
+    bar = tqdm(
+        range(1, predictor.max_epochs + 1),
+        desc=f"training {predictor.kind}",
+        unit="epoch",
+        disable=not progress,
+        leave=False,
+    )
     for epoch in bar:
         order = train_rows[rng.permutation(len(train_rows))]
         running, seen = 0.0, 0.0
         for start in range(0, len(order), queries_per_batch):
-            rows = torch.from_numpy(order[start:start + queries_per_batch])
+            rows = torch.from_numpy(order[start : start + queries_per_batch])
             total, count = batch_loss(rows)
             if count == 0:
                 continue
@@ -136,7 +141,13 @@ def fit_parameters(
     bar.close()
     best_loss, best_epoch, best_params = best
     seconds = time.perf_counter() - started
-    log.info("%s: best validation BCE %.4f at epoch %d of %d (%.1fs)",
-             predictor.kind, best_loss, best_epoch, len(history), seconds)
+    log.info(
+        "%s: best validation BCE %.4f at epoch %d of %d (%.1fs)",
+        predictor.kind,
+        best_loss,
+        best_epoch,
+        len(history),
+        seconds,
+    )
     out: dict[str, Any] = {k: v.numpy().copy() for k, v in best_params.items()}
     return FitResult(params=out, history=history, best_epoch=best_epoch, seconds=seconds)

@@ -39,11 +39,14 @@ class NeighbourIndex:
         k = min(k, len(self.embeddings))
         out = np.empty((len(X), k), dtype=np.int64)
         for start in range(0, len(X), _ROWS_PER_BLOCK):
-            sims = X[start:start + _ROWS_PER_BLOCK] @ self.embeddings.T
-            top = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else np.tile(
-                np.arange(sims.shape[1]), (len(sims), 1))
+            sims = X[start : start + _ROWS_PER_BLOCK] @ self.embeddings.T
+            top = (
+                np.argpartition(-sims, k - 1, axis=1)[:, :k]
+                if k < sims.shape[1]
+                else np.tile(np.arange(sims.shape[1]), (len(sims), 1))
+            )
             order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
-            out[start:start + len(sims)] = np.take_along_axis(top, order, axis=1)
+            out[start : start + len(sims)] = np.take_along_axis(top, order, axis=1)
         return out
 
 

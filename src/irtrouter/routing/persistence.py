@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -59,7 +60,7 @@ def save_router(router: IRTRouter, path: str | Path) -> Path:
     arrays["train_embeddings"] = router.neighbours_.embeddings
     if router.train_relevance_ is not None:
         arrays["train_relevance"] = router.train_relevance_
-    _atomic_write(path / WEIGHTS_FILE, lambda fh: np.savez(fh, **arrays))
+    _atomic_write(path / WEIGHTS_FILE, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
     _atomic_write(path / CONFIG_FILE, lambda fh: fh.write(json.dumps(config, indent=2).encode("utf-8")))
     return path
 
@@ -137,7 +138,7 @@ def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarra
     return {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
 
 
-def _atomic_write(target: Path, write) -> None:  # type: ignore[no-untyped-def]
+def _atomic_write(target: Path, write: Callable[[BinaryIO], object]) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(fd, "wb") as fh:

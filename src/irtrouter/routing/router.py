@@ -193,8 +193,9 @@ class IRTRouter:
         self.train_relevance_: np.ndarray | None = None
         if self.predictor == "nirt":
             chosen = labeller or make_labeller(encoder)
-            rel = relevance_vectors(results.queries, X_queries, chosen, random_state=self.random_state,
-                                    progress=progress)
+            rel = relevance_vectors(
+                results.queries, X_queries, chosen, random_state=self.random_state, progress=progress
+            )
             context = self.train_relevance_ = rel.vectors
             self.relevance_info_ = {
                 "labeller": rel.labeller,
@@ -208,8 +209,15 @@ class IRTRouter:
             self.predictor_ = PREDICTORS[self.predictor](**params)
         except TypeError as exc:
             raise ConfigError(f"bad predictor_params for {self.predictor}: {exc}") from None
-        self.predictor_.fit(X_queries, X_llms, results.scores, llm_ids=results.llm_ids, context=context,
-                            groups=results.tasks, progress=progress)
+        self.predictor_.fit(
+            X_queries,
+            X_llms,
+            results.scores,
+            llm_ids=results.llm_ids,
+            context=context,
+            groups=results.tasks,
+            progress=progress,
+        )
         self.cost_model_: CostModel = make_cost_model(self.cost_model, results).fit(results, self.catalog_)
         self.neighbours_ = NeighbourIndex(X_queries)
         self.training_ = {
@@ -224,8 +232,13 @@ class IRTRouter:
             "best_epoch": self.predictor_.best_epoch_,
             "best_val_bce": min(h["val_bce"] for h in self.predictor_.history_),
         }
-        log.info("trained %s on %d queries x %d LLMs in %.1fs", self.predictor, results.n_queries,
-                 results.n_llms, time.perf_counter() - started)
+        log.info(
+            "trained %s on %d queries x %d LLMs in %.1fs",
+            self.predictor,
+            results.n_queries,
+            results.n_llms,
+            time.perf_counter() - started,
+        )
         return self
 
     # -- prediction ------------------------------------------------------------------------------
@@ -246,15 +259,14 @@ class IRTRouter:
                 raise DataError("empty query", row=i, field="query")
         return np.asarray(self.embedder_.encode(list(queries)), dtype=np.float32)
 
-    def predict_embedded(
-        self, X: np.ndarray, queries: Sequence[str], warmup_lambda: float | None = None
-    ) -> Prediction:
+    def predict_embedded(self, X: np.ndarray, queries: Sequence[str], warmup_lambda: float | None = None) -> Prediction:
         """:class:`Prediction` for queries already embedded (``X``); ``queries`` price them."""
         self._check_fitted()
         X = np.atleast_2d(np.asarray(X, dtype=np.float32))
         if X.shape[1] != self.neighbours_.embeddings.shape[1]:
-            raise DataError(f"embeddings have {X.shape[1]} dimensions, the router expects "
-                            f"{self.neighbours_.embeddings.shape[1]}")
+            raise DataError(
+                f"embeddings have {X.shape[1]} dimensions, the router expects {self.neighbours_.embeddings.shape[1]}"
+            )
         lam = self.warmup_lambda if warmup_lambda is None else warmup_lambda
         k = max(self.warmup_k if lam > 0 else 0, self.relevance_k if self.train_relevance_ is not None else 0)
         near = self.neighbours_.search(X, k) if k else None
@@ -313,19 +325,21 @@ class IRTRouter:
         out = []
         for i, q in enumerate(queries):
             p, c = pred.p_hat[i], pred.cost[i]
-            out.append(RoutingDecision(
-                llm_id=self.llm_ids[int(chosen[i])],
-                query=q,
-                alpha=a,
-                beta=b,
-                llm_ids=self.llm_ids,
-                allowed=tuple(bool(x) for x in mask),
-                p_hat=tuple(p.tolist()),
-                cost=tuple(c.tolist()),
-                score=tuple((a * p - b * c).tolist()),
-                difficulty=float(pred.difficulty[i]),
-                cost_usd=None if pred.cost_usd is None else tuple(pred.cost_usd[i].tolist()),
-            ))
+            out.append(
+                RoutingDecision(
+                    llm_id=self.llm_ids[int(chosen[i])],
+                    query=q,
+                    alpha=a,
+                    beta=b,
+                    llm_ids=self.llm_ids,
+                    allowed=tuple(bool(x) for x in mask),
+                    p_hat=tuple(p.tolist()),
+                    cost=tuple(c.tolist()),
+                    score=tuple((a * p - b * c).tolist()),
+                    difficulty=float(pred.difficulty[i]),
+                    cost_usd=None if pred.cost_usd is None else tuple(pred.cost_usd[i].tolist()),
+                )
+            )
         return out
 
     # -- growing the pool ------------------------------------------------------------------------
