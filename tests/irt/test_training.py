@@ -3,9 +3,11 @@ import pytest
 
 from irtrouter.errors import ConfigError, DataError, NotFittedError
 from irtrouter.irt import MIRTPredictor, NIRTPredictor
+from irtrouter.routing.router import PREDICTORS as REGISTERED
 from tests.helpers import mirt_data
 
-PREDICTORS = [MIRTPredictor, NIRTPredictor]
+# The contract holds for every predictor a router can be built with.
+PREDICTORS = list(REGISTERED.values())
 
 
 def context_for(cls, n):
