@@ -12,6 +12,19 @@ vector, so a richer profile helps a router place an LLM it has seen little data 
 
 The native ``llm_candidates.json`` of ulab-uiuc/LLMRouter is read too: its ``feature`` text is the
 profile, ``model`` the provider model name, and ``size`` / ``service`` are folded into the profile.
+
+Configurations (RADAR)
+----------------------
+A candidate may be a *configuration* ``(llm, budget)``: one LLM run at a reasoning effort or with
+a thinking-token budget, with its own id, price and expected token count. It is an entry like any
+other (results data and routers use its ``llm_id``), with optional fields::
+
+    {"llm_id": "o4-mini@high", "base_llm": "o4-mini", "reasoning_effort": "high",
+     "input_price": 1.1, "output_price": 4.4, "expected_output_tokens": 2900}
+    {"llm_id": "qwen3-8b@think-2048", "base_llm": "qwen3-8b", "thinking_budget": 2048, ...}
+
+A plain LLM is a configuration with no budget. :meth:`LLMSpec.request_fields` says what a request
+to the provider must carry so that the configuration really runs at its budget.
 """
 
 from __future__ import annotations
@@ -19,13 +32,25 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from irtrouter.errors import DataError, UnknownLLMError
 
-_FIELDS = ("llm_id", "input_price", "output_price", "profile", "provider_model")
+_FIELDS = (
+    "llm_id",
+    "input_price",
+    "output_price",
+    "profile",
+    "provider_model",
+    "base_llm",
+    "reasoning_effort",
+    "thinking_budget",
+    "expected_output_tokens",
+)
+_CONFIGURATION_FIELDS = ("base_llm", "reasoning_effort", "thinking_budget", "expected_output_tokens")
+REASONING_EFFORTS = ("minimal", "low", "medium", "high")
 _LLMROUTER_FIELDS = {"feature", "model", "size", "service", "input_price", "output_price"}
 
 
@@ -43,6 +68,24 @@ class LLMSpec:
         Free-text description embedded as the LLM's profile (paper section 4.1).
     provider_model : str or None
         The model name to send to the provider, when it differs from ``llm_id``.
+    base_llm : str or None
+        For a configuration: the LLM it runs (``o4-mini`` for ``o4-mini@high``).
+    reasoning_effort : {"minimal", "low", "medium", "high"} or None
+        For a configuration: the provider's reasoning-effort setting.
+    thinking_budget : int or None
+        For a configuration: the most thinking tokens (>= 0; 0 = thinking off). At most one of
+        ``reasoning_effort`` and ``thinking_budget`` is set.
+    expected_output_tokens : float or None
+        Prior estimate of the mean output (reasoning + completion) tokens per query, used to
+        price an LLM added without training data (onboarding).
+
+    Examples
+    --------
+    >>> spec = LLMSpec("o4-mini@high", 1.1, 4.4, base_llm="o4-mini", reasoning_effort="high")
+    >>> spec.budget, spec.upstream_model, spec.request_fields()
+    ('high', 'o4-mini', {'reasoning_effort': 'high'})
+    >>> LLMSpec("qwen3-8b", 0.1, 0.3).with_budget(thinking_budget=2048).llm_id
+    'qwen3-8b@think-2048'
     """
 
     llm_id: str
@@ -50,9 +93,73 @@ class LLMSpec:
     output_price: float
     profile: str = ""
     provider_model: str | None = None
+    base_llm: str | None = None
+    reasoning_effort: str | None = None
+    thinking_budget: int | None = None
+    expected_output_tokens: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON form; configuration fields appear only when set (plain LLMs read as before)."""
+        out = asdict(self)
+        for name in _CONFIGURATION_FIELDS:
+            if out[name] is None:
+                del out[name]
+        return out
+
+    @property
+    def budget(self) -> str | None:
+        """The budget as text (``"high"``, ``"think-2048"``), None for a plain LLM."""
+        if self.reasoning_effort is not None:
+            return self.reasoning_effort
+        if self.thinking_budget is not None:
+            return f"think-{self.thinking_budget}"
+        return None
+
+    @property
+    def upstream_model(self) -> str:
+        """The model name a request to the provider carries: ``provider_model``, else ``base_llm``,
+        else ``llm_id``."""
+        return self.provider_model or self.base_llm or self.llm_id
+
+    def request_fields(self) -> dict[str, Any]:
+        """Fields to merge into an OpenAI-style chat request so the provider runs this budget.
+
+        ``reasoning_effort`` -> ``{"reasoning_effort": effort}`` (OpenAI o-series, gpt-oss);
+        ``thinking_budget`` n -> ``{"thinking": {"type": "enabled", "budget_tokens": n}}``, or
+        ``{"type": "disabled"}`` for 0 (Anthropic's form, accepted by its OpenAI-compatible
+        endpoint). Providers with another convention (vLLM's ``chat_template_kwargs``...) need
+        their own fields, set per upstream by the service; a plain LLM needs none.
+        """
+        if self.reasoning_effort is not None:
+            return {"reasoning_effort": self.reasoning_effort}
+        if self.thinking_budget is not None:
+            if self.thinking_budget == 0:
+                return {"thinking": {"type": "disabled"}}
+            return {"thinking": {"type": "enabled", "budget_tokens": self.thinking_budget}}
+        return {}
+
+    def with_budget(
+        self,
+        *,
+        reasoning_effort: str | None = None,
+        thinking_budget: int | None = None,
+        expected_output_tokens: float | None = None,
+        output_price: float | None = None,
+    ) -> LLMSpec:
+        """The configuration ``(this LLM, budget)``, with id ``<llm_id>@<budget>``."""
+        spec = replace(
+            self,
+            base_llm=self.base_llm or self.llm_id,
+            reasoning_effort=reasoning_effort,
+            thinking_budget=thinking_budget,
+            expected_output_tokens=expected_output_tokens,
+            output_price=self.output_price if output_price is None else output_price,
+        )
+        if spec.budget is None:
+            raise DataError("with_budget needs reasoning_effort or thinking_budget", field="budget")
+        spec = replace(spec, llm_id=f"{spec.base_llm}@{spec.budget}")
+        _check_spec(spec, "with_budget", 0)
+        return spec
 
     @property
     def profile_text(self) -> str:
@@ -132,6 +239,10 @@ class LLMCatalog(Mapping[str, LLMSpec]):
                     output_price=_price(rec["output_price"], source, i, "output_price"),
                     profile=_text(rec.get("profile") or "", source, i, "profile", allow_empty=True),
                     provider_model=rec.get("provider_model") or None,
+                    base_llm=_optional_text(rec.get("base_llm"), source, i, "base_llm"),
+                    reasoning_effort=rec.get("reasoning_effort"),
+                    thinking_budget=rec.get("thinking_budget"),
+                    expected_output_tokens=rec.get("expected_output_tokens"),
                 )
             )
         return cls(specs, source=source)
@@ -207,6 +318,43 @@ def _check_spec(spec: LLMSpec, source: str, row: int) -> None:
     _text(spec.llm_id, source, row, "llm_id")
     _price(spec.input_price, source, row, "input_price")
     _price(spec.output_price, source, row, "output_price")
+    _optional_text(spec.base_llm, source, row, "base_llm")
+    if spec.reasoning_effort is not None and spec.reasoning_effort not in REASONING_EFFORTS:
+        raise DataError(
+            f"expected one of {list(REASONING_EFFORTS)}, got {spec.reasoning_effort!r}",
+            source=source,
+            row=row,
+            field="reasoning_effort",
+        )
+    budget = spec.thinking_budget
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 0):
+        raise DataError(
+            f"expected a whole number of thinking tokens >= 0, got {budget!r}",
+            source=source,
+            row=row,
+            field="thinking_budget",
+        )
+    if spec.reasoning_effort is not None and budget is not None:
+        raise DataError(
+            "a configuration has either a reasoning_effort or a thinking_budget, not both",
+            source=source,
+            row=row,
+            field="thinking_budget",
+        )
+    tokens = spec.expected_output_tokens
+    if tokens is not None and not (
+        isinstance(tokens, int | float) and not isinstance(tokens, bool) and math.isfinite(tokens) and tokens >= 0
+    ):
+        raise DataError(
+            f"expected a number of tokens >= 0, got {tokens!r}",
+            source=source,
+            row=row,
+            field="expected_output_tokens",
+        )
+
+
+def _optional_text(value: Any, source: str, row: int, field: str) -> str | None:
+    return None if value is None else _text(value, source, row, field)
 
 
 def _text(value: Any, source: str, row: int, field: str, allow_empty: bool = False) -> str:
