@@ -18,6 +18,7 @@ class ArrayOps(Protocol):
     def softplus(self, x: Any) -> Any: ...
     def softmax(self, x: Any) -> Any: ...  # over the last axis
     def log_sigmoid(self, x: Any) -> Any: ...
+    def relu(self, x: Any) -> Any: ...
 
 
 class NumpyOps:
@@ -39,6 +40,10 @@ class NumpyOps:
     @staticmethod
     def log_sigmoid(x: np.ndarray) -> np.ndarray:
         return -np.logaddexp(np.zeros((), dtype=x.dtype), -x)
+
+    @staticmethod
+    def relu(x: np.ndarray) -> np.ndarray:
+        return np.maximum(x, np.zeros((), dtype=x.dtype))
 
 
 NUMPY_OPS = NumpyOps()

@@ -23,5 +23,9 @@ class TorchOps:
     def log_sigmoid(x: torch.Tensor) -> torch.Tensor:
         return F.logsigmoid(x)
 
+    @staticmethod
+    def relu(x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x)
+
 
 TORCH_OPS = TorchOps()
