@@ -13,6 +13,11 @@
 ``observed``
     Each LLM's mean real USD cost per training query, divided by the largest such mean. For data
     with real costs but no token counts (RouterBench).
+``configuration``
+    RADAR's cost of a configuration (an LLM at a reasoning budget): output price x its mean
+    output (reasoning + completion) tokens on the training data, divided by the largest such
+    value, so every trained configuration's cost lies in [0, 1] and does not depend on the query
+    (input tokens are not counted). Needs output tokens, like ``tokens``.
 ``auto``
     ``tokens`` when the training data has output tokens, else ``observed`` when it has USD costs,
     else ``price``.
@@ -34,7 +39,7 @@ from irtrouter.data.results import ResultsMatrix
 from irtrouter.data.tokens import estimate_tokens
 from irtrouter.errors import ConfigError, DataError, NotFittedError
 
-COST_MODELS = ("auto", "price", "tokens", "observed")
+COST_MODELS = ("auto", "price", "tokens", "observed", "configuration")
 
 
 class CostModel(ABC):
@@ -153,6 +158,22 @@ class TokenCost(CostModel):
         return self
 
 
+class ConfigurationCost(TokenCost):
+    """Per configuration: output price x mean output tokens / the largest such product."""
+
+    kind = "configuration"
+
+    def fit(self, results: ResultsMatrix, catalog: LLMCatalog) -> ConfigurationCost:
+        super().fit(results, catalog)
+        self.reference_ = float((self.expected_output_tokens_ * self.output_price_).max() / 1e6) or 1.0
+        return self
+
+    def expected_usd(self, queries: Sequence[str]) -> np.ndarray:
+        self._check()
+        per_config = self.expected_output_tokens_ * self.output_price_ / 1e6
+        return np.broadcast_to(per_config, (len(queries), len(per_config))).copy()
+
+
 class ObservedCost(CostModel):
     """Mean real USD per training query of each LLM / the largest such mean."""
 
@@ -195,7 +216,12 @@ class ObservedCost(CostModel):
         return self
 
 
-_KINDS: dict[str, type[CostModel]] = {"price": PriceCost, "tokens": TokenCost, "observed": ObservedCost}
+_KINDS: dict[str, type[CostModel]] = {
+    "price": PriceCost,
+    "tokens": TokenCost,
+    "observed": ObservedCost,
+    "configuration": ConfigurationCost,
+}
 
 
 def make_cost_model(kind: str, results: ResultsMatrix) -> CostModel:

@@ -26,13 +26,14 @@ from irtrouter.irt.base import IRTPredictor
 from irtrouter.irt.mirt import MIRTPredictor
 from irtrouter.irt.nirt import NIRTPredictor
 from irtrouter.irt.relevance import AbilityLabeller, make_labeller, relevance_vectors
+from irtrouter.irt.twopl import TwoPLPredictor
 from irtrouter.routing.cost import CostModel, make_cost_model
 from irtrouter.routing.decision import RoutingDecision, allowed_mask, choose, resolve_weights
 from irtrouter.routing.neighbours import NeighbourIndex, warm_up
 
 log = logging.getLogger(__name__)
 
-PREDICTORS: dict[str, type[IRTPredictor]] = {"mirt": MIRTPredictor, "nirt": NIRTPredictor}
+PREDICTORS: dict[str, type[IRTPredictor]] = {"mirt": MIRTPredictor, "nirt": NIRTPredictor, "2pl": TwoPLPredictor}
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,11 @@ class IRTRouter:
 
     Parameters
     ----------
-    predictor : {"mirt", "nirt"}
-        MIRT-Router (latent abilities) or NIRT-Router (25 named abilities, relevance vectors).
+    predictor : {"mirt", "nirt", "2pl"}
+        MIRT-Router (latent abilities), NIRT-Router (25 named abilities, relevance vectors) or
+        RADAR's 2PL (one free scalar ability per LLM or configuration).
     n_dims : int
-        Ability dimensions N (NIRT: must be 25, one per named ability).
+        Ability dimensions N (NIRT: must be 25, one per named ability; 2PL: must be 1).
     embedder : str
         Embedder spec (:func:`irtrouter.embed.make_embedder`): ``use`` (default), ``e5``, ``hashing``...
     warmup_lambda, warmup_k : float, int
@@ -128,6 +130,8 @@ class IRTRouter:
                 f"NIRT's dimensions are the {len(ABILITY_NAMES)} named abilities: n_dims must be "
                 f"{len(ABILITY_NAMES)}, got {self.n_dims}"
             )
+        if self.predictor == "2pl" and self.n_dims != 1:
+            raise ConfigError(f"2PL has one scalar ability: n_dims must be 1, got {self.n_dims}")
         if not isinstance(self.n_dims, int) or self.n_dims < 1:
             raise ConfigError(f"n_dims must be a positive integer, got {self.n_dims!r}")
         if not 0 <= self.warmup_lambda <= 1:

@@ -1,0 +1,191 @@
+"""RADAR's predictor: 2-parameter logistic IRT over configurations (Fernandez et al., 2025, sec. 3).
+
+    theta_g = free scalar per configuration g          (ability)
+    a_q     = w_a . e_q + c_a                           (discrimination, scalar)
+    b_q     = w_b . e_q + c_b                           (difficulty, scalar)
+    P(q, g) = sigmoid(a_q * (theta_g - b_q))
+
+Trained with the shared loop of :mod:`irtrouter.irt.training` (BCE on the observed cells). The
+ability is a free parameter, as in RADAR, not a function of the profile: :meth:`fit` feeds the
+training loop one-hot identities in place of profile embeddings, so ``theta = onehot @ w_theta +
+c_theta`` is one free number per configuration. Free abilities start at 0, so relabelling the
+configurations relabels the result exactly.
+
+Choices beyond the paper's text, all leaving every prediction unchanged or being optional:
+
+* bias terms ``c_a`` and ``c_b`` (the digest calls them harmless); ``a_q`` is plain linear, no
+  positivity constraint, as in the paper;
+* after training the scale is fixed so the trained abilities have mean 0 and standard deviation 1
+  across configurations, and the sign so the mean discrimination over the training queries is
+  positive. The pool of configurations then *is* distributed as the N(0, 1) prior that adaptive
+  onboarding (:mod:`irtrouter.onboard`) puts on a new configuration's ability;
+* for onboarding from a profile alone (IRT-Router 6.3), a ridge regression from profile embeddings
+  to the trained abilities is fitted after training (ridge strength chosen by leave-one-out
+  error); :meth:`profile_ability` applies it. With a handful of configurations it can do little
+  more than place a new LLM near those with similar profiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from irtrouter.errors import ConfigError
+from irtrouter.irt.base import IRTPredictor, Params
+from irtrouter.irt.ops import NUMPY_OPS, ArrayOps
+
+RIDGE_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+
+
+class TwoPLPredictor(IRTPredictor):
+    """Scalar 2PL IRT: one free ability per configuration, linear item heads on the query embedding.
+
+    Parameters
+    ----------
+    n_dims : int
+        Must be 1 (one scalar ability); accepted so routers pass it uniformly.
+    **kwargs
+        Training settings, see :class:`~irtrouter.irt.base.IRTPredictor`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> Xq = rng.normal(size=(200, 8)).astype(np.float32)
+    >>> Y = (rng.random((200, 3)) < [0.2, 0.5, 0.8]).astype(np.float32)
+    >>> pred = TwoPLPredictor(max_epochs=30, learning_rate=0.05).fit(Xq, np.eye(3), Y)
+    >>> bool(pred.abilities_[0, 0] < pred.abilities_[1, 0] < pred.abilities_[2, 0])
+    True
+    """
+
+    kind = "2pl"
+
+    def __init__(
+        self,
+        n_dims: int = 1,
+        learning_rate: float = 0.002,
+        batch_size: int = 512,
+        max_epochs: int = 200,
+        patience: int = 10,
+        validation_fraction: float = 0.1,
+        weight_decay: float = 0.0,
+        random_state: int = 0,
+    ) -> None:
+        super().__init__(
+            n_dims=n_dims,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            patience=patience,
+            validation_fraction=validation_fraction,
+            weight_decay=weight_decay,
+            random_state=random_state,
+        )
+
+    # -- the maths -------------------------------------------------------------------------------
+    def init_params(self, d_query: int, d_llm: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        # d_llm is the number of configurations (one-hot identities, see fit).
+        return {
+            "w_a": rng.normal(0, 0.1, d_query).astype(np.float32),
+            "c_a": np.ones(1, np.float32),
+            "w_b": rng.normal(0, 0.1, d_query).astype(np.float32),
+            "c_b": np.zeros(1, np.float32),
+            "w_theta": np.zeros((d_llm, 1), np.float32),
+            "c_theta": np.zeros(1, np.float32),
+        }
+
+    def abilities(self, ops: ArrayOps, X_llms: Any, params: Params) -> Any:
+        return X_llms @ params["w_theta"] + params["c_theta"]
+
+    @staticmethod
+    def discrimination(ops: ArrayOps, X_queries: Any, params: Params) -> Any:
+        return X_queries @ params["w_a"] + params["c_a"]
+
+    def difficulty(self, ops: ArrayOps, X_queries: Any, params: Params, context: Any = None) -> Any:
+        return X_queries @ params["w_b"] + params["c_b"]
+
+    def logits(self, ops: ArrayOps, X_queries: Any, theta: Any, params: Params, context: Any = None) -> Any:
+        a = self.discrimination(ops, X_queries, params)
+        b = self.difficulty(ops, X_queries, params)
+        return a[:, None] * (theta[:, 0][None, :] - b[:, None])
+
+    # -- estimator -------------------------------------------------------------------------------
+    def fit(
+        self,
+        X_queries: np.ndarray,
+        X_llms: np.ndarray,
+        Y: np.ndarray,
+        *,
+        llm_ids: Sequence[str] | None = None,
+        context: np.ndarray | None = None,
+        groups: Sequence[str] | None = None,
+        progress: bool = False,
+    ) -> TwoPLPredictor:
+        """Learn item heads and one free ability per column of ``Y``.
+
+        ``X_llms`` (profile embeddings, one row per column of ``Y``) does not enter the abilities;
+        it trains the profile map used by :meth:`profile_ability`.
+        """
+        if self.n_dims != 1:
+            raise ConfigError(f"2PL has one scalar ability per configuration: n_dims must be 1, got {self.n_dims}")
+        profiles = np.asarray(X_llms, dtype=np.float32)
+        Y = np.asarray(Y, dtype=np.float32)
+        if profiles.ndim != 2 or Y.ndim != 2 or len(profiles) != Y.shape[1]:
+            # Let the base class word the error on the real inputs.
+            self._check_fit_inputs(np.asarray(X_queries, dtype=np.float32), profiles, Y, context)
+        identities = np.eye(Y.shape[1], dtype=np.float32)
+        super().fit(X_queries, identities, Y, llm_ids=llm_ids, context=context, groups=groups, progress=progress)
+        self._fit_profile_map(profiles, self.abilities_[:, 0])
+        return self
+
+    def _after_fit(self, X_queries: np.ndarray, context: np.ndarray | None) -> None:
+        p = self.params_
+        if float(np.mean(self.discrimination(NUMPY_OPS, X_queries, p))) < 0:
+            # a (theta - b) == (-a) (-theta - (-b))
+            for name in ("w_a", "c_a", "w_b", "c_b", "w_theta", "c_theta"):
+                p[name] = -p[name]
+        theta = self.abilities(NUMPY_OPS, np.eye(len(p["w_theta"]), dtype=np.float32), p)[:, 0]
+        mean = float(theta.mean())
+        scale = float(theta.std()) if len(theta) > 1 and theta.std() > 1e-6 else 1.0
+        # theta' = (theta - m) / s, b' = (b - m) / s, a' = a s leaves a (theta - b) unchanged.
+        p["w_theta"] = p["w_theta"] / scale
+        p["c_theta"] = (p["c_theta"] - mean) / scale
+        p["w_b"] = p["w_b"] / scale
+        p["c_b"] = (p["c_b"] - mean) / scale
+        p["w_a"] = p["w_a"] * scale
+        p["c_a"] = p["c_a"] * scale
+        self.abilities_ = np.asarray(self.abilities(NUMPY_OPS, np.eye(len(theta), dtype=np.float32), p), np.float32)
+
+    def _fit_profile_map(self, X: np.ndarray, theta: np.ndarray) -> None:
+        """Ridge regression theta ~ X (intercept unpenalised), strength by leave-one-out error."""
+        mean_x, mean_t = X.mean(axis=0), float(theta.mean())
+        Xc, tc = (X - mean_x).astype(np.float64), (theta - mean_t).astype(np.float64)
+        weights = np.zeros(X.shape[1])
+        if len(theta) > 2:
+            K = Xc @ Xc.T
+            best = (np.inf, np.zeros(len(theta)))
+            for lam in RIDGE_GRID:
+                inv = np.linalg.inv(K + lam * np.eye(len(K)))
+                dual = inv @ tc
+                # Closed-form LOO residual of (kernel) ridge: dual_i / inv_ii.
+                loo = float(np.mean((dual / np.diag(inv)) ** 2))
+                if loo < best[0]:
+                    best = (loo, dual)
+            weights = Xc.T @ best[1]
+        self.params_["profile_w"] = weights.astype(np.float32)
+        self.params_["profile_c"] = np.array([mean_t - mean_x @ weights], dtype=np.float32)
+
+    def profile_ability(self, X_llm: np.ndarray) -> np.ndarray:
+        """Ability (n, 1) of LLMs from their profile embeddings alone (the ridge map of the module
+        docstring)."""
+        self._check_fitted()
+        X = np.atleast_2d(np.asarray(X_llm, dtype=np.float32))
+        return (X @ self.params_["profile_w"] + self.params_["profile_c"])[:, None].astype(np.float32)
+
+    def query_discrimination(self, X_queries: np.ndarray) -> np.ndarray:
+        """Discrimination a_q (n_queries,)."""
+        self._check_fitted()
+        Xq = np.atleast_2d(np.asarray(X_queries, dtype=np.float32))
+        return np.asarray(self.discrimination(NUMPY_OPS, Xq, self.params_))
