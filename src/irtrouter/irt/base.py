@@ -90,6 +90,16 @@ class IRTPredictor(ABC):
     def constrain(self, params: Params) -> None:  # noqa: B027 - optional hook, no-op by default
         """Project parameters back into their domain after an optimiser step (torch, in place)."""
 
+    def sample_abilities(self, ops: ArrayOps, X_llms: Any, params: Params) -> Any:
+        """Abilities used for a training step (torch). Variational predictors draw them from
+        their posterior here; the default is the point estimate :meth:`abilities`."""
+        return self.abilities(ops, X_llms, params)
+
+    def penalty(self, ops: ArrayOps, X_queries: Any, X_llms: Any, theta: Any, params: Params, context: Any) -> Any:
+        """Extra training loss added to a batch's mean BCE (torch), e.g. a KL term; 0 by default.
+        ``theta`` is what :meth:`sample_abilities` drew for the step."""
+        return 0.0
+
     def _after_fit(self, X_queries: np.ndarray, context: np.ndarray | None) -> None:  # noqa: B027 - optional hook
         """Hook for identifiability fixes that leave every prediction unchanged."""
 

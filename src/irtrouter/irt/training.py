@@ -86,6 +86,9 @@ def fit_parameters(
 
     def batch_loss(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         theta = predictor.abilities(TORCH_OPS, Xm, params)
+        return masked_bce(rows, theta)
+
+    def masked_bce(rows: torch.Tensor, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = predictor.logits(TORCH_OPS, Xq[rows], theta, params, None if ctx is None else ctx[rows])
         m = mask[rows]
         losses = F.binary_cross_entropy_with_logits(logits, targets[rows], reduction="none")
@@ -117,10 +120,13 @@ def fit_parameters(
         running, seen = 0.0, 0.0
         for start in range(0, len(order), queries_per_batch):
             rows = torch.from_numpy(order[start : start + queries_per_batch])
-            total, count = batch_loss(rows)
+            # Validation scores the point estimate; a training step may draw abilities and add a penalty.
+            theta = predictor.sample_abilities(TORCH_OPS, Xm, params)
+            total, count = masked_bce(rows, theta)
             if count == 0:
                 continue
-            loss = total / count
+            ctx_rows = None if ctx is None else ctx[rows]
+            loss = total / count + predictor.penalty(TORCH_OPS, Xq[rows], Xm, theta, params, ctx_rows)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
