@@ -19,6 +19,7 @@ class ArrayOps(Protocol):
     def softmax(self, x: Any) -> Any: ...  # over the last axis
     def log_sigmoid(self, x: Any) -> Any: ...
     def relu(self, x: Any) -> Any: ...
+    def log(self, x: Any) -> Any: ...
 
 
 class NumpyOps:
@@ -44,6 +45,10 @@ class NumpyOps:
     @staticmethod
     def relu(x: np.ndarray) -> np.ndarray:
         return np.maximum(x, np.zeros((), dtype=x.dtype))
+
+    @staticmethod
+    def log(x: np.ndarray) -> np.ndarray:
+        return np.log(x)
 
 
 NUMPY_OPS = NumpyOps()

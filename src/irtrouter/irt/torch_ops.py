@@ -27,5 +27,9 @@ class TorchOps:
     def relu(x: torch.Tensor) -> torch.Tensor:
         return torch.relu(x)
 
+    @staticmethod
+    def log(x: torch.Tensor) -> torch.Tensor:
+        return torch.log(x)
+
 
 TORCH_OPS = TorchOps()
