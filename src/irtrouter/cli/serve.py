@@ -1,0 +1,94 @@
+"""``irtrouter serve``: run the OpenAI-compatible routing proxy."""
+
+from __future__ import annotations
+
+import click
+
+from irtrouter.errors import ConfigError
+
+
+@click.command()
+@click.argument("router_dir", metavar="DIR")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    metavar="YAML",
+    envvar="IRTROUTER_SERVE_CONFIG",
+    help="Service config (providers, routing defaults, profiles, keys, storage). Env: IRTROUTER_SERVE_CONFIG.",
+)
+@click.option("--check", is_flag=True, help="Validate the config against the router and the environment, then exit.")
+@click.option(
+    "--db",
+    "db_url",
+    metavar="URL",
+    envvar="IRTROUTER_DB_URL",
+    help="Decision database URL, overriding storage.url (sqlite:///PATH). Env: IRTROUTER_DB_URL.",
+)
+@click.option("--host", default=None, help="Interface to listen on (default: server.host, 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default: server.port, 8000; 0 picks a free one).")
+@click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request line.")
+def serve(
+    router_dir: str,
+    config_path: str,
+    check: bool,
+    db_url: str | None,
+    host: str | None,
+    port: int | None,
+    access_log: bool,
+) -> None:
+    """Serve the router saved in DIR as an OpenAI-compatible chat-completions proxy.
+
+    Clients call POST /v1/chat/completions with model "irtrouter/auto" (or "irtrouter/PROFILE", or
+    an LLM id) and optional "alpha", "allowed_llms", "max_cost" fields; the service routes each
+    request, forwards it to the chosen LLM's provider (falling back to the next-best LLM on
+    provider failures) and records the decision in SQLite before answering. Also: POST /v1/route,
+    POST /v1/feedback, GET /v1/models, GET /healthz, GET /metrics. See examples/serve.yaml.
+
+    \b
+    Examples:
+      irtrouter serve my-router --config serve.yaml --check
+      irtrouter serve my-router --config serve.yaml --port 8000
+    """
+    from irtrouter.routing.persistence import load_router
+    from irtrouter.serve.config import check_config, load_config
+    from irtrouter.serve.storage import sqlite_path
+
+    config = load_config(config_path)
+    router = load_router(router_dir)
+    if db_url is not None:
+        sqlite_path(db_url)  # validate the URL now, not at start-up
+    result = check_config(config, router.llm_ids)
+    if check:
+        click.echo(f"router {router_dir}: {len(router.llm_ids)} LLMs; routable: {', '.join(result.routable) or 'none'}")
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}")
+        if not result.ok:
+            raise ConfigError(f"{config_path}: " + "; ".join(result.problems))
+        click.echo(f"{config_path}: OK")
+        return
+    if not result.ok:
+        raise ConfigError(f"{config_path}: " + "; ".join(result.problems))
+
+    try:
+        import uvicorn
+
+        from irtrouter.serve.app import ServeSettings, create_app
+    except ImportError as exc:
+        raise ConfigError(
+            f"irtrouter serve needs FastAPI and uvicorn ({exc}): pip install 'irtrouter[serve]'"
+        ) from None
+
+    app = create_app(ServeSettings(config=config, router=router, db_url=db_url))
+    uvicorn.run(
+        app,
+        host=host or config.server.host,
+        port=config.server.port if port is None else port,
+        access_log=access_log,
+        log_level="info",
+        # Slow clients must not hold connections open forever.
+        timeout_keep_alive=30,
+    )
+
+
+command = serve

@@ -1,0 +1,547 @@
+"""The HTTP service: an OpenAI-compatible chat-completions proxy that routes every request.
+
+==================================  ===========================================================
+``POST /v1/chat/completions``       route, call the chosen LLM's provider (falling back to the
+                                    next-best allowed LLM on a timeout, connection error, 429 or
+                                    5xx), answer with the provider's completion whose ``model``
+                                    is the LLM that answered, plus an ``irtrouter`` routing
+                                    object (non-streaming) and ``x-irtrouter-*`` headers; SSE
+                                    streams pass through event by event
+``POST /v1/route``                  the decision only: chosen LLM, per-LLM P-hat and cost,
+                                    difficulty, reason; no provider call
+``POST /v1/feedback``               ``{"request_id", "score" in [0, 1], "comment"?}`` for a past
+                                    request
+``GET /v1/models``                  ``irtrouter/auto``, the profiles, the routable LLMs
+``GET /healthz``                    liveness, router and database
+``GET /metrics``                    Prometheus text format
+==================================  ===========================================================
+
+Every decision is committed to the database before its response is sent. Errors use the OpenAI
+envelope (:mod:`irtrouter.serve.errors`); client mistakes are 4xx, never 500.
+
+Examples
+--------
+>>> from irtrouter.serve import ServeSettings, create_app  # doctest: +SKIP
+>>> app = create_app(ServeSettings(config=load_config("serve.yaml"), router=load_router("my-router")))  # doctest: +SKIP
+>>> uvicorn.run(app, host="127.0.0.1", port=8000)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from irtrouter import __version__
+from irtrouter.errors import ConfigError, IRTRouterError
+from irtrouter.routing.router import IRTRouter
+from irtrouter.serve.config import AUTO_PROFILE, MODEL_PREFIX, ServeConfig, check_config
+from irtrouter.serve.errors import APIError, UpstreamError, api_error_from
+from irtrouter.serve.metrics import Metrics
+from irtrouter.serve.overrides import RouteRequest, parse_request
+from irtrouter.serve.routing import Routed, RoutingService
+from irtrouter.serve.storage import DecisionRecord, SQLiteStore, query_hash
+from irtrouter.serve.upstream import Upstreams, make_upstream
+
+log = logging.getLogger(__name__)
+
+ENDPOINTS = ("/v1/chat/completions", "/v1/route", "/v1/feedback", "/v1/models", "/healthz", "/metrics")
+HEADER_PREFIX = "x-irtrouter-"
+
+
+@dataclass
+class ServeSettings:
+    """Everything ``create_app`` needs; nothing is read from globals.
+
+    Parameters
+    ----------
+    config : ServeConfig
+        The validated ``serve.yaml``.
+    router : IRTRouter
+        A fitted router (``load_router(dir)``), loaded once.
+    db_url : str, optional
+        Overrides ``config.storage.url`` (the CLI's ``--db``).
+    environ : mapping, optional
+        Where provider and client key variables are read (default ``os.environ``).
+    transport : httpx.AsyncBaseTransport, optional
+        Transport of the provider client (tests may intercept; default: real HTTP).
+    """
+
+    config: ServeConfig
+    router: IRTRouter
+    db_url: str | None = None
+    environ: Mapping[str, str] | None = None
+    transport: httpx.AsyncBaseTransport | None = None
+
+
+class _Service:
+    """The per-app state the handlers share, built by the app's lifespan."""
+
+    def __init__(self, settings: ServeSettings) -> None:
+        config, router = settings.config, settings.router
+        environ = os.environ if settings.environ is None else settings.environ
+        check = check_config(config, router.llm_ids, environ)
+        if not check.ok:
+            raise ConfigError("serve config: " + "; ".join(check.problems))
+        for warning in check.warnings:
+            log.warning("%s", warning)
+        self.config = config
+        self.router = router
+        self.routable = check.routable
+        self.unroutable = check.unroutable
+        self.metrics = Metrics()
+        self.client_keys = [k for k in config.auth.api_keys if k] + [environ[v] for v in config.auth.api_keys_env]
+        catalog = router.catalog_
+        self.upstream_specs = {
+            m: make_upstream(m, config.llms[m], catalog[m].provider_model, environ) for m in self.routable
+        }
+        self.prices = {m: (catalog[m].input_price, catalog[m].output_price) for m in router.llm_ids}
+        self.db_url = settings.db_url or config.storage.url
+        self.transport = settings.transport
+        self.store: SQLiteStore
+        self.routing: RoutingService
+        self.upstreams: Upstreams
+
+    async def start(self) -> None:
+        server = self.config.server
+        self.store = SQLiteStore(self.db_url, self.config.storage.synchronous)
+        await self.store.start()
+        self.routing = RoutingService(
+            self.router, self.metrics, self.config.routing.default_max_tokens, server.routing_threads, server.max_batch
+        )
+        await asyncio.get_running_loop().run_in_executor(None, self.routing.warm_up)
+        self.routing.start()
+        self.upstreams = Upstreams(self.upstream_specs, self.transport)
+
+    async def close(self) -> None:
+        await self.upstreams.close()
+        await self.routing.close()
+        await self.store.close()
+
+    # -- helpers used by the handlers ------------------------------------------------------------
+    def authorize(self, request: Request) -> None:
+        if not self.client_keys:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key:
+            raise APIError(401, "missing API key: send 'Authorization: Bearer KEY'", code="invalid_api_key")
+        # Compare with every key in constant time, so the time taken says nothing about which matched.
+        matched = False
+        for known in self.client_keys:
+            matched |= hmac.compare_digest(key.encode(), known.encode())
+        if not matched:
+            raise APIError(401, "invalid API key", code="invalid_api_key")
+
+    async def read_json(self, request: Request) -> Any:
+        limit = self.config.server.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise APIError(413, f"request body of {declared} bytes exceeds the limit of {limit}", code="body_too_large")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise APIError(413, f"request body exceeds the limit of {limit} bytes", code="body_too_large")
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        if not raw.strip():
+            raise APIError(400, "the request body is empty: expected a JSON object", code="invalid_json")
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            raise APIError(400, f"the request body is not valid JSON ({detail})", code="invalid_json") from None
+
+    def parse(self, body: Any, needs_model: bool) -> tuple[RouteRequest, dict[str, Any]]:
+        return parse_request(body, self.config, self.router.llm_ids, self.routable, needs_model)
+
+    def record(
+        self,
+        request_id: str,
+        endpoint: str,
+        request: RouteRequest,
+        routed: Routed,
+        routing: dict[str, Any],
+        status: str,
+    ) -> DecisionRecord:
+        d = routed.decision
+        return DecisionRecord(
+            request_id=request_id,
+            created_at=time.time(),
+            endpoint=endpoint,
+            profile=request.profile,
+            query_hash=query_hash(request.query),
+            query_text=request.query if self.config.storage.store_text else None,
+            llm_id=d.llm_id,
+            alpha=d.alpha,
+            p_hat=dict(zip(d.llm_ids, d.p_hat, strict=True)),
+            decision=routing,
+            expected_input_tokens=routed.cost.input_tokens,
+            expected_output_tokens=routed.cost.output_tokens,
+            expected_cost_usd=routed.expected_usd(d.llm_id),
+            cost_source=routed.cost.source,
+            routing_ms=routed.seconds * 1000,
+            status=status,
+        )
+
+    def actual_cost(self, llm_id: str, usage: Any) -> tuple[int | None, int | None, float | None]:
+        if not isinstance(usage, Mapping):
+            return None, None, None
+        tin, tout = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        if not isinstance(tin, int) or not isinstance(tout, int):
+            return None, None, None
+        pin, pout = self.prices[llm_id]
+        return tin, tout, (tin * pin + tout * pout) / 1e6
+
+
+def _headers(routed: Routed, request_id: str, answered: str | None) -> dict[str, str]:
+    d = routed.decision
+    out = {
+        f"{HEADER_PREFIX}request-id": request_id,
+        f"{HEADER_PREFIX}chosen-llm": d.llm_id,
+        f"{HEADER_PREFIX}p-hat": f"{d.p_hat[d.index]:.6f}",
+        f"{HEADER_PREFIX}expected-cost-usd": f"{routed.expected_usd(d.llm_id):.8f}",
+        f"{HEADER_PREFIX}reason": routed.reason().encode("latin-1", "replace").decode("latin-1"),
+    }
+    if answered is not None:
+        out[f"{HEADER_PREFIX}llm"] = answered
+    return out
+
+
+def _failure(err: UpstreamError, routed: Routed, request_id: str) -> APIError:
+    headers = _headers(routed, request_id, None)
+    if err.kind == "rejected" and err.status in (401, 403):
+        return APIError(
+            502,
+            f"{err.llm_id}: the provider rejected the service's credentials ({err.status})",
+            code="upstream_auth_failed",
+            headers=headers,
+        )
+    if err.kind == "rejected" and err.status is not None:
+        return APIError(err.status, err.message, code="upstream_rejected", headers=headers)
+    if err.kind == "timeout":
+        return APIError(
+            504, f"no provider answered in time; last: {err.message}", code="upstream_timeout", headers=headers
+        )
+    return APIError(502, f"no provider answered; last: {err.message}", code="upstream_error", headers=headers)
+
+
+def create_app(settings: ServeSettings) -> FastAPI:
+    """Build the service for ``settings`` (validated against the router; nothing global).
+
+    Raises
+    ------
+    ConfigError
+        When the config does not fit the router or a key variable is unset
+        (what ``irtrouter serve --check`` reports).
+    """
+    service = _Service(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.close()
+
+    app = FastAPI(
+        title="irtrouter",
+        version=__version__,
+        description="An OpenAI-compatible proxy that routes each request to the LLM with the best alpha*P - beta*cost.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.add_middleware(_CountRequests, metrics=service.metrics)
+
+    @app.exception_handler(APIError)
+    async def _api_error(request: Request, exc: APIError) -> JSONResponse:
+        return JSONResponse(exc.envelope(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(IRTRouterError)
+    async def _library_error(request: Request, exc: IRTRouterError) -> JSONResponse:
+        err = api_error_from(exc)
+        if err.status >= 500:
+            log.error("request failed: %s: %s", type(exc).__name__, exc)
+        return JSONResponse(err.envelope(), status_code=err.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = (
+            f"no endpoint {request.method} {request.url.path}" if exc.status_code in (404, 405) else str(exc.detail)
+        )
+        err = APIError(exc.status_code, message, code="not_found" if exc.status_code == 404 else None)
+        return JSONResponse(err.envelope(), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(APIError(400, f"invalid request: {exc.errors()}").envelope(), status_code=400)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error on %s: %s", request.url.path, type(exc).__name__, exc_info=exc)
+        err = APIError(500, "internal error", type="server_error", code="internal_error")
+        return JSONResponse(err.envelope(), status_code=500)
+
+    @app.post("/v1/chat/completions", summary="Route and forward a chat completion")
+    async def chat_completions(request: Request) -> Response:
+        started = time.perf_counter()
+        service.authorize(request)
+        req, forward = service.parse(await service.read_json(request), needs_model=True)
+        routed = await service.routing.route(req)
+        request_id = f"irt-{uuid.uuid4().hex}"
+        routing = routed.routing_object(request_id, req)
+        if req.stream:
+            return await _stream(service, req, forward, routed, routing, request_id, started)
+
+        attempts: list[dict[str, Any]] = []
+        answered: str | None = None
+        payload: dict[str, Any] = {}
+        failure: UpstreamError | None = None
+        for llm_id in routed.order[: 1 + service.config.routing.fallback_attempts]:
+            if attempts:
+                service.metrics.fallback(attempts[-1]["llm_id"], llm_id)
+            t0 = time.perf_counter()
+            try:
+                status, payload = await service.upstreams.complete(
+                    llm_id, service.upstreams.body_for(llm_id, forward, stream=False)
+                )
+            except UpstreamError as err:
+                attempts.append(_attempt(llm_id, t0, err.status, err.kind))
+                service.metrics.upstream_error(llm_id, err.kind)
+                failure = err
+                if not err.retryable:
+                    break
+                continue
+            service.metrics.upstream_call(llm_id, time.perf_counter() - t0)
+            attempts.append(_attempt(llm_id, t0, status, None))
+            answered = llm_id
+            break
+
+        routing.update(answered_by=answered, attempts=attempts)
+        record = service.record(request_id, "chat", req, routed, routing, "ok" if answered else "failed")
+        record.answered_by = answered
+        record.attempts = attempts
+        record.upstream_status = attempts[-1]["status"]
+        if answered is not None:
+            record.input_tokens, record.output_tokens, record.cost_usd = service.actual_cost(
+                answered, payload.get("usage")
+            )
+            routing["cost_usd"] = record.cost_usd
+        record.latency_ms = (time.perf_counter() - started) * 1000
+        await service.store.add_decision(record)
+        if answered is None:
+            assert failure is not None
+            raise _failure(failure, routed, request_id)
+        payload["model"] = answered
+        payload["irtrouter"] = routing
+        return JSONResponse(payload, headers=_headers(routed, request_id, answered))
+
+    @app.post("/v1/route", summary="Routing decision only (no provider call)")
+    async def route(request: Request) -> JSONResponse:
+        service.authorize(request)
+        req, _ = service.parse(await service.read_json(request), needs_model=False)
+        routed = await service.routing.route(req)
+        request_id = f"irt-{uuid.uuid4().hex}"
+        routing = routed.routing_object(request_id, req)
+        await service.store.add_decision(service.record(request_id, "route", req, routed, routing, "routed"))
+        return JSONResponse({"object": "irtrouter.route", **routing}, headers=_headers(routed, request_id, None))
+
+    @app.post("/v1/feedback", summary="Record a score for a past request")
+    async def feedback(request: Request) -> JSONResponse:
+        service.authorize(request)
+        body = await service.read_json(request)
+        if not isinstance(body, dict):
+            raise APIError(400, "the request body must be a JSON object", code="invalid_body")
+        unknown = sorted(set(body) - {"request_id", "score", "comment"})
+        if unknown:
+            raise APIError(400, f"unknown field(s) {unknown}; expected request_id, score, comment", param=unknown[0])
+        request_id, score, comment = body.get("request_id"), body.get("score"), body.get("comment")
+        if not isinstance(request_id, str) or not request_id:
+            raise APIError(
+                400, "'request_id' must be the id of a past request", param="request_id", code="invalid_value"
+            )
+        if isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1:
+            raise APIError(
+                400, f"'score' must be a number in [0, 1], got {score!r}", param="score", code="invalid_value"
+            )
+        if comment is not None and (not isinstance(comment, str) or len(comment) > 4000):
+            raise APIError(
+                400, "'comment' must be a string of at most 4000 characters", param="comment", code="invalid_value"
+            )
+        row = await service.store.add_feedback(request_id, float(score), comment)
+        if row is None:
+            raise APIError(404, f"no request {request_id!r}", param="request_id", code="request_not_found")
+        return JSONResponse(
+            {"object": "irtrouter.feedback", "id": row, "request_id": request_id, "score": float(score)}
+        )
+
+    @app.get("/v1/models", summary="Profiles and routable LLMs")
+    async def models(request: Request) -> JSONResponse:
+        service.authorize(request)
+        ids = [MODEL_PREFIX + AUTO_PROFILE, *(MODEL_PREFIX + p for p in service.config.profiles), *service.routable]
+        data = [{"id": i, "object": "model", "created": 0, "owned_by": "irtrouter"} for i in ids]
+        return JSONResponse({"object": "list", "data": data})
+
+    @app.get("/healthz", summary="Liveness, router and database")
+    async def healthz() -> JSONResponse:
+        db_ok = await service.store.ping()
+        body = {
+            "status": "ok" if db_ok else "degraded",
+            "version": __version__,
+            "router": {"predictor": service.router.predictor, "embedder": service.router.embedder_.name},
+            "routable_llms": list(service.routable),
+            "unroutable_llms": list(service.unroutable),
+            "database": "ok" if db_ok else "unavailable",
+        }
+        return JSONResponse(body, status_code=200 if db_ok else 503)
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(service.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def _attempt(llm_id: str, t0: float, status: int | None, error: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"llm_id": llm_id, "status": status, "ms": round((time.perf_counter() - t0) * 1000, 2)}
+    if error:
+        out["error"] = error
+    return out
+
+
+async def _stream(
+    service: _Service,
+    req: RouteRequest,
+    forward: dict[str, Any],
+    routed: Routed,
+    routing: dict[str, Any],
+    request_id: str,
+    started: float,
+) -> Response:
+    """Open the provider stream (falling back before the first byte), then relay it event by event."""
+    attempts: list[dict[str, Any]] = []
+    upstream: httpx.Response | None = None
+    answered: str | None = None
+    failure: UpstreamError | None = None
+    for llm_id in routed.order[: 1 + service.config.routing.fallback_attempts]:
+        if attempts:
+            service.metrics.fallback(attempts[-1]["llm_id"], llm_id)
+        t0 = time.perf_counter()
+        try:
+            upstream = await service.upstreams.open_stream(
+                llm_id, service.upstreams.body_for(llm_id, forward, stream=True)
+            )
+        except UpstreamError as err:
+            attempts.append(_attempt(llm_id, t0, err.status, err.kind))
+            service.metrics.upstream_error(llm_id, err.kind)
+            failure = err
+            if not err.retryable:
+                break
+            continue
+        attempts.append(_attempt(llm_id, t0, upstream.status_code, None))
+        answered = llm_id
+        break
+
+    routing.update(answered_by=answered, attempts=attempts)
+    record = service.record(request_id, "chat-stream", req, routed, routing, "streaming" if answered else "failed")
+    record.answered_by = answered
+    record.attempts = attempts
+    record.upstream_status = attempts[-1]["status"]
+    if upstream is None or answered is None:
+        record.latency_ms = (time.perf_counter() - started) * 1000
+        await service.store.add_decision(record)
+        assert failure is not None
+        raise _failure(failure, routed, request_id)
+    # Committed before the first byte: the stream's headers acknowledge the request id.
+    await service.store.add_decision(record)
+    return StreamingResponse(
+        _relay(service, upstream, answered, record, started),
+        media_type="text/event-stream",
+        headers={**_headers(routed, request_id, answered), "Cache-Control": "no-cache"},
+    )
+
+
+async def _relay(
+    service: _Service, upstream: httpx.Response, llm_id: str, record: DecisionRecord, started: float
+) -> AsyncIterator[bytes]:
+    """Pass the provider's SSE events through, naming the answering LLM in each chunk's ``model``."""
+    usage: Any = None
+    status = "ok"
+    event: list[str] = []
+    try:
+        async for line in upstream.aiter_lines():
+            if line.startswith("data:"):
+                data = line[5:].strip()
+                if data and data != "[DONE]":
+                    try:
+                        chunk = json.loads(data)
+                    except ValueError:
+                        chunk = None
+                    if isinstance(chunk, dict):
+                        if "model" in chunk:
+                            chunk["model"] = llm_id
+                        if chunk.get("usage"):
+                            usage = chunk["usage"]
+                        line = "data: " + json.dumps(chunk, separators=(",", ":"))
+            event.append(line)
+            if line == "":
+                yield ("\n".join(event) + "\n").encode("utf-8")
+                event = []
+        if event:
+            yield ("\n".join(event) + "\n\n").encode("utf-8")
+    except httpx.HTTPError as exc:
+        status = "stream_error"
+        kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connect"
+        service.metrics.upstream_error(llm_id, kind)
+        message = service.upstreams.redact(f"{llm_id}: the provider stream broke off ({type(exc).__name__})")
+        error = APIError(502, message, code="upstream_stream_error").envelope()
+        yield f"data: {json.dumps(error)}\n\n".encode()
+    finally:
+        await upstream.aclose()
+        record.status = status
+        record.input_tokens, record.output_tokens, record.cost_usd = service.actual_cost(llm_id, usage)
+        record.latency_ms = (time.perf_counter() - started) * 1000
+        # Shielded: a client that disconnects cancels this generator, not the final write.
+        await asyncio.shield(service.store.update_outcome(record))
+
+
+class _CountRequests:
+    """ASGI middleware counting responses by endpoint and status (unknown paths as ``other``)."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        endpoint = scope["path"] if scope["path"] in ENDPOINTS else "other"
+
+        async def counting_send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                self.metrics.request(endpoint, message["status"])
+            await send(message)
+
+        await self.app(scope, receive, counting_send)

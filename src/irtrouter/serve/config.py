@@ -1,0 +1,243 @@
+"""The service's configuration: one YAML file, validated, unknown keys rejected.
+
+A complete example with every key is ``examples/serve.yaml``. In short::
+
+    llms:                              # one entry per router LLM the service may call
+      gpt-4o:
+        base_url: https://api.openai.com/v1
+        model: gpt-4o-2024-08-06       # the provider's model name (default: catalog provider_model)
+        api_key_env: OPENAI_API_KEY    # env var holding the provider key (none: no auth header)
+        timeout: {connect: 5, read: 60}
+        request_defaults: {}           # body fields sent unless the client sets them
+        extra_body: {}                 # body fields always sent (win over the client's)
+    routing: {alpha: 0.8, allowed_llms: null, max_cost: null, fallback_attempts: 1}
+    profiles: {cheap: {alpha: 0.3}}    # clients ask for model "irtrouter/cheap"
+    auth: {api_keys_env: [IRTROUTER_API_KEY]}
+    storage: {url: "sqlite:///irtrouter-serve.sqlite", store_text: false, synchronous: normal}
+    server: {host: 127.0.0.1, port: 8000, max_body_bytes: 1048576}
+
+Router LLMs without an ``llms`` entry are *unroutable*: the service never sends to them, and
+``irtrouter serve --check`` lists them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from irtrouter.errors import ConfigError
+
+AUTO_PROFILE = "auto"
+MODEL_PREFIX = "irtrouter/"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Timeouts(_Strict):
+    """Seconds: opening the connection, between two received bytes, sending, waiting for a pooled connection."""
+
+    connect: float = Field(default=5.0, gt=0)
+    read: float = Field(default=60.0, gt=0)
+    write: float = Field(default=30.0, gt=0)
+    pool: float = Field(default=5.0, gt=0)
+
+
+class UpstreamLLM(_Strict):
+    """How to reach one router LLM at its provider (any OpenAI-compatible chat-completions API)."""
+
+    base_url: str
+    model: str | None = None
+    api_key_env: str | None = None
+    timeout: Timeouts = Field(default_factory=Timeouts)
+    request_defaults: dict[str, Any] = Field(default_factory=dict)
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("request_defaults", "extra_body")
+    @classmethod
+    def _no_model_or_stream(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # The proxy owns these two: `model` names the provider model, `stream` follows the client.
+        taken = sorted({"model", "messages", "stream"} & set(value))
+        if taken:
+            raise ValueError(f"cannot set {taken}: the service sets them")
+        return value
+
+
+class RoutingPolicy(_Strict):
+    """The trade-off a request is routed with; a profile is a named policy."""
+
+    alpha: float = Field(default=0.8, ge=0, le=1)
+    allowed_llms: list[str] | None = None
+    max_cost: float | None = Field(default=None, gt=0, description="most expected USD per request")
+
+
+class RoutingConfig(RoutingPolicy):
+    """Defaults (the ``irtrouter/auto`` profile) and how requests become routing queries."""
+
+    query_text: Literal["last_user", "system_and_last_user"] = "last_user"
+    default_max_tokens: int = Field(default=512, ge=1)
+    fallback_attempts: int = Field(default=1, ge=0, le=5)
+
+
+class AuthConfig(_Strict):
+    """Client keys. None configured: no authentication (local use)."""
+
+    api_keys_env: list[str] = Field(default_factory=list)
+    api_keys: list[str] = Field(default_factory=list, repr=False)
+
+
+class StorageConfig(_Strict):
+    url: str = "sqlite:///irtrouter-serve.sqlite"
+    store_text: bool = False
+    synchronous: Literal["normal", "full"] = "normal"
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    routing_threads: int = Field(default=1, ge=1, le=32)
+    max_batch: int = Field(default=32, ge=1, le=1024)
+
+
+class ServeConfig(_Strict):
+    """The whole ``serve.yaml``."""
+
+    llms: dict[str, UpstreamLLM]
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    profiles: dict[str, RoutingPolicy] = Field(default_factory=dict)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+
+    @field_validator("llms")
+    @classmethod
+    def _some_llm(cls, value: dict[str, UpstreamLLM]) -> dict[str, UpstreamLLM]:
+        if not value:
+            raise ValueError("configure at least one LLM")
+        return value
+
+    @field_validator("profiles")
+    @classmethod
+    def _profile_names(cls, value: dict[str, RoutingPolicy]) -> dict[str, RoutingPolicy]:
+        if AUTO_PROFILE in value:
+            raise ValueError(f"{AUTO_PROFILE!r} is the defaults profile: set it under 'routing'")
+        return value
+
+
+def parse_config(raw: Any, source: str = "serve config") -> ServeConfig:
+    """Validate already-parsed YAML; any problem is one :class:`ConfigError` line naming the key.
+
+    Examples
+    --------
+    >>> parse_config({"llms": {"big": {"base_url": "http://127.0.0.1:9/v1"}}}).routing.alpha
+    0.8
+    >>> parse_config({"llms": {}, "colour": "red"})
+    Traceback (most recent call last):
+    ...
+    irtrouter.errors.ConfigError: serve config: colour: unknown key; llms: configure at least one LLM
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: expected a mapping of settings, got {type(raw).__name__}")
+    try:
+        return ServeConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_one_line(exc)}") from None
+
+
+def load_config(path: str | Path) -> ServeConfig:
+    """Read and validate ``serve.yaml``."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    return parse_config(raw, str(path))
+
+
+def _one_line(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top)"
+        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class ConfigCheck:
+    """What ``serve --check`` found: problems stop the service, warnings do not."""
+
+    routable: tuple[str, ...]
+    unroutable: tuple[str, ...]
+    problems: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_config(
+    config: ServeConfig, router_llms: Sequence[str], environ: Mapping[str, str] | None = None
+) -> ConfigCheck:
+    """Check ``config`` against the router's LLMs and the environment.
+
+    Problems: an LLM configured that the router does not know, a profile (or the defaults)
+    allowing an unknown or unroutable LLM, an unset provider or client key variable, no routable
+    LLM. Warnings: router LLMs without an ``llms`` entry (never called).
+
+    Examples
+    --------
+    >>> cfg = parse_config({"llms": {"a": {"base_url": "http://127.0.0.1:9/v1"}}})
+    >>> check_config(cfg, ["a", "b"]).unroutable
+    ('b',)
+    """
+    env = os.environ if environ is None else environ
+    known = set(router_llms)
+    routable = tuple(m for m in router_llms if m in config.llms)
+    unroutable = tuple(m for m in router_llms if m not in config.llms)
+    problems = [
+        f"llms.{m}: the router has no LLM {m!r} (it knows {', '.join(router_llms)})"
+        for m in config.llms
+        if m not in known
+    ]
+    policies: list[tuple[str, RoutingPolicy]] = [("routing", config.routing)]
+    policies += [(f"profiles.{name}", p) for name, p in config.profiles.items()]
+    for where, policy in policies:
+        for m in policy.allowed_llms or ():
+            if m not in known:
+                problems.append(f"{where}.allowed_llms: unknown LLM {m!r}")
+            elif m not in config.llms:
+                problems.append(f"{where}.allowed_llms: {m!r} is unroutable (no 'llms' entry)")
+        if policy.allowed_llms == []:
+            problems.append(f"{where}.allowed_llms: empty (omit it to allow every LLM)")
+    for m, up in config.llms.items():
+        if up.api_key_env and not env.get(up.api_key_env):
+            problems.append(f"llms.{m}.api_key_env: environment variable {up.api_key_env} is not set")
+    for var in config.auth.api_keys_env:
+        if not env.get(var):
+            problems.append(f"auth.api_keys_env: environment variable {var} is not set")
+    if not routable:
+        problems.append("no router LLM is configured under 'llms': nothing can be routed")
+    warnings = [f"unroutable (no 'llms' entry, never called): {', '.join(unroutable)}"] if unroutable else []
+    return ConfigCheck(routable, unroutable, tuple(problems), tuple(warnings))

@@ -1,0 +1,189 @@
+"""Calls to the providers: one pooled async HTTP client, explicit timeouts per LLM.
+
+Provider keys are read from the environment once, at start-up, sent only in the
+``Authorization`` header, and scrubbed (:meth:`Upstreams.redact`) from anything a provider says
+back before it reaches a log line or a client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from irtrouter.serve.config import UpstreamLLM
+from irtrouter.serve.errors import UpstreamError
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({408, 429})
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """One callable LLM: where, which provider model, with which key."""
+
+    llm_id: str
+    url: str
+    provider_model: str
+    timeout: httpx.Timeout
+    api_key: str | None
+    request_defaults: Mapping[str, Any]
+    extra_body: Mapping[str, Any]
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    def __repr__(self) -> str:  # never print the key
+        return f"Upstream({self.llm_id!r} -> {self.url} model={self.provider_model!r})"
+
+
+def make_upstream(llm_id: str, config: UpstreamLLM, provider_model: str | None, environ: Mapping[str, str]) -> Upstream:
+    t = config.timeout
+    return Upstream(
+        llm_id=llm_id,
+        url=f"{config.base_url}/chat/completions",
+        provider_model=config.model or provider_model or llm_id,
+        timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
+        api_key=environ.get(config.api_key_env) if config.api_key_env else None,
+        request_defaults=dict(config.request_defaults),
+        extra_body=dict(config.extra_body),
+    )
+
+
+class Upstreams:
+    """The providers of every routable LLM behind one ``httpx.AsyncClient``.
+
+    Parameters
+    ----------
+    upstreams : mapping llm_id -> Upstream
+    transport : httpx.AsyncBaseTransport, optional
+        For tests that need to intercept; the integration tests use real loopback servers.
+    """
+
+    def __init__(self, upstreams: Mapping[str, Upstream], transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.upstreams = dict(upstreams)
+        self._secrets = sorted({u.api_key for u in upstreams.values() if u.api_key}, key=len, reverse=True)
+        # The per-LLM timeouts are passed per request; this default only covers a bug that forgets one.
+        self.client = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(60.0),
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+            follow_redirects=False,
+        )
+
+    def __getitem__(self, llm_id: str) -> Upstream:
+        return self.upstreams[llm_id]
+
+    def __contains__(self, llm_id: object) -> bool:
+        return llm_id in self.upstreams
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    def redact(self, text: str) -> str:
+        """``text`` with every provider key replaced by ``***``."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def body_for(self, llm_id: str, body: Mapping[str, Any], stream: bool) -> dict[str, Any]:
+        """The provider request: defaults < the client's fields < forced fields, model and stream set."""
+        up = self.upstreams[llm_id]
+        out = {**up.request_defaults, **body, **up.extra_body, "model": up.provider_model}
+        if stream:
+            out["stream"] = True
+        else:
+            out.pop("stream", None)
+        return out
+
+    def _request(self, llm_id: str, body: dict[str, Any]) -> httpx.Request:
+        up = self.upstreams[llm_id]
+        return self.client.build_request(
+            "POST",
+            up.url,
+            content=json.dumps(body).encode("utf-8"),
+            headers={**up.headers(), "Content-Type": "application/json", "Accept": "application/json"},
+            timeout=up.timeout,
+        )
+
+    async def complete(self, llm_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """POST a non-streaming chat completion; (status, JSON body) or :class:`UpstreamError`."""
+        started = time.perf_counter()
+        try:
+            response = await self.client.send(self._request(llm_id, body))
+        except httpx.HTTPError as exc:
+            raise self._transport_error(llm_id, exc, started) from None
+        self._check_status(llm_id, response.status_code, response.content)
+        try:
+            payload = response.json()
+        except ValueError:
+            raise UpstreamError(
+                llm_id, "bad_response", f"{llm_id}: provider answered non-JSON", response.status_code
+            ) from None
+        if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
+            raise UpstreamError(
+                llm_id, "bad_response", f"{llm_id}: provider answer has no 'choices'", response.status_code
+            )
+        return response.status_code, payload
+
+    async def open_stream(self, llm_id: str, body: dict[str, Any]) -> httpx.Response:
+        """Start a streaming chat completion; the caller reads and closes the response.
+
+        Raises :class:`UpstreamError` before any byte of the body is read, so the caller can
+        still fall back to another LLM.
+        """
+        started = time.perf_counter()
+        try:
+            response = await self.client.send(self._request(llm_id, body), stream=True)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(llm_id, exc, started) from None
+        if response.status_code >= 300:
+            try:
+                content = await response.aread()
+            except httpx.HTTPError:
+                content = b""
+            finally:
+                await response.aclose()
+            self._check_status(llm_id, response.status_code, content)
+        return response
+
+    def _transport_error(self, llm_id: str, exc: httpx.HTTPError, started: float) -> UpstreamError:
+        waited = time.perf_counter() - started
+        kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connect"
+        what = "timed out" if kind == "timeout" else "could not be reached"
+        message = self.redact(f"{llm_id}: provider {what} after {waited:.2f}s ({type(exc).__name__})")
+        log.warning("%s", message)
+        return UpstreamError(llm_id, kind, message)
+
+    def _check_status(self, llm_id: str, status: int, content: bytes) -> None:
+        if status < 300:
+            return
+        detail = _provider_message(content)
+        if status >= 500:
+            kind = "status_5xx"
+        elif status in RETRYABLE_STATUS:
+            kind = "status_429" if status == 429 else "timeout"
+        else:
+            kind = "rejected"
+        message = self.redact(f"{llm_id}: provider answered {status}" + (f": {detail}" if detail else ""))
+        log.warning("%s", message)
+        raise UpstreamError(llm_id, kind, message, status)
+
+
+def _provider_message(content: bytes) -> str:
+    """The provider's error message (OpenAI envelope) or the start of its body, on one line."""
+    try:
+        payload = json.loads(content)
+        err = payload.get("error") if isinstance(payload, dict) else None
+        text = err.get("message") if isinstance(err, dict) else err if isinstance(err, str) else None
+        if text:
+            return " ".join(str(text).split())[:300]
+    except (ValueError, AttributeError):
+        pass
+    return " ".join(content[:200].decode("utf-8", "replace").split())
