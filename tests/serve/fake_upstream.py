@@ -24,7 +24,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -97,7 +97,10 @@ class FakeProvider:
         return [r.get("model", "") for r in self.requests]
 
     async def chat(self, request: Request) -> Response:
-        body = await request.json()
+        try:
+            body = await request.json()
+        except ClientDisconnect:  # the proxy died mid-request (crash test)
+            return Response(status_code=499)
         self.requests.append(body)
         self.headers.append(dict(request.headers))
         model = str(body.get("model", ""))

@@ -277,6 +277,7 @@ def test_models_health_and_metrics(client, proxy) -> None:
     ("content", "status", "code"),
     [
         ("{not json", 400, "invalid_json"),
+        ('{"model": "irtrouter/auto", "messages": [{"role": "user", "content": "\\ud800 x"}]}', 400, "invalid_json"),
         ("", 400, "invalid_json"),
         ("[1, 2]", 400, "invalid_body"),
         ('{"model": "irtrouter/auto"}', 400, "missing_messages"),

@@ -162,10 +162,12 @@ class _Service:
         if not raw.strip():
             raise APIError(400, "the request body is empty: expected a JSON object", code="invalid_json")
         try:
-            return json.loads(raw)
+            body = json.loads(raw)
         except (ValueError, RecursionError) as exc:
             detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
             raise APIError(400, f"the request body is not valid JSON ({detail})", code="invalid_json") from None
+        _reject_lone_surrogates(body)
+        return body
 
     def parse(self, body: Any, needs_model: bool) -> tuple[RouteRequest, dict[str, Any]]:
         return parse_request(body, self.config, self.router.llm_ids, self.routable, needs_model)
@@ -207,6 +209,27 @@ class _Service:
             return None, None, None
         pin, pout = self.prices[llm_id]
         return tin, tout, (tin * pin + tout * pout) / 1e6
+
+
+def _reject_lone_surrogates(body: Any) -> None:
+    """400 for strings with an unpaired ``\\udXXX`` escape: valid JSON, but not text (UTF-8 cannot encode it)."""
+    stack = [body]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise APIError(
+                    400,
+                    "the request body contains an unpaired surrogate escape: not valid Unicode text",
+                    code="invalid_json",
+                ) from None
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
 
 
 def _headers(routed: Routed, request_id: str, answered: str | None) -> dict[str, str]:
