@@ -29,7 +29,8 @@ def route(
     """Route QUERY with the router saved in DIR (QUERY '-' or absent: read stdin).
 
     Prints the chosen LLM, every LLM's predicted performance P-hat, normalised cost C and score
-    alpha * P - beta * C, and the query's difficulty.
+    alpha * P - beta * C, the query's difficulty, and a one-line reason (difficulty percentile
+    among training queries, chosen LLM vs runner-up). --json adds the full explanation.
 
     \b
     Example:
@@ -50,6 +51,8 @@ def route(
         f"-> {decision.llm_id}   (alpha={decision.alpha:.2f}, beta={decision.beta:.2f}, "
         f"difficulty={decision.difficulty:+.3f})"
     )
+    if decision.explanation is not None:
+        click.echo(f"   why: {decision.explanation.reason}")
     width = max(len(m) for m in decision.llm_ids)
     usd = decision.cost_usd is not None
     header = (

@@ -15,11 +15,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from irtrouter.errors import ConfigError, UnknownLLMError
+
+if TYPE_CHECKING:
+    from irtrouter.routing.explanation import Explanation
 
 TIE_TOLERANCE = 1e-12
 
@@ -112,6 +115,9 @@ class RoutingDecision:
         Per LLM expected USD for this query, when the cost model estimates it.
     difficulty : float
         The query's difficulty under the router (MIRT: b_q; NIRT: relevance-weighted b_q).
+    explanation : Explanation or None
+        Why: runner-up and margins, difficulty percentile, the ability dimensions that weigh
+        most, a one-line reason (:mod:`irtrouter.routing.explanation`). Set by ``IRTRouter.route``.
     """
 
     llm_id: str
@@ -126,6 +132,7 @@ class RoutingDecision:
     difficulty: float
     cost_usd: tuple[float, ...] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    explanation: Explanation | None = None
 
     @property
     def index(self) -> int:
@@ -151,5 +158,6 @@ class RoutingDecision:
             "beta": round(self.beta, 6),
             "difficulty": round(self.difficulty, 6),
             "llms": llms,
+            **({"explanation": self.explanation.to_dict()} if self.explanation is not None else {}),
             **self.extras,
         }

@@ -60,6 +60,9 @@ def save_router(router: IRTRouter, path: str | Path) -> Path:
     arrays["train_embeddings"] = router.neighbours_.embeddings
     if router.train_relevance_ is not None:
         arrays["train_relevance"] = router.train_relevance_
+    arrays["train_difficulty_sorted"] = router.train_difficulty_sorted_
+    if router.train_tasks_ is not None:
+        arrays["train_tasks"] = np.asarray(router.train_tasks_, dtype=np.str_)  # unicode, no pickle
     _atomic_write(path / WEIGHTS_FILE, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
     _atomic_write(path / CONFIG_FILE, lambda fh: fh.write(json.dumps(config, indent=2).encode("utf-8")))
     return path
@@ -126,6 +129,12 @@ def load_router(path: str | Path, embedder: Embedder | None = None) -> IRTRouter
     except KeyError as exc:
         raise RouterFormatError(f"{path}: missing {exc} in the saved router") from None
     router.train_relevance_ = arrays.get("train_relevance")
+    # Routers saved before explanations existed lack these two arrays: the difficulties are
+    # recomputed exactly from the stored training embeddings; the tasks are simply unknown.
+    stored = arrays.get("train_difficulty_sorted")
+    router.train_difficulty_sorted_ = router._training_difficulty_sorted() if stored is None else stored
+    tasks = arrays.get("train_tasks")
+    router.train_tasks_ = None if tasks is None else tuple(str(t) for t in tasks)
     router.relevance_info_ = config.get("relevance")
     router.catalog_ = LLMCatalog.from_records(config["llms"], source=str(config_path))
     router.embedder_ = embedder

@@ -29,6 +29,7 @@ from irtrouter.irt.relevance import AbilityLabeller, make_labeller, relevance_ve
 from irtrouter.irt.twopl import TwoPLPredictor
 from irtrouter.routing.cost import CostModel, make_cost_model
 from irtrouter.routing.decision import RoutingDecision, allowed_mask, choose, resolve_weights
+from irtrouter.routing.explanation import explain_decisions
 from irtrouter.routing.neighbours import NeighbourIndex, warm_up
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ class Prediction:
 
     ``p_hat``, ``cost`` and ``cost_usd`` are (n_queries, n_llms); ``difficulty`` is (n_queries,).
     Sweeping alpha over a Prediction with :meth:`IRTRouter.choose` costs no re-embedding.
+    ``features`` (the query embeddings after warm-up, as the predictor saw them), ``context``
+    (NIRT's relevance vectors) and ``neighbours`` (indices of the nearest training queries) feed
+    the per-decision explanation (:mod:`irtrouter.routing.explanation`).
     """
 
     llm_ids: tuple[str, ...]
@@ -49,6 +53,9 @@ class Prediction:
     cost: np.ndarray
     difficulty: np.ndarray
     cost_usd: np.ndarray | None = None
+    features: np.ndarray | None = None
+    context: np.ndarray | None = None
+    neighbours: np.ndarray | None = None
 
 
 class IRTRouter:
@@ -224,6 +231,9 @@ class IRTRouter:
         )
         self.cost_model_: CostModel = make_cost_model(self.cost_model, results).fit(results, self.catalog_)
         self.neighbours_ = NeighbourIndex(X_queries)
+        # For explanations: difficulty percentiles and the task of the nearest training queries.
+        self.train_difficulty_sorted_ = self._training_difficulty_sorted()
+        self.train_tasks_: tuple[str, ...] | None = tuple(results.tasks)
         self.training_ = {
             "source": results.source,
             "n_queries": results.n_queries,
@@ -249,6 +259,11 @@ class IRTRouter:
     def _check_fitted(self) -> None:
         if not hasattr(self, "predictor_"):
             raise NotFittedError("this IRTRouter is not fitted: call fit() or load_router()")
+
+    def _training_difficulty_sorted(self) -> np.ndarray:
+        """Sorted difficulties of the training queries (from their stored embeddings)."""
+        X, rel = self.neighbours_.embeddings, self.train_relevance_
+        return np.sort(self.predictor_.query_difficulty(X, rel).astype(np.float64))
 
     @property
     def llm_ids(self) -> tuple[str, ...]:
@@ -286,6 +301,9 @@ class IRTRouter:
             cost=self.cost_model_.normalised(queries),
             difficulty=self.predictor_.query_difficulty(X, context).astype(np.float64),
             cost_usd=self.cost_model_.expected_usd(queries),
+            features=X,
+            context=context,
+            neighbours=near,
         )
 
     def predict(self, queries: Sequence[str], warmup_lambda: float | None = None) -> Prediction:
@@ -321,11 +339,12 @@ class IRTRouter:
         beta: float | None = None,
         allowed_llms: Sequence[str] | None = None,
     ) -> list[RoutingDecision]:
-        """Route a batch of queries with one embedding call."""
+        """Route a batch of queries with one embedding call; each decision carries its explanation."""
         a, b = resolve_weights(alpha, beta)
         mask = allowed_mask(self.llm_ids, allowed_llms)
         pred = self.predict(queries)
         chosen = choose(pred.p_hat, pred.cost, a, b, mask)
+        explanations = explain_decisions(self, pred, chosen, a, b, mask)
         out = []
         for i, q in enumerate(queries):
             p, c = pred.p_hat[i], pred.cost[i]
@@ -342,6 +361,7 @@ class IRTRouter:
                     score=tuple((a * p - b * c).tolist()),
                     difficulty=float(pred.difficulty[i]),
                     cost_usd=None if pred.cost_usd is None else tuple(pred.cost_usd[i].tolist()),
+                    explanation=explanations[i],
                 )
             )
         return out

@@ -1,0 +1,59 @@
+"""Render an explain report in headless Chromium, with no network, and save a screenshot.
+
+Checks that the report opens on its own: Chromium runs with every network path shut (a proxy
+that does not exist, no background networking), so anything the page tried to fetch would be
+missing from the picture. Needs Debian's ``chromium`` (``apt-get install -y chromium``).
+
+    python benchmarks/report_screenshot.py REPORT_DIR/index.html docs/img/explain_report.png [--height 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+def screenshot(html: Path, png: Path, width: int = 1280, height: int = 3000, timeout: float = 120.0) -> None:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        sys.exit("report_screenshot: chromium not found (apt-get install -y chromium)")
+    png.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="irtrouter-chromium-") as profile:
+        cmd = [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--proxy-server=http://127.0.0.1:9",  # nothing listens there: no request could succeed
+            f"--user-data-dir={profile}",
+            f"--window-size={width},{height}",
+            f"--screenshot={png.resolve()}",
+            html.resolve().as_uri(),
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0 or not png.is_file():
+        sys.exit(f"report_screenshot: chromium failed ({done.returncode}): {done.stderr[-2000:]}")
+    print(f"saved {png} ({png.stat().st_size // 1024} KiB) from {html}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("html", type=Path)
+    parser.add_argument("png", type=Path)
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=3000)
+    args = parser.parse_args()
+    screenshot(args.html, args.png, args.width, args.height)
+
+
+if __name__ == "__main__":
+    main()
