@@ -94,7 +94,7 @@ def test_runner_up_is_the_best_other_allowed_llm(mirt_warm_router):
 def test_a_single_allowed_llm_has_no_runner_up(mirt_warm_router):
     e = mirt_warm_router.route(QUERIES[0], allowed_llms=["big"]).explanation
     assert e.runner_up is None and e.p_margin is None and e.cost_ratio is None
-    assert e.reason.endswith("big P=%.2f, the only allowed LLM" % e.p_hat)
+    assert e.reason.endswith(f"big P={e.p_hat:.2f}, the only allowed LLM")
 
 
 def test_nirt_explanation_weighs_the_named_abilities_of_the_query(nirt_router):
@@ -127,7 +127,9 @@ def test_decision_json_carries_the_explanation(mirt_warm_router):
     e = body["explanation"]
     assert e["llm_id"] == body["llm_id"] and e["runner_up"] in TOPIC_LLMS
     assert e["reason"] and 0 <= e["difficulty_percentile"] <= 100
-    assert len(e["top_dimensions"]) == 3 and {"dimension", "weight", "logit_contribution"} <= set(e["top_dimensions"][0])
+    assert len(e["top_dimensions"]) == 3 and {"dimension", "weight", "logit_contribution"} <= set(
+        e["top_dimensions"][0]
+    )
 
 
 def test_saved_router_gives_the_same_explanations(nirt_router, tmp_path):
