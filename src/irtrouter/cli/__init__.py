@@ -59,7 +59,7 @@ def main() -> None:
 
 
 # One module per job; each defines ``command`` (a click command or group). Add yours here.
-COMMAND_MODULES = ("train", "route", "data", "serve", "explain", "onboard")
+COMMAND_MODULES = ("train", "route", "data", "serve", "explain", "onboard", "evaluate")
 
 
 def _register() -> None:

@@ -86,3 +86,100 @@ def single_llm_cost_scale(costs: np.ndarray) -> float:
     """The Reward's cost scale: the largest Total Cost of routing everything to one LLM."""
     scale = float(costs.sum(axis=0).max())
     return scale if scale > 0 else 1.0
+
+
+def reward_contributions(
+    scores: np.ndarray, costs: np.ndarray, alpha: float, beta: float, cost_scale: float
+) -> np.ndarray:
+    """Each (query, LLM) cell's share of the Reward: routing query q to LLM m adds cell (q, m).
+
+    ``100 * (alpha * score / n_queries - beta * cost / cost_scale)``, so the Reward of a routing is
+    the sum of the chosen cells (exactly :meth:`Outcome.reward`). It ranks the LLMs per query for
+    the reward-optimal oracle and top-k routing accuracy.
+
+    Examples
+    --------
+    >>> reward_contributions(np.array([[1.0, 0.0]]), np.array([[2.0, 1.0]]), 0.8, 0.2, 4.0).round(2).tolist()
+    [[70.0, -5.0]]
+    """
+    n = max(len(scores), 1)
+    return 100.0 * (
+        alpha * np.asarray(scores, dtype=np.float64) / n - beta * np.asarray(costs, dtype=np.float64) / cost_scale
+    )
+
+
+def top_k_accuracy(routing: np.ndarray, utility: np.ndarray, k: int) -> float:
+    """Share of queries routed to one of their ``k`` best LLMs by ``utility`` (IRT-Router Table 3).
+
+    LLMs tied with the k-th best count as top-k. ``routing`` is chosen indices or a distribution.
+
+    Examples
+    --------
+    >>> u = np.array([[3.0, 2.0, 1.0], [1.0, 1.0, 5.0]])
+    >>> top_k_accuracy(np.array([1, 0]), u, k=1), top_k_accuracy(np.array([1, 0]), u, k=2)
+    (0.0, 1.0)
+    """
+    if k < 1:
+        raise DataError(f"k must be >= 1, got {k}")
+    u = np.asarray(utility, dtype=np.float64)
+    kth = -np.sort(-u, axis=1)[:, min(k, u.shape[1]) - 1 : min(k, u.shape[1])]
+    hit = u >= kth - 1e-12
+    routing = np.asarray(routing)
+    if routing.ndim == 1:
+        return float(hit[np.arange(len(u)), routing.astype(np.int64)].mean())
+    return float((routing * hit).sum(axis=1).mean())
+
+
+@dataclass(frozen=True)
+class PredictorQuality:
+    """How well predicted scores match realised ones (IRT-Router Table 4).
+
+    AUC and ACC treat a score >= 0.5 as a good answer (and ``p_hat >= 0.5`` as predicting one);
+    RMSE and MAE compare with the raw scores. AUC is NaN when the cells hold one class only.
+    """
+
+    auc: float
+    acc: float
+    rmse: float
+    mae: float
+
+
+def predictor_quality(p_hat: np.ndarray, scores: np.ndarray) -> PredictorQuality:
+    """Quality of ``p_hat`` against ``scores`` over every cell (no NaN).
+
+    Examples
+    --------
+    >>> q = predictor_quality(np.array([[0.9, 0.2], [0.4, 0.6]]), np.array([[1.0, 0.0], [1.0, 0.0]]))
+    >>> q.auc, q.acc, round(q.rmse, 4), round(q.mae, 3)  # errors 0.1, 0.2, 0.6, 0.6
+    (0.75, 0.5, 0.4387, 0.375)
+    """
+    from sklearn.metrics import roc_auc_score
+
+    p = np.asarray(p_hat, dtype=np.float64).ravel()
+    y = np.asarray(scores, dtype=np.float64).ravel()
+    if p.shape != y.shape or len(p) == 0:
+        raise DataError(f"p_hat and scores must have the same non-empty shape, got {p.shape} and {y.shape}")
+    if np.isnan(y).any() or np.isnan(p).any():
+        raise DataError("p_hat and scores must not contain NaN: evaluate on results.complete()")
+    good = y >= 0.5
+    auc = float(roc_auc_score(good, p)) if 0 < good.sum() < len(good) else float("nan")
+    return PredictorQuality(
+        auc=auc,
+        acc=float(((p >= 0.5) == good).mean()),
+        rmse=float(np.sqrt(np.mean((p - y) ** 2))),
+        mae=float(np.mean(np.abs(p - y))),
+    )
+
+
+def gap_closed(value: float, best_single: float, oracle: float) -> float:
+    """Share of the gap from the best single LLM to the oracle that ``value`` closes (NaN if no gap).
+
+    Negative when the router does worse than the best single LLM.
+
+    Examples
+    --------
+    >>> gap_closed(45.0, best_single=40.0, oracle=60.0)
+    0.25
+    """
+    gap = oracle - best_single
+    return float((value - best_single) / gap) if gap > 1e-12 else float("nan")

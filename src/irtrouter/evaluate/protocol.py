@@ -1,0 +1,155 @@
+"""The evaluation protocol: which queries train a router and which score it (IRT-Router section 5.1).
+
+In-distribution (ID)
+    The benchmark's published train/test split, or its seeded per-task 70/30 split where it has
+    none (:func:`irtrouter.data.load_benchmark` makes it).
+Out-of-distribution (OOD)
+    Whole tasks the router never saw in training. RouterDC ships OOD sets (MATH-prealgebra, MBPP,
+    C-Eval, ARC-Easy, JavaScript). Elsewhere the tasks in :data:`DEFAULT_OOD_TASKS` are held out:
+    every query of them (train and test files) is a test query, and the router trains on the
+    train split of the other tasks. For LLMRouter these are the three tasks the IRT-Router paper
+    also uses as OOD sets (CommonsenseQA, GSM8K, HumanEval).
+
+In both, a test query whose text (whitespace folded) appears in the training queries is an error
+(:func:`assert_unseen`), and only test queries observed for every LLM are scored
+(:meth:`~irtrouter.data.ResultsMatrix.complete`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from irtrouter.data.benchmarks import Benchmark
+from irtrouter.data.catalog import LLMCatalog
+from irtrouter.data.results import ResultsMatrix, normalise_text
+from irtrouter.data.splits import split_out_of_distribution
+from irtrouter.errors import DataError
+
+DEFAULT_OOD_TASKS: dict[str, tuple[str, ...]] = {
+    "llmrouter": ("commonsense_qa", "gsm8k", "human_eval"),
+    "routerbench_subset": ("mbpp",),
+    "routellm": ("gsm8k",),
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One train/test pair that every router is scored on.
+
+    Attributes
+    ----------
+    dataset : str
+    split : {"ID", "OOD"}
+    train : ResultsMatrix
+    test : ResultsMatrix
+        Only queries observed for every LLM; none of their texts is in ``train``.
+    catalog : LLMCatalog
+    description : str
+        How the split was made, for the report.
+    n_incomplete : int
+        Test queries left out because some LLM's score is missing.
+    """
+
+    dataset: str
+    split: str
+    train: ResultsMatrix
+    test: ResultsMatrix
+    catalog: LLMCatalog
+    description: str = ""
+    n_incomplete: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset} {self.split}"
+
+
+def assert_unseen(train: ResultsMatrix, test: ResultsMatrix) -> None:
+    """Raise :class:`DataError` if a test query's text also appears in the training queries."""
+    seen = {normalise_text(q) for q in train.queries}
+    leaked = [q for q in test.queries if normalise_text(q) in seen]
+    if leaked:
+        raise DataError(
+            f"{len(leaked)} test queries also appear in the training data (first: {leaked[0][:80]!r}); "
+            "drop them (irtrouter.data.drop_seen_queries) before evaluating",
+            source=test.source,
+        )
+
+
+def make_setting(
+    dataset: str, split: str, train: ResultsMatrix, test: ResultsMatrix, catalog: LLMCatalog, description: str = ""
+) -> Setting:
+    """A :class:`Setting` from raw splits: checks for leaks and keeps complete test queries."""
+    assert_unseen(train, test)
+    complete = test.complete()
+    if complete.n_queries == 0:
+        raise DataError("no test query is observed for every LLM", source=test.source)
+    if train.llm_ids != test.llm_ids:
+        raise DataError(f"train and test LLMs differ: {train.llm_ids} vs {test.llm_ids}", source=test.source)
+    return Setting(dataset, split, train, complete, catalog, description, test.n_queries - complete.n_queries)
+
+
+def benchmark_settings(
+    bench: Benchmark, splits: Sequence[str] = ("ID", "OOD"), ood_tasks: Sequence[str] | None = None
+) -> list[Setting]:
+    """The ID and/or OOD settings of a loaded benchmark (see the module docstring).
+
+    Examples
+    --------
+    >>> bench = load_benchmark("routerbench_subset", root)  # doctest: +SKIP
+    >>> [s.name for s in benchmark_settings(bench)]  # doctest: +SKIP
+    ['routerbench_subset ID', 'routerbench_subset OOD']
+    """
+    out = []
+    for split in splits:
+        if split == "ID":
+            out.append(make_setting(bench.name, "ID", bench.train, bench.test, bench.catalog, "; ".join(bench.notes)))
+        elif split == "OOD":
+            out.append(ood_setting(bench, ood_tasks))
+        else:
+            raise DataError(f"unknown split {split!r}; expected 'ID' or 'OOD'")
+    return out
+
+
+def ood_setting(bench: Benchmark, ood_tasks: Sequence[str] | None = None) -> Setting:
+    """Train on the train split without the held-out tasks; test on every query of those tasks."""
+    if ood_tasks is None and bench.ood is not None:
+        return make_setting(
+            bench.name,
+            "OOD",
+            bench.train,
+            bench.ood,
+            bench.catalog,
+            f"published OOD sets: {', '.join(bench.ood.task_names())}",
+        )
+    tasks = tuple(ood_tasks) if ood_tasks is not None else DEFAULT_OOD_TASKS.get(bench.name)
+    if not tasks:
+        raise DataError(f"{bench.name} has no OOD set: name the tasks to hold out (known: {bench.train.task_names()})")
+    train, held_train = split_out_of_distribution(bench.train, tasks)
+    held = [held_train]
+    in_test = [t for t in tasks if t in set(bench.test.tasks)]
+    if in_test:
+        held.append(split_out_of_distribution(bench.test, in_test)[1])
+    test = ResultsMatrix.concat(held, source=f"{bench.name} held-out tasks") if len(held) > 1 else held_train
+    return make_setting(
+        bench.name,
+        "OOD",
+        train,
+        test,
+        bench.catalog,
+        f"held-out tasks {', '.join(tasks)} (all their queries); trained on the other tasks' train split",
+    )
+
+
+def subsample(setting: Setting, n_train: int | None, n_test: int | None, seed: int = 0) -> Setting:
+    """A seeded random subset of a setting's train and test queries (quick runs)."""
+    rng = np.random.default_rng(seed)
+
+    def pick(results: ResultsMatrix, n: int | None) -> ResultsMatrix:
+        if n is None or n >= results.n_queries:
+            return results
+        return results.take(np.sort(rng.choice(results.n_queries, size=n, replace=False)))
+
+    return replace(setting, train=pick(setting.train, n_train), test=pick(setting.test, n_test))
