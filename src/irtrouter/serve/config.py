@@ -110,6 +110,7 @@ class ServerConfig(_Strict):
     port: int = Field(default=8000, ge=0, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     routing_threads: int = Field(default=1, ge=1, le=32)
+    blas_threads: int = Field(default=1, ge=1, le=64)
     max_batch: int = Field(default=32, ge=1, le=1024)
 
 

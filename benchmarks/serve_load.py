@@ -1,0 +1,294 @@
+"""Load test of ``irtrouter serve``: routing latency, the proxy's added latency, memory.
+
+Starts three things on loopback: a fake OpenAI-compatible provider that answers instantly (its
+own process), the real service (``python -m irtrouter.cli serve ROUTER_DIR``, its own process,
+SQLite decision store as configured by default), and, in this process, an asyncio load generator
+with 1, 10 and 50 concurrent closed-loop clients sending distinct real LLMRouter queries. Per
+concurrency level it measures
+
+* ``/v1/route``: client-observed p50/p99 and requests/s, and the service's own routing time
+  (``routing_ms`` of the stored decisions: from the request reaching the router to the decision,
+  embedding included);
+* ``/v1/chat/completions`` through the proxy vs the same request sent straight to the fake
+  provider: the added p50/p99;
+* the service's RSS (current and peak, from ``/proc``) after the run.
+
+Everything shares the machine's cores (the load generator too); the load average before and
+after each level is printed because other processes change the figures.
+
+    python benchmarks/serve_load.py ROUTER_DIR [--clients 1 10 50] [--requests 400]
+
+ROUTER_DIR: a router trained on real data, e.g. ``irtrouter train ../shared/data/llmrouter --out runs/llmrouter``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import yaml
+
+from irtrouter.data import default_data_root, load_benchmark
+from irtrouter.routing import load_router
+
+COMPLETION = json.dumps(
+    {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "fake",
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11},
+    }
+).encode()
+
+
+async def instant_provider(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    """A raw ASGI app: read the request, answer a fixed chat completion at once."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(COMPLETION)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": COMPLETION})
+
+
+def run_provider() -> None:
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(instant_provider, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+    )
+
+    def announce() -> None:
+        while not server.started:
+            time.sleep(0.01)
+        print(server.servers[0].sockets[0].getsockname()[1], flush=True)
+
+    threading.Thread(target=announce, daemon=True).start()
+    server.run()
+
+
+class Process:
+    """A child process whose port is found in its output by ``pattern``."""
+
+    def __init__(self, args: list[str], pattern: str) -> None:
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self.port: int | None = None
+        ready = threading.Event()
+
+        def read() -> None:
+            assert self.proc.stdout is not None
+            for line in self.proc.stdout:
+                self.lines.append(line)
+                found = re.search(pattern, line)
+                if found and self.port is None:
+                    self.port = int(found.group(1))
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not ready.wait(300) or self.port is None:
+            self.proc.kill()
+            raise RuntimeError(f"{args} did not start:\n{''.join(self.lines)}")
+
+    def rss_mb(self) -> tuple[float, float]:
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        kb = {k: int(v.split()[0]) for k, v in re.findall(r"^(VmRSS|VmHWM):\s+(.*)$", status, re.M)}
+        return kb["VmRSS"] / 1024, kb["VmHWM"] / 1024
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+async def closed_loop(url: str, bodies: Iterator[dict[str, Any]], clients: int, n: int) -> tuple[np.ndarray, float]:
+    """``clients`` concurrent clients send ``n`` requests in all; latencies (ms) and wall seconds."""
+    latencies: list[float] = []
+    lock = asyncio.Lock()
+    remaining = [n]
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as http:
+
+        async def client() -> None:
+            while True:
+                async with lock:
+                    if remaining[0] == 0:
+                        return
+                    remaining[0] -= 1
+                    body = next(bodies)
+                t0 = time.perf_counter()
+                response = await http.post(url, json=body)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{url}: {response.status_code} {response.text[:200]}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        return np.asarray(latencies), time.perf_counter() - started
+
+
+def pct(a: np.ndarray, q: float) -> float:
+    return float(np.percentile(a, q))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("router_dir", nargs="?")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--requests", type=int, default=400, help="requests per endpoint and level (after warm-up)")
+    parser.add_argument("--fake-provider", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.fake_provider:
+        run_provider()
+        return
+    if not args.router_dir:
+        parser.error("ROUTER_DIR is required")
+
+    router = load_router(args.router_dir)
+    bench = load_benchmark("llmrouter", default_data_root() / "llmrouter")
+    queries = list(dict.fromkeys([*bench.test.queries, *bench.train.queries]))
+    print(
+        f"router {args.router_dir}: {router.predictor}, embedder {router.embedder_.name}, {len(router.llm_ids)} LLMs, "
+        f"{len(router.neighbours_)} training queries; {len(queries)} distinct LLMRouter queries "
+        f"(median {int(np.median([len(q) for q in queries]))} chars); {os.cpu_count()} cores"
+    )
+    del router
+
+    provider = Process([sys.executable, __file__, "--fake-provider"], r"^(\d+)$")
+    tmp = Path(tempfile.mkdtemp(prefix="serve-load-"))
+    db = tmp / "decisions.sqlite"
+    llm_ids = json.loads((Path(args.router_dir) / "config.json").read_text())["llms"]
+    config = {
+        "llms": {m["llm_id"]: {"base_url": f"http://127.0.0.1:{provider.port}/v1"} for m in llm_ids},
+        "storage": {"url": f"sqlite:///{db}"},
+    }
+    (tmp / "serve.yaml").write_text(yaml.safe_dump(config))
+    started = time.perf_counter()
+    service = Process(
+        [
+            sys.executable,
+            "-m",
+            "irtrouter.cli",
+            "serve",
+            args.router_dir,
+            "--config",
+            str(tmp / "serve.yaml"),
+            "--port",
+            "0",
+        ],
+        r"Uvicorn running on http://127\.0\.0\.1:(\d+)",
+    )
+    print(f"service up in {time.perf_counter() - started:.1f}s; RSS after start {service.rss_mb()[0]:.0f} MB")
+    base = f"http://127.0.0.1:{service.port}"
+    direct = f"http://127.0.0.1:{provider.port}/v1/chat/completions"
+
+    # Every phase sends the same queries in the same order (a seeded shuffle of the pool), so
+    # /v1/route, the direct calls and the proxied calls are compared on equal texts.
+    order = np.random.default_rng(0).permutation(len(queries))
+    queries = [queries[i] for i in order]
+
+    def bodies(kind: str, start: int = 0) -> Iterator[dict[str, Any]]:
+        for i in itertools.count(start):
+            q = queries[i % len(queries)]
+            if kind == "route":
+                yield {"query": q}
+            else:
+                yield {"model": "irtrouter/auto", "messages": [{"role": "user", "content": q}], "max_tokens": 64}
+
+    rows = []
+    try:
+        asyncio.run(closed_loop(f"{base}/v1/route", bodies("route", -40), 4, 40))  # warm-up, other texts
+        asyncio.run(closed_loop(f"{base}/v1/chat/completions", bodies("chat", -40), 4, 40))
+        for clients in args.clients:
+            load_before = os.getloadavg()[0]
+            n = max(args.requests, 4 * clients)
+            route_ms, route_s = asyncio.run(closed_loop(f"{base}/v1/route", bodies("route"), clients, n))
+            conn = sqlite3.connect(db)
+            server_ms = np.array(
+                [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT routing_ms FROM decisions WHERE endpoint = 'route' ORDER BY created_at DESC LIMIT ?",
+                        (n,),
+                    )
+                ]
+            )
+            conn.close()
+            direct_ms, _ = asyncio.run(closed_loop(direct, bodies("chat"), clients, n))
+            proxy_ms, proxy_s = asyncio.run(closed_loop(f"{base}/v1/chat/completions", bodies("chat"), clients, n))
+            rss, peak = service.rss_mb()
+            rows.append(
+                {
+                    "clients": clients,
+                    "n": n,
+                    "load_before": load_before,
+                    "load_after": os.getloadavg()[0],
+                    "route_p50": pct(route_ms, 50),
+                    "route_p99": pct(route_ms, 99),
+                    "route_rps": n / route_s,
+                    "server_route_p50": pct(server_ms, 50),
+                    "server_route_p99": pct(server_ms, 99),
+                    "direct_p50": pct(direct_ms, 50),
+                    "direct_p99": pct(direct_ms, 99),
+                    "proxy_p50": pct(proxy_ms, 50),
+                    "proxy_p99": pct(proxy_ms, 99),
+                    "proxy_rps": n / proxy_s,
+                    "added_p50": pct(proxy_ms, 50) - pct(direct_ms, 50),
+                    "added_p99": pct(proxy_ms, 99) - pct(direct_ms, 99),
+                    "rss": rss,
+                    "peak_rss": peak,
+                }
+            )
+    finally:
+        service.stop()
+        provider.stop()
+
+    print()
+    print(
+        "| clients | /v1/route p50 / p99 ms | route req/s | service routing_ms p50 / p99 "
+        "| provider direct p50 / p99 ms | via proxy p50 / p99 ms | added p50 / p99 ms | chat req/s "
+        "| RSS (peak) MB | load avg before -> after |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['clients']} | {r['route_p50']:.1f} / {r['route_p99']:.1f} | {r['route_rps']:.0f} "
+            f"| {r['server_route_p50']:.1f} / {r['server_route_p99']:.1f} "
+            f"| {r['direct_p50']:.1f} / {r['direct_p99']:.1f} "
+            f"| {r['proxy_p50']:.1f} / {r['proxy_p99']:.1f} | {r['added_p50']:.1f} / {r['added_p99']:.1f} "
+            f"| {r['proxy_rps']:.0f} | {r['rss']:.0f} ({r['peak_rss']:.0f}) "
+            f"| {r['load_before']:.1f} -> {r['load_after']:.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
