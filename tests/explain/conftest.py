@@ -54,3 +54,8 @@ def mirt_router(mirt_warm_router):
 @pytest.fixture(scope="session")
 def nirt_router(topic_data):
     return fit("nirt", topic_data)
+
+
+@pytest.fixture(scope="session")
+def twopl_router(topic_data):
+    return fit("2pl", topic_data, n_dims=1)

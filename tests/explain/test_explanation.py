@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from irtrouter.irt.abilities import ABILITY_NAMES
+from irtrouter.irt.ops import NUMPY_OPS
 from irtrouter.routing import load_router
 from irtrouter.routing.explanation import difficulty_band, difficulty_percentile
 from tests.helpers import TOPIC_LLMS
@@ -159,3 +160,16 @@ def test_router_saved_before_explanations_still_loads(mirt_warm_router, tmp_path
 def test_percentile_counts_ties_half():
     ref = np.array([1.0, 2.0, 2.0, 3.0])
     assert difficulty_percentile(np.array([2.0, 0.5, 3.5]), ref).tolist() == [50.0, 0.0, 100.0]
+
+
+def test_2pl_explanation_splits_the_whole_logit_gap_on_its_one_ability(twopl_router):
+    router = twopl_router
+    X = router.embedder_.encode(QUERIES)
+    features = router.predict_embedded(X, QUERIES).features
+    logits = router.predictor_.logits(NUMPY_OPS, features, router.predictor_.abilities_, router.predictor_.params_)
+    for i, decision in enumerate(router.route_many(QUERIES, alpha=0.9)):
+        e = decision.explanation
+        (dim,) = e.top_dimensions
+        j, k = TOPIC_LLMS.index(e.llm_id), TOPIC_LLMS.index(e.runner_up)
+        assert dim.dimension == "ability"
+        assert dim.logit_contribution == pytest.approx(logits[i, j] - logits[i, k], abs=1e-5)

@@ -27,6 +27,7 @@ from irtrouter.errors import ConfigError
 from irtrouter.irt.mirt import MIRTPredictor
 from irtrouter.irt.nirt import NIRTPredictor
 from irtrouter.irt.ops import NUMPY_OPS
+from irtrouter.irt.twopl import TwoPLPredictor
 from irtrouter.routing.explanation import difficulty_percentile
 from irtrouter.routing.router import IRTRouter, Prediction
 
@@ -61,10 +62,12 @@ class QueryDifficulties:
 
 
 def query_discrimination(router: IRTRouter, features: np.ndarray) -> np.ndarray:
-    """One discrimination number per query: MIRT ``|a_q|``, NIRT the scalar ``a_q``; else NaN."""
+    """One discrimination number per query: MIRT ``|a_q|``, NIRT and 2PL the scalar ``a_q``; else NaN."""
     pred = router.predictor_
     if isinstance(pred, MIRTPredictor):
         return np.linalg.norm(pred.query_discrimination(features), axis=1).astype(np.float64)
+    if isinstance(pred, TwoPLPredictor):
+        return pred.query_discrimination(features).astype(np.float64)
     if isinstance(pred, NIRTPredictor):
         X = np.atleast_2d(features).astype(np.float32)
         return np.asarray(pred.discrimination(NUMPY_OPS, X, pred.params_), dtype=np.float64)

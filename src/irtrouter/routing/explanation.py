@@ -9,8 +9,9 @@ For each routed query it states
 * the **ability dimensions that weigh most** for the query, with both LLMs' abilities on them.
   MIRT: the largest ``|a_qk|`` of the discrimination vector, and each dimension's share
   ``a_qk (theta_chosen,k - theta_runner-up,k)`` of the logit gap (these shares sum exactly to
-  ``logit(P_chosen) - logit(P_runner-up)``, since ``b_q`` cancels). NIRT: the largest weights
-  ``softmax(r_q / tau)`` of the query's relevance vector over the 25 named abilities;
+  ``logit(P_chosen) - logit(P_runner-up)``, since ``b_q`` cancels). 2PL: its one ability, with the
+  scalar a_q, the same way. NIRT: the largest weights ``softmax(r_q / tau)`` of the query's
+  relevance vector over the 25 named abilities. Other predictors (identity vectors) list none;
 * the training **task most common among the query's nearest training queries**, when the
   training data named tasks;
 * a one-line ``reason``, e.g. ``hard (92nd pct) gsm8k-like query: deepseek-chat P=0.81 vs
@@ -33,6 +34,7 @@ from irtrouter.irt.abilities import ABILITY_NAMES
 from irtrouter.irt.mirt import MIRTPredictor
 from irtrouter.irt.nirt import NIRTPredictor
 from irtrouter.irt.ops import NUMPY_OPS
+from irtrouter.irt.twopl import TwoPLPredictor
 from irtrouter.routing.decision import choose
 
 if TYPE_CHECKING:
@@ -71,23 +73,28 @@ def difficulty_percentile(difficulty: np.ndarray, sorted_reference: np.ndarray) 
 
 
 def dimension_names(router: IRTRouter) -> tuple[str, ...]:
-    """Names of the ability dimensions: NIRT's 25 named abilities, else ``dim 1`` ... ``dim N``."""
+    """Names of the ability dimensions: NIRT's 25 named abilities, 2PL's one ``ability``, else
+    ``dim 1`` ... ``dim N``."""
     n = router.predictor_.abilities_.shape[1]
     if isinstance(router.predictor_, NIRTPredictor):
         return ABILITY_NAMES[:n]
+    if isinstance(router.predictor_, TwoPLPredictor):
+        return ("ability",)
     return tuple(f"dim {k + 1}" for k in range(n))
 
 
 def dimension_weights(router: IRTRouter, features: np.ndarray, context: np.ndarray | None) -> np.ndarray | None:
     """How much each ability dimension weighs for each query, (n_queries, n_dims), or None.
 
-    MIRT: the discrimination vectors a_q. NIRT: the relevance weights softmax(r_q / tau), which
-    sum to 1 (NIRT's scalar discrimination scales every dimension alike). Other predictors have no
-    per-dimension weights.
+    MIRT: the discrimination vectors a_q; 2PL: its scalar a_q. NIRT: the relevance weights
+    softmax(r_q / tau), which sum to 1 (NIRT's scalar discrimination scales every dimension
+    alike). Other predictors have no per-dimension weights.
     """
     predictor = router.predictor_
     if isinstance(predictor, MIRTPredictor):
         return predictor.query_discrimination(features).astype(np.float64)
+    if isinstance(predictor, TwoPLPredictor):
+        return predictor.query_discrimination(features).astype(np.float64).reshape(-1, 1)
     if isinstance(predictor, NIRTPredictor) and context is not None:
         rel = np.asarray(context, dtype=np.float64)
         return np.asarray(predictor.relevance_weights(NUMPY_OPS, rel)) / rel.shape[-1]
@@ -107,7 +114,7 @@ class DimensionWeight:
     ability_chosen, ability_runner_up : float
         theta_k of the chosen LLM and of the runner-up (None when there is none).
     logit_contribution : float or None
-        MIRT only: ``a_qk (theta_chosen,k - theta_runner-up,k)``; summed over every dimension
+        MIRT and 2PL: ``a_qk (theta_chosen,k - theta_runner-up,k)``; summed over every dimension
         these give ``logit(P_chosen) - logit(P_runner-up)`` exactly.
     """
 
@@ -238,7 +245,8 @@ def explain_decisions(
     features = prediction.features
     weights = None if features is None else dimension_weights(router, features, prediction.context)
     theta = router.predictor_.abilities_.astype(np.float64)
-    linear = isinstance(router.predictor_, MIRTPredictor)
+    # Logit gaps decompose per dimension when the logit is a_q . theta - (terms without theta).
+    linear = isinstance(router.predictor_, MIRTPredictor | TwoPLPredictor)
     tasks = _similar_tasks(router, prediction)
 
     out = []
