@@ -45,11 +45,12 @@ from irtrouter.evaluate.metrics import (
     predictor_quality,
     realised_costs,
     reward_contributions,
+    reward_oracle,
     single_llm_cost_scale,
     top_k_accuracy,
 )
 from irtrouter.evaluate.protocol import Setting
-from irtrouter.routing.decision import choose, resolve_weights
+from irtrouter.routing.decision import resolve_weights
 from irtrouter.routing.registry import BinaryDecisions, Decisions, QueryBatch, Router, TrainingData, make_router
 
 log = logging.getLogger(__name__)
@@ -226,11 +227,6 @@ def _references(result: SettingResult, alpha: float) -> tuple[float, str, float]
     best = int(np.argmax(singles))
     oracle = result.outcome_of(reward_oracle(test.scores, result.costs, a, b, scale)).reward(a, b, scale)
     return singles[best], test.llm_ids[best], oracle
-
-
-def reward_oracle(scores: np.ndarray, costs: np.ndarray, alpha: float, beta: float, cost_scale: float) -> np.ndarray:
-    """Each query to the LLM adding most to the Reward (cheapest among ties): the Reward's upper limit."""
-    return choose(reward_contributions(scores, costs, alpha, beta, cost_scale), costs, alpha=1.0)
 
 
 def _strong_index(result: SettingResult, decisions: Decisions) -> int | None:

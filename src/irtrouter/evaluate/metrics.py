@@ -25,6 +25,7 @@ from irtrouter.data.catalog import LLMCatalog
 from irtrouter.data.results import ResultsMatrix
 from irtrouter.data.tokens import estimate_tokens
 from irtrouter.errors import DataError
+from irtrouter.routing.decision import choose
 
 CostKind = Literal["real", "tokens", "modelled"]
 ASSUMED_OUTPUT_TOKENS = 256
@@ -106,6 +107,20 @@ def reward_contributions(
     return 100.0 * (
         alpha * np.asarray(scores, dtype=np.float64) / n - beta * np.asarray(costs, dtype=np.float64) / cost_scale
     )
+
+
+def reward_oracle(scores: np.ndarray, costs: np.ndarray, alpha: float, beta: float, cost_scale: float) -> np.ndarray:
+    """Each query to the LLM adding most to the Reward (cheapest among ties): the Reward's upper limit.
+
+    The Reward is a sum over queries (:func:`reward_contributions`), so choosing the best cell of
+    each row maximises it exactly.
+
+    Examples
+    --------
+    >>> reward_oracle(np.array([[1.0, 1.0], [0.0, 1.0]]), np.array([[2.0, 1.0], [1.0, 1.5]]), 0.8, 0.2, 3.0).tolist()
+    [1, 1]
+    """
+    return choose(reward_contributions(scores, costs, alpha, beta, cost_scale), costs, alpha=1.0)
 
 
 def top_k_accuracy(routing: np.ndarray, utility: np.ndarray, k: int) -> float:

@@ -6,7 +6,7 @@
 ``plot_ablation``
     Reward against an ablation's value (warm-up lambda, N...), one panel per dataset and alpha.
 
-Needs ``matplotlib`` (``pip install 'irtrouter[plots]'``).
+Needs ``matplotlib`` (a dependency of irtrouter).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError as exc:
-        raise ConfigError("plots need matplotlib: pip install 'irtrouter[plots]'") from exc
+        raise ConfigError("plots need matplotlib: pip install matplotlib") from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -1,0 +1,145 @@
+"""Regenerate the evaluation tables of docs/BENCHMARKS.md (issue 7) in one command.
+
+Every router of the registry on every dataset of ../shared/data that has query text
+(llmrouter, routerbench_subset, routerdc_7llm, routellm), in-distribution and out-of-distribution,
+with the IRT-Router paper's metrics and ablations; then tidy CSV/JSON tables, Markdown in the
+paper's layout, PNG plots, and (``--update-docs``) the generated block of the "Evaluation
+protocol" section of docs/BENCHMARKS.md.
+
+    python benchmarks/evaluate.py                       # full run (USE embeddings, shared cache)
+    python benchmarks/evaluate.py --update-docs         # ... and rewrite the section's tables
+    python benchmarks/evaluate.py --quick --out runs/evaluate-quick   # CI-sized smoke run
+
+Reads the data from $IRTROUTER_SHARED_DATA (default ../shared/data); embeddings are cached in
+$IRTROUTER_CACHE_DIR (default ~/.cache/irtrouter).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from irtrouter.evaluate.plots import plot_ablation, plot_pareto
+from irtrouter.evaluate.report import Report
+from irtrouter.evaluate.suite import ABLATIONS, DATASETS, SuiteConfig, run_suite
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTION = "## Evaluation protocol: every router, every dataset (issue 7)"
+BEGIN, END = "<!-- evaluate.py: begin generated -->", "<!-- evaluate.py: end generated -->"
+
+
+def machine() -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
+        f"load average {load:.1f} at the start"
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="subsets, hashing embedder, short training (CI)")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument("--ablations", nargs="*", default=list(ABLATIONS), choices=ABLATIONS)
+    parser.add_argument(
+        "--ablation-datasets",
+        nargs="+",
+        default=["llmrouter", "routerbench_subset"],
+        help="datasets of the ablations that retrain (N, embedder, relevance); the warm-up one runs everywhere",
+    )
+    parser.add_argument("--embedder", default=None, help="default: use (hashing with --quick)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None, help="tables folder (default runs/evaluate[-quick])")
+    parser.add_argument("--img", type=Path, default=None, help="plots folder (default docs/img; --out with --quick)")
+    parser.add_argument("--update-docs", action="store_true", help="rewrite the generated block of BENCHMARKS.md")
+    return parser.parse_args(argv)
+
+
+def docs_block(report: Report, command: str, images: list[Path]) -> str:
+    meta = report.meta
+    settings = "\n".join(
+        f"- **{s['dataset']} {s['split']}**: {s['n_train']} train / {s['n_test']} test queries x {len(s['llms'])} "
+        f"LLMs ({s['n_incomplete_test_queries_left_out']} incomplete test queries left out); cost: "
+        f"{'real USD' if s['cost_kind'] == 'real' else 'MODELLED USD (' + s['cost_kind'] + ')'}; {s['description']}"
+        for s in meta.get("settings", [])
+    )
+    timings = ", ".join(f"{t['setting']} {t['seconds']:.0f}s" for t in meta.get("timings", []))
+    pictures = "\n".join(f"![{p.stem}]({Path(os.path.relpath(p, ROOT / 'docs')).as_posix()})" for p in images)
+    return "\n\n".join(
+        [
+            BEGIN,
+            f"Command: `{command}` ({meta['wall_seconds'] / 60:.1f} minutes wall on {meta['machine']}; "
+            f"load average {meta['load_end']:.1f} at the end). Embedder: {meta['embedder']}. Per setting: {timings}.",
+            "Settings:\n\n" + settings,
+            report.markdown(meta.get("alphas")),
+            pictures,
+            END,
+        ]
+    )
+
+
+def update_docs(path: Path, block: str) -> None:
+    """Replace the generated block inside this issue's section only (re-reading the file first)."""
+    text = path.read_text(encoding="utf-8")
+    if SECTION not in text:
+        raise SystemExit(f"{path}: section {SECTION!r} not found")
+    head, rest = text.split(SECTION, 1)
+    nxt = rest.find("\n## ")
+    body, tail = (rest, "") if nxt < 0 else (rest[:nxt], rest[nxt:])
+    if BEGIN in body and END in body:
+        before, _, after = body.partition(BEGIN)
+        after = after.partition(END)[2]
+        body = before + block + after
+    else:
+        body = body.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(head + SECTION + body + tail, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> Report:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    base = SuiteConfig.quick() if args.quick else SuiteConfig()
+    config = replace(
+        base,
+        datasets=tuple(args.datasets),
+        ablations=tuple(args.ablations),
+        ablation_datasets=tuple(args.ablation_datasets),
+        embedder=args.embedder or base.embedder,
+        seed=args.seed,
+    )
+    out = args.out or ROOT / "runs" / ("evaluate-quick" if args.quick else "evaluate")
+    img = args.img or (out if args.quick else ROOT / "docs" / "img")
+    start_machine = machine()
+    started = time.perf_counter()
+    report = run_suite(config)
+    report.meta.update(
+        wall_seconds=round(time.perf_counter() - started, 1),
+        machine=start_machine,
+        load_end=os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"),
+        command="python benchmarks/evaluate.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    )
+    report.write(out)
+    images = [plot_pareto(report, d, img / f"eval_pareto_{d}.png") for d in config.datasets]
+    for ablation, name, log_x in (
+        ("warmup_lambda", "eval_reward_vs_lambda", False),
+        ("n_dims", "eval_reward_vs_n", True),
+    ):
+        if any(r["ablation"] == ablation for r in report.tables["ablations"]):
+            images.append(plot_ablation(report, ablation, img / f"{name}.png", log_x=log_x))
+    markdown = report.markdown(config.alphas)
+    (out / "report.md").write_text(markdown + "\n", encoding="utf-8")
+    if args.update_docs:
+        update_docs(ROOT / "docs" / "BENCHMARKS.md", docs_block(report, report.meta["command"], images))
+    print(markdown)
+    print(f"\nwrote {out} and {len(images)} plot(s) in {img} in {report.meta['wall_seconds'] / 60:.1f} minutes")
+    return report
+
+
+if __name__ == "__main__":
+    main()
