@@ -122,6 +122,11 @@ class Process:
         kb = {k: int(v.split()[0]) for k, v in re.findall(r"^(VmRSS|VmHWM):\s+(.*)$", status, re.M)}
         return kb["VmRSS"] / 1024, kb["VmHWM"] / 1024
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process so far (robust to other load, unlike wall time)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -130,30 +135,56 @@ class Process:
             self.proc.kill()
 
 
+class Connection:
+    """A minimal HTTP/1.1 keep-alive client: a fraction of httpx's CPU per request, so on 2 cores
+    the load generator takes less of the machine the service is measured on."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        lines = (await self.reader.readuntil(b"\r\n\r\n")).split(b"\r\n")
+        status = int(lines[0].split()[1])
+        length = next(int(x.split(b":")[1]) for x in lines[1:] if x.lower().startswith(b"content-length:"))
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 async def closed_loop(url: str, bodies: Iterator[dict[str, Any]], clients: int, n: int) -> tuple[np.ndarray, float]:
     """``clients`` concurrent clients send ``n`` requests in all; latencies (ms) and wall seconds."""
+    parsed = httpx.URL(url)
+    payloads = [json.dumps(next(bodies)).encode() for _ in range(n)]
     latencies: list[float] = []
-    lock = asyncio.Lock()
-    remaining = [n]
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as http:
+    queue = iter(payloads)
 
-        async def client() -> None:
-            while True:
-                async with lock:
-                    if remaining[0] == 0:
-                        return
-                    remaining[0] -= 1
-                    body = next(bodies)
+    async def client() -> None:
+        conn = Connection(parsed.host, parsed.port or 80)
+        try:
+            for body in queue:  # shared iterator: each payload is sent once
                 t0 = time.perf_counter()
-                response = await http.post(url, json=body)
+                status, answer = await conn.post(parsed.path, body)
                 latencies.append((time.perf_counter() - t0) * 1000)
-                if response.status_code != 200:
-                    raise RuntimeError(f"{url}: {response.status_code} {response.text[:200]}")
+                if status != 200:
+                    raise RuntimeError(f"{url}: {status} {answer[:200]!r}")
+        finally:
+            conn.close()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(clients)))
-        return np.asarray(latencies), time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return np.asarray(latencies), time.perf_counter() - started
 
 
 def pct(a: np.ndarray, q: float) -> float:
@@ -231,7 +262,9 @@ def main() -> None:
         for clients in args.clients:
             load_before = os.getloadavg()[0]
             n = max(args.requests, 4 * clients)
+            cpu0 = service.cpu_seconds()
             route_ms, route_s = asyncio.run(closed_loop(f"{base}/v1/route", bodies("route"), clients, n))
+            route_cpu = (service.cpu_seconds() - cpu0) / n * 1000
             conn = sqlite3.connect(db)
             server_ms = np.array(
                 [
@@ -244,7 +277,9 @@ def main() -> None:
             )
             conn.close()
             direct_ms, _ = asyncio.run(closed_loop(direct, bodies("chat"), clients, n))
+            cpu0 = service.cpu_seconds()
             proxy_ms, proxy_s = asyncio.run(closed_loop(f"{base}/v1/chat/completions", bodies("chat"), clients, n))
+            chat_cpu = (service.cpu_seconds() - cpu0) / n * 1000
             rss, peak = service.rss_mb()
             rows.append(
                 {
@@ -255,6 +290,8 @@ def main() -> None:
                     "route_p50": pct(route_ms, 50),
                     "route_p99": pct(route_ms, 99),
                     "route_rps": n / route_s,
+                    "route_cpu": route_cpu,
+                    "chat_cpu": chat_cpu,
                     "server_route_p50": pct(server_ms, 50),
                     "server_route_p99": pct(server_ms, 99),
                     "direct_p50": pct(direct_ms, 50),
@@ -274,18 +311,18 @@ def main() -> None:
 
     print()
     print(
-        "| clients | /v1/route p50 / p99 ms | route req/s | service routing_ms p50 / p99 "
+        "| clients | /v1/route p50 / p99 ms | route req/s | service CPU ms per route | service routing_ms p50 / p99 "
         "| provider direct p50 / p99 ms | via proxy p50 / p99 ms | added p50 / p99 ms | chat req/s "
-        "| RSS (peak) MB | load avg before -> after |"
+        "| service CPU ms per chat | RSS (peak) MB | load avg before -> after |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---" * 12 + "|")
     for r in rows:
         print(
             f"| {r['clients']} | {r['route_p50']:.1f} / {r['route_p99']:.1f} | {r['route_rps']:.0f} "
-            f"| {r['server_route_p50']:.1f} / {r['server_route_p99']:.1f} "
+            f"| {r['route_cpu']:.1f} | {r['server_route_p50']:.1f} / {r['server_route_p99']:.1f} "
             f"| {r['direct_p50']:.1f} / {r['direct_p99']:.1f} "
             f"| {r['proxy_p50']:.1f} / {r['proxy_p99']:.1f} | {r['added_p50']:.1f} / {r['added_p99']:.1f} "
-            f"| {r['proxy_rps']:.0f} | {r['rss']:.0f} ({r['peak_rss']:.0f}) "
+            f"| {r['proxy_rps']:.0f} | {r['chat_cpu']:.1f} | {r['rss']:.0f} ({r['peak_rss']:.0f}) "
             f"| {r['load_before']:.1f} -> {r['load_after']:.1f} |"
         )
 

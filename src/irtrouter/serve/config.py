@@ -149,7 +149,7 @@ def parse_config(raw: Any, source: str = "serve config") -> ServeConfig:
     >>> parse_config({"llms": {}, "colour": "red"})
     Traceback (most recent call last):
     ...
-    irtrouter.errors.ConfigError: serve config: colour: unknown key; llms: configure at least one LLM
+    irtrouter.errors.ConfigError: serve config: llms: configure at least one LLM; colour: unknown key
     """
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{source}: expected a mapping of settings, got {type(raw).__name__}")

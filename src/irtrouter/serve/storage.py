@@ -11,10 +11,15 @@ the ``-wal`` file with a ``write()`` to the operating system: after that, killin
 * ``full``: ``fsync`` of the WAL on every commit; survives power loss, costs a disk flush per
   commit (amortised by the group commit below).
 
-Writes go through one writer thread that commits whatever requests are waiting in a single
-transaction (group commit), so concurrent requests share a commit and never wait on a lock in
-the event loop. Each request's rows are wrapped in a savepoint, so one bad row fails only its
-own request.
+Writes go through one writer task that commits whatever requests are waiting in a single
+transaction (group commit), so concurrent requests share a commit and none waits on a lock.
+With ``normal`` the commit runs on the event loop itself: it costs tens of microseconds (no
+``fsync``), less than handing it to a thread and back, which on a busy machine costs a scheduler
+wake-up each way (measured: ~3 ms at p99 on 2 loaded cores). With ``full`` the ``fsync`` would
+stall the loop for milliseconds, so the commit runs in a dedicated writer thread instead. Each
+request's rows are wrapped in a savepoint, so one bad row fails only its own request. (A
+``busy_timeout`` applies if another process holds the database's write lock; readers never do
+in WAL mode.)
 
 Only ``sqlite:///PATH`` URLs are supported; the URL form leaves room for another database.
 """
@@ -268,8 +273,12 @@ class SQLiteStore:
             batch, self._pending = self._pending, []
             if not batch:
                 continue
+            ops = [op for op, _ in batch]
             try:
-                results = await loop.run_in_executor(self._executor, self._run_batch, [op for op, _ in batch])
+                if self.synchronous == "normal":
+                    results = self._run_batch(ops)
+                else:
+                    results = await loop.run_in_executor(self._executor, self._run_batch, ops)
             except Exception as exc:  # the commit itself failed: every request in it failed
                 log.error("decision database commit failed: %s", exc)
                 results = [(False, StorageError(f"cannot write the decision database ({exc})"))] * len(batch)
