@@ -8,7 +8,8 @@ Behaviour is chosen per provider model name (the request's ``model``) through ``
 * ``slow``: sleeps ``slow_seconds`` before answering (longer than the proxy's read timeout);
 * ``echo_key``: a 401 whose message quotes the Authorization header (as some providers do);
 * ``400``: a client error (the request is bad whichever LLM gets it);
-* ``break``: streams one chunk, then drops the connection.
+* ``break``: streams one chunk, then drops the connection;
+* ``drip``: streams its chunks 0.3 s apart.
 
 Every request body and its headers are recorded.
 """
@@ -118,14 +119,15 @@ class FakeProvider:
         text = f"answer from {model}"
         if not body.get("stream"):
             return JSONResponse(completion(model, text))
-        return StreamingResponse(self._events(model, text, broken=mode == "break"), media_type="text/event-stream")
+        events = self._events(model, text, broken=mode == "break", pause=0.3 if mode == "drip" else 0.0)
+        return StreamingResponse(events, media_type="text/event-stream")
 
-    async def _events(self, model: str, text: str, broken: bool) -> AsyncIterator[str]:
+    async def _events(self, model: str, text: str, broken: bool, pause: float) -> AsyncIterator[str]:
         yield _chunk(model, {"role": "assistant", "content": ""})
         words = text.split(" ")
         for i, word in enumerate(words):
             yield _chunk(model, {"content": word if i == 0 else " " + word})
-            await asyncio.sleep(0)
+            await asyncio.sleep(pause)
             if broken:
                 raise ConnectionResetError("fake provider drops the stream")
         yield _chunk(model, {}, finish="stop")

@@ -202,6 +202,19 @@ def test_streaming_fallback_and_broken_stream(client, provider, db) -> None:
     assert decision_row(db, request_id)["status"] == "stream_error"
 
 
+def test_client_leaving_mid_stream_is_recorded(proxy, provider, db) -> None:
+    provider.modes[provider_model("code-small")] = "drip"
+    body = {"model": "code-small", "messages": [{"role": "user", "content": CODE}], "stream": True}
+    headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
+    with httpx.stream("POST", f"{proxy.url}/v1/chat/completions", json=body, headers=headers) as response:
+        request_id = response.headers["x-irtrouter-request-id"]
+        next(response.iter_bytes())  # one event, then hang up
+    deadline = time.monotonic() + 10
+    while decision_row(db, request_id)["status"] == "streaming" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert decision_row(db, request_id)["status"] == "client_closed"
+
+
 def test_provider_keys_never_leak(client, provider, proxy, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     provider.modes[provider_model("big")] = "echo_key"

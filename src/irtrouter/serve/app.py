@@ -35,7 +35,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +115,7 @@ class _Service:
         self.store: SQLiteStore
         self.routing: RoutingService
         self.upstreams: Upstreams
+        self._background: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         server = self.config.server
@@ -127,7 +128,15 @@ class _Service:
         self.routing.start()
         self.upstreams = Upstreams(self.upstream_specs, self.transport)
 
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``coro`` to completion even if its caller is cancelled (the loop keeps only weak references)."""
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
     async def close(self) -> None:
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.upstreams.close()
         await self.routing.close()
         await self.store.close()
@@ -528,6 +537,9 @@ async def _relay(
                 event = []
         if event:
             yield ("\n".join(event) + "\n\n").encode("utf-8")
+    except (asyncio.CancelledError, GeneratorExit):
+        status = "client_closed"  # the client went away mid-stream
+        raise
     except httpx.HTTPError as exc:
         status = "stream_error"
         kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connect"
@@ -536,12 +548,17 @@ async def _relay(
         error = APIError(502, message, code="upstream_stream_error").envelope()
         yield f"data: {json.dumps(error)}\n\n".encode()
     finally:
-        await upstream.aclose()
         record.status = status
         record.input_tokens, record.output_tokens, record.cost_usd = service.actual_cost(llm_id, usage)
         record.latency_ms = (time.perf_counter() - started) * 1000
-        # Shielded: a client that disconnects cancels this generator, not the final write.
-        await asyncio.shield(service.store.update_outcome(record))
+
+        async def finish() -> None:
+            await upstream.aclose()
+            await service.store.update_outcome(record)
+
+        # A client that disconnects cancels this generator, not the closing write: the task is
+        # held by the service until done, and only the wait for it is cancelled.
+        await asyncio.shield(service.spawn(finish()))
 
 
 class _CountRequests:

@@ -71,7 +71,7 @@ CREATE TABLE IF NOT EXISTS decisions (
     latency_ms REAL,                     -- whole request, as seen by the service
     upstream_status INTEGER,             -- HTTP status of the last provider call
     attempts TEXT,                       -- JSON list of provider calls
-    status TEXT NOT NULL                 -- routed | ok | streaming | failed | stream_error
+    status TEXT NOT NULL                 -- routed | ok | streaming | failed | stream_error | client_closed
 );
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
