@@ -357,7 +357,7 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 
 def _figure_html(name: str, caption: str, png: bytes) -> str:
     uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-    layout = "wide" if name.startswith("ability_") else "half"  # the narrower figures pair up
+    layout = "wide" if name.startswith(("ability_", "difficulty_by")) else "half"  # narrower ones pair up
     return (
         f'<figure id="{html.escape(name)}" class="{layout}"><img alt="{html.escape(caption)}" src="{uri}">'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
@@ -374,7 +374,8 @@ padding:0 1em;line-height:1.4}
 h1{font-size:1.5em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
 .meta{color:#555;font-size:.9em}figure{margin:1em 0}img{max-width:100%;height:auto;border:1px solid #eee}
 section{display:flex;flex-wrap:wrap;gap:0 2%;align-items:flex-start}section>*{flex:1 1 100%}
-section>figure.half{flex:1 1 48%;max-width:100%}section>table{flex:0 0 auto}
+section>figure.half{flex:1 1 48%;max-width:100%}section>table{flex:0 1 auto;max-width:100%}
+td{overflow-wrap:anywhere}
 figcaption{font-size:.85em;color:#555}table{border-collapse:collapse;font-size:.85em;margin:.8em 0}
 th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}th{background:#f4f4f4}
 code{background:#f4f4f4;padding:0 .2em}

@@ -25,7 +25,7 @@ to its right; :mod:`irtrouter.explain` re-exports it.)
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -290,7 +290,7 @@ def explain_decisions(
             similar_task_share=share,
             reason="",
         )
-        out.append(_with_reason(expl, named=not linear))
+        out.append(_with_reason(expl, named=isinstance(router.predictor_, NIRTPredictor)))
     return out
 
 
@@ -318,8 +318,7 @@ def _similar_tasks(router: IRTRouter, prediction: Prediction) -> list[tuple[str 
 
 
 def _with_reason(expl: Explanation, named: bool) -> Explanation:
-    from dataclasses import replace
-
+    """``expl`` with its one-line reason; ``named``: its top dimensions are named abilities."""
     pct = min(int(expl.difficulty_percentile), 99)
     if named and expl.top_dimensions:
         # NIRT: the named abilities that stand above a uniform weighting (at most two).
