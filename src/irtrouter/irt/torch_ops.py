@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 
@@ -33,3 +36,16 @@ class TorchOps:
 
 
 TORCH_OPS = TorchOps()
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch on one thread meanwhile. For small networks (the identity model, the routing
+    policy) intra-op threads only add synchronisation: on a busy 2-core machine one thread trained
+    the LLM Bandit policy 8x faster (measured)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -17,7 +17,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import numpy as np
 
@@ -30,14 +30,27 @@ from irtrouter.routing.cost import cost_model_from_state
 from irtrouter.routing.neighbours import NeighbourIndex
 from irtrouter.routing.router import PREDICTORS, IRTRouter
 
+if TYPE_CHECKING:
+    from irtrouter.routing.policy import PolicyRouter
+
 FORMAT = "irtrouter.router"
 SCHEMA_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.npz"
 
 
-def save_router(router: IRTRouter, path: str | Path) -> Path:
-    """Write ``router`` to directory ``path`` (created if needed; files replaced atomically)."""
+def save_router(
+    router: IRTRouter,
+    path: str | Path,
+    extra_config: dict[str, Any] | None = None,
+    extra_arrays: dict[str, np.ndarray] | None = None,
+) -> Path:
+    """Write ``router`` to directory ``path`` (created if needed; files replaced atomically).
+
+    A subclass (the LLM Bandit :class:`~irtrouter.routing.policy.PolicyRouter`) adds its own keys
+    and arrays with ``extra_config`` / ``extra_arrays``; ``extra_config["router_kind"]`` tells
+    :func:`load_router` which class to rebuild.
+    """
     router._check_fitted()
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -54,6 +67,7 @@ def save_router(router: IRTRouter, path: str | Path) -> Path:
         "cost_model": cost_config,
         "relevance": router.relevance_info_,
         "training": router.training_,
+        **(extra_config or {}),
     }
     arrays = {f"predictor.{k}": v for k, v in pred_arrays.items()}
     arrays |= {f"cost.{k}": v for k, v in cost_arrays.items()}
@@ -63,13 +77,15 @@ def save_router(router: IRTRouter, path: str | Path) -> Path:
     arrays["train_difficulty_sorted"] = router.train_difficulty_sorted_
     if router.train_tasks_ is not None:
         arrays["train_tasks"] = np.asarray(router.train_tasks_, dtype=np.str_)  # unicode, no pickle
+    arrays |= extra_arrays or {}
     _atomic_write(path / WEIGHTS_FILE, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
     _atomic_write(path / CONFIG_FILE, lambda fh: fh.write(json.dumps(config, indent=2).encode("utf-8")))
     return path
 
 
 def load_router(path: str | Path, embedder: Embedder | None = None) -> IRTRouter:
-    """Read a router saved by :func:`save_router`.
+    """Read a router saved by :func:`save_router`: an :class:`IRTRouter`, or its subclass
+    :class:`~irtrouter.routing.policy.PolicyRouter` when ``config.json`` says ``"router_kind": "policy"``.
 
     Parameters
     ----------
@@ -118,7 +134,15 @@ def load_router(path: str | Path, embedder: Embedder | None = None) -> IRTRouter
         )
 
     params = config["router"]
-    router = IRTRouter(**params)
+    router_kind = config.get("router_kind", "irt")
+    if router_kind == "policy":
+        from irtrouter.routing.policy import PolicyRouter
+
+        router: IRTRouter = PolicyRouter(**params)
+    elif router_kind == "irt":
+        router = IRTRouter(**params)
+    else:
+        raise RouterFormatError(f"{config_path}: unknown router kind {router_kind!r}")
     kind = config["predictor"]["kind"]
     if kind not in PREDICTORS:
         raise RouterFormatError(f"{config_path}: unknown predictor {kind!r}")
@@ -140,6 +164,11 @@ def load_router(path: str | Path, embedder: Embedder | None = None) -> IRTRouter
     router.embedder_ = embedder
     router.embedder_spec_ = emb_conf.get("spec")
     router.training_ = config.get("training", {})
+    if router_kind == "policy":
+        try:
+            cast("PolicyRouter", router).restore_policy(config, arrays)
+        except KeyError as exc:
+            raise RouterFormatError(f"{path}: missing {exc} in the saved policy router") from None
     return router
 
 

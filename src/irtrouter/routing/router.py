@@ -23,6 +23,7 @@ from irtrouter.embed.registry import make_embedder
 from irtrouter.errors import ConfigError, DataError, NotFittedError, UnknownLLMError
 from irtrouter.irt.abilities import ABILITY_NAMES
 from irtrouter.irt.base import IRTPredictor
+from irtrouter.irt.identity import IdentityIRTPredictor
 from irtrouter.irt.mirt import MIRTPredictor
 from irtrouter.irt.nirt import NIRTPredictor
 from irtrouter.irt.relevance import AbilityLabeller, make_labeller, relevance_vectors
@@ -34,7 +35,12 @@ from irtrouter.routing.neighbours import NeighbourIndex, warm_up
 
 log = logging.getLogger(__name__)
 
-PREDICTORS: dict[str, type[IRTPredictor]] = {"mirt": MIRTPredictor, "nirt": NIRTPredictor, "2pl": TwoPLPredictor}
+PREDICTORS: dict[str, type[IRTPredictor]] = {
+    "mirt": MIRTPredictor,
+    "nirt": NIRTPredictor,
+    "2pl": TwoPLPredictor,
+    "identity": IdentityIRTPredictor,
+}
 
 
 @dataclass(frozen=True)
@@ -63,9 +69,10 @@ class IRTRouter:
 
     Parameters
     ----------
-    predictor : {"mirt", "nirt", "2pl"}
-        MIRT-Router (latent abilities), NIRT-Router (25 named abilities, relevance vectors) or
-        RADAR's 2PL (one free scalar ability per LLM or configuration).
+    predictor : {"mirt", "nirt", "2pl", "identity"}
+        MIRT-Router (latent abilities), NIRT-Router (25 named abilities, relevance vectors),
+        RADAR's 2PL (one free scalar ability per LLM or configuration) or LLM Bandit's variational
+        identity vectors (:mod:`irtrouter.irt.identity`; the policy router builds on it).
     n_dims : int
         Ability dimensions N (NIRT: must be 25, one per named ability; 2PL: must be 1).
     embedder : str

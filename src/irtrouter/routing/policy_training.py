@@ -1,0 +1,357 @@
+"""Training of the LLM Bandit policy (torch; imported only by :meth:`PolicyRouter.fit`).
+
+Stage 1 (the identity predictor) is already trained and frozen when this runs. On the training
+queries observed for every LLM:
+
+Stage 2, supervised pre-training on pairwise comparisons [3P, digest section 4]
+    Draw a query, a pair of LLMs {k1, k2} and w ~ U(0, max_preference). The target is
+    ``argmax_k p_k / max(p) - w * c_k / max(c)`` where ``p`` is the success prediction
+    *Platt-calibrated* on the stage-1 validation queries (labels: the binarised scores), while
+    the policy's input keeps the uncalibrated p-hat. Loss: cross-entropy of the target.
+
+Stage 3, multi-objective PPO [P2: "multi-objective PPO", "reward normalization", "on-manifold
+mixup"; details 3P]
+    Each step draws ``ppo_batch`` queries, a random candidate set per query (one size per step,
+    uniform from ``min_candidates`` to every LLM [INF]), and w ~ U(0, max_preference); samples an
+    LLM from the policy and receives the vector reward ``r = [s_a / max_K s, -c_a / max_K c]``
+    (score and cost normalised within the candidate set; ``s / max s`` is 0 when no candidate
+    succeeds). The bandit has one step, so the advantage is ``A = r - V(x, K)`` with a vector value
+    head that never sees w; the policy maximises the clipped surrogate of the scalarised advantage
+    ``omega . A = A_quality + w * A_cost`` (standardised per rollout), plus ``value_coef * |V - r|^2``
+    and an entropy bonus, for ``ppo_epochs`` passes over the rollout (the "replay buffer").
+
+On-manifold mixup [3P: lambda ~ Beta(0.2, 0.2); our adaptation]
+    Each rollout query x is blended with its nearest training query x' (cosine over embeddings):
+    ``e = lambda e_x + (1 - lambda) e_x'`` with lambda folded to [0.5, 1] so x stays the dominant
+    sample, which keeps the discrete items (candidate set, w). Costs, p-hat (recomputed on the
+    blended embedding) and the reward of the sampled LLM are interpolated the same way. The
+    re-implementation blends pairs of buffered transitions; with offline data the reward of *any*
+    LLM on x' is known, so we blend at rollout time and the advantages and value targets follow.
+
+Everything is seeded by ``random_state`` (numpy and torch generators).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from irtrouter.data.results import ResultsMatrix
+from irtrouter.errors import DataError, UnknownLLMError
+from irtrouter.irt.torch_ops import TORCH_OPS, single_thread
+from irtrouter.irt.training import split_validation
+from irtrouter.routing.neighbours import NeighbourIndex
+from irtrouter.routing.policy import (
+    PolicySettings,
+    candidate_logits,
+    encode,
+    init_policy_params,
+    set_costs,
+    state_value,
+)
+from irtrouter.routing.router import IRTRouter
+
+log = logging.getLogger(__name__)
+
+HISTORY_EVERY = 50  # steps between two entries of the training summary
+
+
+@dataclass
+class TrainedPolicy:
+    """Policy weights (numpy) and a JSON-ready summary of how training went."""
+
+    params: dict[str, np.ndarray]
+    summary: dict[str, Any]
+
+
+@dataclass
+class _Pool:
+    """The training queries observed for every LLM, with everything the policy stages read."""
+
+    X: np.ndarray  # query embeddings (n, d_query)
+    p_hat: np.ndarray  # uncalibrated success predictions (n, n_llms)
+    p_calibrated: np.ndarray  # Platt-calibrated predictions (n, n_llms)
+    costs: np.ndarray  # the router's normalised costs (n, n_llms)
+    scores: np.ndarray  # graded scores (n, n_llms)
+    neighbour: np.ndarray  # index of each query's nearest other query in the pool (n,)
+    platt: tuple[float, float]  # (a, b) of sigmoid(a * f + b)
+
+
+def train_policy(
+    router: IRTRouter,
+    results: ResultsMatrix,
+    settings: PolicySettings,
+    *,
+    candidate_sets: Sequence[Sequence[str]] | None = None,
+    random_state: int = 0,
+    progress: bool = False,
+) -> TrainedPolicy:
+    """Pre-train, then PPO-train a policy on top of ``router`` (an IRTRouter over the identity
+    predictor, already fitted on ``results``). See the module docstring."""
+    with single_thread():
+        return _train(router, results, settings, candidate_sets, random_state, progress)
+
+
+def _train(
+    router: IRTRouter,
+    results: ResultsMatrix,
+    settings: PolicySettings,
+    candidate_sets: Sequence[Sequence[str]] | None,
+    random_state: int,
+    progress: bool,
+) -> TrainedPolicy:
+    started = time.perf_counter()
+    torch.manual_seed(random_state)
+    rng = np.random.default_rng(random_state)
+    pool = _build_pool(router, results)
+    sets = _candidate_sets(candidate_sets, router.predictor_.llm_ids_)
+    identities = torch.from_numpy(np.asarray(router.predictor_.abilities_, dtype=np.float32))
+    init = init_policy_params(pool.X.shape[1], identities.shape[1], settings.hidden_units, rng)
+    params = {k: torch.nn.Parameter(torch.from_numpy(v)) for k, v in init.items()}
+    trainer = _Trainer(router, pool, identities, params, settings, sets, rng)
+
+    from tqdm.auto import tqdm
+
+    pre_history: list[dict[str, float]] = []
+    optimiser = torch.optim.Adam(params.values(), lr=settings.pretrain_learning_rate)
+    for step in tqdm(range(1, settings.pretrain_steps + 1), desc="policy pre-training", disable=not progress):
+        loss, accuracy = trainer.pretrain_step(optimiser)
+        if step % HISTORY_EVERY == 0 or step == settings.pretrain_steps:
+            pre_history.append({"step": step, "loss": round(loss, 5), "accuracy": round(accuracy, 4)})
+    pre_seconds = time.perf_counter() - started
+
+    ppo_history: list[dict[str, float]] = []
+    optimiser = torch.optim.Adam(params.values(), lr=settings.learning_rate)
+    window: list[dict[str, float]] = []
+    for step in tqdm(range(1, settings.ppo_steps + 1), desc="policy PPO", disable=not progress):
+        window.append(trainer.ppo_step(optimiser))
+        if step % HISTORY_EVERY == 0 or step == settings.ppo_steps:
+            mean = {k: round(float(np.mean([w[k] for w in window])), 5) for k in window[0]}
+            ppo_history.append({"step": step, **mean})
+            window = []
+    seconds = time.perf_counter() - started
+    log.info("policy trained in %.1fs (pre-training %.1fs) on %d queries", seconds, pre_seconds, len(pool.X))
+    summary = {
+        "pool_queries": len(pool.X),
+        "platt": {"a": round(pool.platt[0], 6), "b": round(pool.platt[1], 6)},
+        "pretrain_history": pre_history,
+        "ppo_history": ppo_history,
+        "pretrain_seconds": round(pre_seconds, 3),
+        "seconds": round(seconds, 3),
+        "candidate_sets": None if sets is None else [[router.predictor_.llm_ids_[j] for j in s] for s in sets],
+    }
+    out = {k: v.detach().numpy().copy() for k, v in params.items()}
+    return TrainedPolicy(params=out, summary=summary)
+
+
+def _build_pool(router: IRTRouter, results: ResultsMatrix) -> _Pool:
+    predictor = router.predictor_
+    complete = results.observed.all(axis=1)
+    if results.n_llms < 2:
+        raise DataError("a routing policy needs at least 2 LLMs", source=results.source)
+    if complete.sum() < 2:
+        raise DataError("the policy trains on queries observed for every LLM: fewer than 2", source=results.source)
+    X_all = np.asarray(router.neighbours_.embeddings, dtype=np.float32)
+    rows = np.flatnonzero(complete)
+    X = X_all[rows]
+    # Platt scaling on the stage-1 validation queries, which the identity model never fitted.
+    threshold = float(predictor.threshold_)  # type: ignore[attr-defined]
+    val = split_validation(results.n_queries, predictor.validation_fraction, results.tasks, predictor.random_state)
+    fit_rows = np.flatnonzero(val) if val.sum() >= 10 else np.arange(results.n_queries)
+    logits = _logit(predictor.predict_proba(X_all[fit_rows]))
+    observed = results.observed[fit_rows]
+    labels = results.scores[fit_rows][observed] > threshold
+    a, b = _platt(logits[observed], labels)
+    p_hat = predictor.predict_proba(X)
+    neighbours = NeighbourIndex(X).search(X, 2)
+    # The nearest *other* query: the first column is the query itself unless a duplicate ties.
+    own = neighbours[:, 0] == np.arange(len(X))
+    return _Pool(
+        X=X,
+        p_hat=p_hat.astype(np.float32),
+        p_calibrated=(1.0 / (1.0 + np.exp(-(a * _logit(p_hat) + b)))).astype(np.float32),
+        costs=np.asarray(router.cost_model_.normalised([results.queries[i] for i in rows]), dtype=np.float64),
+        scores=results.scores[rows].astype(np.float64),
+        neighbour=np.where(own, neighbours[:, 1], neighbours[:, 0]),
+        platt=(a, b),
+    )
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p) - np.log1p(-p)
+
+
+def _platt(logits: np.ndarray, labels: np.ndarray, iterations: int = 50) -> tuple[float, float]:
+    """(a, b) maximising the likelihood of ``labels`` under sigmoid(a * logit + b): Newton's method
+    with a tiny ridge, starting from the identity map."""
+    x = np.stack([logits, np.ones_like(logits)], axis=1)
+    y = labels.astype(np.float64)
+    w = np.array([1.0, 0.0])
+    if len(np.unique(y)) < 2:
+        return 1.0, 0.0  # one class only: nothing to calibrate against
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        grad = x.T @ (p - y) + 1e-6 * w
+        hess = (x * (p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(2)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return float(w[0]), float(w[1])
+
+
+def _candidate_sets(
+    candidate_sets: Sequence[Sequence[str]] | None, llm_ids: tuple[str, ...]
+) -> list[np.ndarray] | None:
+    if candidate_sets is None:
+        return None
+    position = {m: j for j, m in enumerate(llm_ids)}
+    sets = []
+    for s in candidate_sets:
+        for m in s:
+            if m not in position:
+                raise UnknownLLMError(m, llm_ids, "candidate_sets")
+        idx = np.array(sorted({position[m] for m in s}), dtype=np.int64)
+        if len(idx) < 2:
+            raise DataError(f"a candidate set needs at least 2 distinct LLMs, got {list(s)}")
+        sets.append(idx)
+    if not sets:
+        raise DataError("candidate_sets is empty")
+    return sets
+
+
+class _Trainer:
+    """One pre-training or PPO step at a time, on torch copies of the pool."""
+
+    def __init__(
+        self,
+        router: IRTRouter,
+        pool: _Pool,
+        identities: torch.Tensor,
+        params: dict[str, torch.nn.Parameter],
+        settings: PolicySettings,
+        sets: list[np.ndarray] | None,
+        rng: np.random.Generator,
+    ) -> None:
+        self.router, self.pool, self.identities, self.params = router, pool, identities, params
+        self.settings, self.sets, self.rng = settings, sets, rng
+        self.n_llms = identities.shape[0]
+        self.X = torch.from_numpy(pool.X)
+        self.p_hat = torch.from_numpy(pool.p_hat)
+
+    # -- sampling --------------------------------------------------------------------------------
+    def _subsets(self, n: int, size: int | None) -> np.ndarray:
+        """(n, k) candidate indices: from the given sets, or a random subset per query."""
+        if self.sets is not None:
+            chosen = self.sets[int(self.rng.integers(len(self.sets)))]
+            if size is None:
+                return np.tile(chosen, (n, 1))
+            return np.stack([self.rng.choice(chosen, size=size, replace=False) for _ in range(n)])
+        if size is None:
+            size = int(self.rng.integers(min(self.settings.min_candidates, self.n_llms), self.n_llms + 1))
+        return np.argsort(self.rng.random((n, self.n_llms)), axis=1)[:, :size]
+
+    def _forward(
+        self, X: torch.Tensor, subsets: np.ndarray, costs: np.ndarray, p_hat: torch.Tensor, w: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (n, k) and values (n, 2) of the candidate sets ``subsets``."""
+        ids = self.identities[torch.from_numpy(subsets)]
+        s, q = encode(
+            TORCH_OPS,
+            self.params,
+            X,
+            ids,
+            torch.from_numpy(set_costs(costs).astype(np.float32)),
+            p_hat,
+            self.settings.n_heads,
+        )
+        logits = candidate_logits(TORCH_OPS, self.params, s, q, ids, torch.from_numpy(w.astype(np.float32)))
+        return logits, state_value(TORCH_OPS, self.params, s, q)
+
+    def _step(self, optimiser: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(self.params.values()), self.settings.max_grad_norm)
+        optimiser.step()
+
+    # -- stage 2 ---------------------------------------------------------------------------------
+    def pretrain_step(self, optimiser: torch.optim.Optimizer) -> tuple[float, float]:
+        n = self.settings.pretrain_batch
+        rows = self.rng.integers(len(self.pool.X), size=n)
+        pairs = self._subsets(n, 2)
+        w = self.rng.uniform(0, self.settings.max_preference, size=n)
+        take = np.take_along_axis
+        costs = take(self.pool.costs[rows], pairs, axis=1)
+        calibrated = take(self.pool.p_calibrated[rows], pairs, axis=1).astype(np.float64)
+        target = (set_costs(calibrated) - w[:, None] * set_costs(costs)).argmax(axis=1)
+        p_hat = self.p_hat[torch.from_numpy(rows)].gather(1, torch.from_numpy(pairs))
+        logits, _ = self._forward(self.X[torch.from_numpy(rows)], pairs, costs, p_hat, w)
+        target_t = torch.from_numpy(target)
+        loss = F.cross_entropy(logits, target_t)
+        self._step(optimiser, loss)
+        return float(loss.detach()), float((logits.argmax(1) == target_t).float().mean())
+
+    # -- stage 3 ---------------------------------------------------------------------------------
+    def ppo_step(self, optimiser: torch.optim.Optimizer) -> dict[str, float]:
+        st, pool = self.settings, self.pool
+        n = st.ppo_batch
+        rows = self.rng.integers(len(pool.X), size=n)
+        subsets = self._subsets(n, None)
+        w = self.rng.uniform(0, st.max_preference, size=n)
+        other = pool.neighbour[rows]
+        if st.mixup_alpha > 0:
+            lam = self.rng.beta(st.mixup_alpha, st.mixup_alpha, size=n)
+            lam = np.maximum(lam, 1 - lam)  # x stays the dominant sample
+        else:
+            lam = np.ones(n)
+        take = np.take_along_axis
+        X = lam[:, None] * pool.X[rows] + (1 - lam[:, None]) * pool.X[other]
+        costs = lam[:, None] * take(pool.costs[rows], subsets, 1) + (1 - lam[:, None]) * take(
+            pool.costs[other], subsets, 1
+        )
+        p_hat = take(self.router.predictor_.predict_proba(X.astype(np.float32)), subsets, 1)
+        X_t, p_t = torch.from_numpy(X.astype(np.float32)), torch.from_numpy(p_hat.astype(np.float32))
+
+        with torch.no_grad():
+            logits, values = self._forward(X_t, subsets, costs, p_t, w)
+            dist = torch.distributions.Categorical(logits=logits)
+            actions = dist.sample()
+            old_logp = dist.log_prob(actions)
+        a = actions.numpy()[:, None]
+
+        def reward(r: np.ndarray) -> np.ndarray:
+            quality = take(set_costs(take(pool.scores[r], subsets, 1)), a, 1)[:, 0]  # s_a / max_K s
+            cost = take(set_costs(take(pool.costs[r], subsets, 1)), a, 1)[:, 0]
+            return np.stack([quality, -cost], axis=1)
+
+        rewards = lam[:, None] * reward(rows) + (1 - lam[:, None]) * reward(other)
+        rewards_t = torch.from_numpy(rewards.astype(np.float32))
+        advantage = rewards_t - values
+        w_t = torch.from_numpy(w.astype(np.float32))
+        scalar = advantage[:, 0] + w_t * advantage[:, 1]  # omega . A with omega = [1, w]
+        if st.normalise_advantages and n > 1:
+            scalar = (scalar - scalar.mean()) / (scalar.std() + 1e-8)
+
+        for _ in range(st.ppo_epochs):
+            logits, values = self._forward(X_t, subsets, costs, p_t, w)
+            dist = torch.distributions.Categorical(logits=logits)
+            ratio = torch.exp(dist.log_prob(actions) - old_logp)
+            surrogate = torch.minimum(ratio * scalar, ratio.clamp(1 - st.clip, 1 + st.clip) * scalar)
+            value_loss = ((values - rewards_t) ** 2).sum(1).mean()
+            loss = -surrogate.mean() + st.value_coef * value_loss - st.entropy_coef * dist.entropy().mean()
+            self._step(optimiser, loss)
+        return {
+            "reward": float((rewards[:, 0] + w * rewards[:, 1]).mean()),
+            "quality": float(rewards[:, 0].mean()),
+            "cost": float(-rewards[:, 1].mean()),
+            "value_loss": float(value_loss.detach()),
+            "entropy": float(dist.entropy().mean().detach()),
+        }
