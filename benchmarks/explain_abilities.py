@@ -27,6 +27,7 @@ import platform
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,7 @@ def explanation_timing(router: IRTRouter, X: np.ndarray, queries: tuple[str, ...
     return statistics.median(rest), statistics.median(expl)
 
 
-def run_one(name: str, predictor: str, seed: int, save_dir: Path | None) -> dict[str, object]:
+def run_one(name: str, predictor: str, seed: int, save_dir: Path | None) -> dict[str, Any]:
     bench = load_benchmark(name, default_data_root() / name)
     started = time.perf_counter()
     router = IRTRouter(predictor=predictor, random_state=seed).fit(bench.train, bench.catalog)
@@ -77,7 +78,7 @@ def run_one(name: str, predictor: str, seed: int, save_dir: Path | None) -> dict
     table = ability_table(router)
     train_acc = accuracy_vector(bench.train, table.llm_ids)
     test_acc = accuracy_vector(bench.test, table.llm_ids)
-    row: dict[str, object] = {
+    row: dict[str, Any] = {
         "dataset": name,
         "predictor": predictor,
         "seed": seed,
@@ -97,7 +98,8 @@ def run_one(name: str, predictor: str, seed: int, save_dir: Path | None) -> dict
     pred = router.predict_embedded(X_test, test.queries)
     levels = level_correlations(pred.difficulty, known_levels(test.queries, test.query_meta))
     row["test_levels"] = [(c.name, c.spearman, c.n) for c in levels]
-    row["test_item"] = item_accuracy_correlation(pred.difficulty, test.scores).spearman
+    item = item_accuracy_correlation(pred.difficulty, test.scores)
+    row["test_item"], row["n_item"] = item.spearman, item.n
     task = task_accuracy_correlation(pred.difficulty, test.tasks, test.scores)
     row["test_task"], row["n_tasks"] = task.spearman, task.n
     train_levels = known_levels(bench.train.queries, bench.train.query_meta)
@@ -136,28 +138,36 @@ def main() -> None:
                 rows.append(row)
                 print(
                     f"# {name} {predictor} seed {seed}: fit {row['fit_s']:.0f}s ({row['epochs']} epochs); "
-                    f"ability ranking {', '.join(row['ranking'])}; "  # type: ignore[arg-type]
-                    f"train-accuracy ranking {', '.join(row['accuracy_ranking'])}",  # type: ignore[arg-type]
+                    f"ability ranking {', '.join(row['ranking'])}; "
+                    f"train-accuracy ranking {', '.join(row['accuracy_ranking'])}",
                     flush=True,
                 )
 
     print("\n### Spearman(mean ability, mean accuracy) over the LLMs\n")
-    print("| dataset | predictor | seed | LLMs | vs train acc: mean logit | vs train acc: mean over dims "
-          "| vs test acc: mean logit | vs test acc: mean over dims |")
+    print(
+        "| dataset | predictor | seed | LLMs | vs train acc: mean logit | vs train acc: mean over dims "
+        "| vs test acc: mean logit | vs test acc: mean over dims |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['dataset']} | {r['predictor']} | {r['seed']} | {r['n_llms']} | {fmt(r['train_logit'])} | "
-              f"{fmt(r['train_dims'])} | {fmt(r['test_logit'])} | {fmt(r['test_dims'])} |")
+        print(
+            f"| {r['dataset']} | {r['predictor']} | {r['seed']} | {r['n_llms']} | {fmt(r['train_logit'])} | "
+            f"{fmt(r['train_dims'])} | {fmt(r['test_logit'])} | {fmt(r['test_dims'])} |"
+        )
 
     print("\n### Difficulty on the test split (Spearman)\n")
-    print("| dataset | predictor | seed | vs known level (n) | vs query's mean score | per task: vs mean score (tasks) "
-          "| in-sample: train logic grids (n) |")
+    print(
+        "| dataset | predictor | seed | vs known level (n) | vs query's mean score (n queries with a score) "
+        "| per task: vs mean score (tasks) | in-sample: train logic grids (n) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        lv = "; ".join(f"{n}: {fmt(s)} ({k})" for n, s, k in r["test_levels"]) or "none in the data"  # type: ignore[attr-defined]
-        tr = "; ".join(f"{fmt(s)} ({k})" for _, s, k in r.get("train_levels", [])) or "n/a"  # type: ignore[attr-defined]
-        print(f"| {r['dataset']} | {r['predictor']} | {r['seed']} | {lv} | {fmt(r['test_item'])} | "
-              f"{fmt(r['test_task'])} ({r['n_tasks']}) | {tr} |")
+        lv = "; ".join(f"{fmt(s)} ({k})" for _, s, k in r["test_levels"]) or "none in the data"
+        tr = "; ".join(f"{fmt(s)} ({k})" for _, s, k in r.get("train_levels", [])) or "n/a"
+        print(
+            f"| {r['dataset']} | {r['predictor']} | {r['seed']} | {lv} | {fmt(r['test_item'])} ({r['n_item']}) | "
+            f"{fmt(r['test_task'])} ({r['n_tasks']}) | {tr} |"
+        )
 
     print("\n### Explanation cost per routed query (median ms, one query at a time, embedding excluded)\n")
     print("| dataset | predictor | seed | predict + choose | explanation |")
