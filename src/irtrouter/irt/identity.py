@@ -250,10 +250,42 @@ class IdentityIRTPredictor(IRTPredictor):
         """g (n_queries, n_llms): P(a beats b) = sigmoid(g_a - g_b)."""
         return self._all_pairs(ops, X_queries, theta, params) @ params["w_g"] + params["c_g"]
 
-    def paired_logits(self, ops: ArrayOps, X_queries: Any, theta: Any, params: Params) -> Any:
-        """f for row-wise pairs: query i with identity i, shape (n,). Used by the quiz."""
-        z = self.backbone(ops, X_queries @ params["W_e"].T, theta @ params["W_i"].T, params)
-        return z @ params["w_f"] + params["c_f"]
+    def identity_gradient(self, X_queries: np.ndarray, identity: np.ndarray) -> np.ndarray:
+        """d f(e_x, I) / d I at ``identity`` (d,) for every query, shape (n_queries, d), numpy.
+
+        The quiz's Fisher information of query x about a new identity is ``p (1 - p) g g^T``.
+        """
+        self._check_fitted()
+        p = self.params_
+        X = np.atleast_2d(np.asarray(X_queries, dtype=np.float32))
+        u1 = X @ p["W_e"].T + np.asarray(identity, dtype=np.float32) @ p["W_i"].T + p["b_1"]
+        u2 = NUMPY_OPS.relu(u1) @ p["W_2"].T + p["b_2"]
+        d_hidden = ((p["w_f"] * (u2 > 0)) @ p["W_2"]) * (u1 > 0)  # back through both relu layers
+        return np.asarray(d_hidden @ p["W_i"], dtype=np.float64)
+
+    def loss_terms(self, X_queries: np.ndarray, Y: np.ndarray) -> dict[str, float]:
+        """The three terms of the training loss at the posterior means, on any scores ``Y``
+        (numpy; e.g. held-out queries): success BCE on the binarised scores (mean per observed
+        cell), pairwise BCE (mean per comparison) and the summed KL of the identities.
+
+        Training minimises ``bce + pairwise_weight * pairwise + kl_weight_ * kl`` per batch (with
+        sampled identities); these are the same functions evaluated at ``mu``.
+        """
+        self._check_fitted()
+        Xq = np.atleast_2d(np.asarray(X_queries, dtype=np.float32))
+        Y = np.asarray(Y, dtype=np.float64)
+        if Y.shape != (len(Xq), len(self.llm_ids_)):
+            raise DataError(f"Y has shape {Y.shape}, expected ({len(Xq)}, {len(self.llm_ids_)})")
+        observed = ~np.isnan(Y)
+        logits = self.logits(NUMPY_OPS, Xq, self.abilities_, self.params_).astype(np.float64)
+        labels = np.greater(np.nan_to_num(Y), self.threshold_)
+        cell = -np.where(labels, NUMPY_OPS.log_sigmoid(logits), NUMPY_OPS.log_sigmoid(-logits))
+        g = self.pairwise_logits(NUMPY_OPS, Xq, self.abilities_, self.params_).astype(np.float64)
+        return {
+            "bce": float(cell[observed].mean()) if observed.any() else float("nan"),
+            "pairwise": float(pairwise_bce(NUMPY_OPS, g, np.where(observed, Y, UNOBSERVED))),
+            "kl": float(kl_to_standard_normal(NUMPY_OPS, self.abilities_.astype(np.float64), self.identity_std_)),
+        }
 
     def difficulty(self, ops: ArrayOps, X_queries: Any, params: Params, context: Any = None) -> Any:
         """Minus the mean success logit over the trained pool: higher = harder for a typical LLM."""
