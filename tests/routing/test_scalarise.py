@@ -156,3 +156,17 @@ def test_budget_mode_on_a_router_over_configurations():
         assert spent < 1.25 * cap
         # Under the cap, the router beats the cheapest configuration on realised accuracy.
         assert test.scores[np.arange(test.n_queries), chosen].mean() > test.scores[:, 0].mean() + 0.1
+
+
+def test_registered_radar_routers_route_by_their_scalarisation():
+    from irtrouter.routing.radar import ChebyshevDecisions
+    from irtrouter.routing.registry import available_routers, make_router
+
+    assert {"2pl", "2pl-chebyshev", "mirt-chebyshev"} <= set(available_routers())
+    p, c = np.array([[0.5, 0.7, 1.0]]), np.array([0.01, 0.5, 1.0])
+    decisions = ChebyshevDecisions(("a", "b", "c"), p, c)
+    assert decisions.choose(0.6).tolist() == [1] == chebyshev_choice(p, c, 0.6).tolist()
+    # The scalarisation is applied at decision time: switching it needs no new fit.
+    assert make_router("2pl").with_params(scalarisation="chebyshev").scalarisation == "chebyshev"
+    with pytest.raises(ConfigError, match="change what fit"):
+        make_router("2pl").with_params(n_dims=2)
