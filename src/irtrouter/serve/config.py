@@ -232,12 +232,16 @@ def check_config(
                 problems.append(f"{where}.allowed_llms: {m!r} is unroutable (no 'llms' entry)")
         if policy.allowed_llms == []:
             problems.append(f"{where}.allowed_llms: empty (omit it to allow every LLM)")
+    unset: dict[str, list[str]] = {}
     for m, up in config.llms.items():
         if up.api_key_env and not env.get(up.api_key_env):
-            problems.append(f"llms.{m}.api_key_env: environment variable {up.api_key_env} is not set")
+            unset.setdefault(up.api_key_env, []).append(f"llms.{m}")
     for var in config.auth.api_keys_env:
         if not env.get(var):
-            problems.append(f"auth.api_keys_env: environment variable {var} is not set")
+            unset.setdefault(var, []).append("auth")
+    problems += [
+        f"environment variable {var} is not set (needed by {', '.join(users)})" for var, users in unset.items()
+    ]
     if not routable:
         problems.append("no router LLM is configured under 'llms': nothing can be routed")
     warnings = [f"unroutable (no 'llms' entry, never called): {', '.join(unroutable)}"] if unroutable else []
