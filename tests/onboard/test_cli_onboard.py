@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from irtrouter.cli import cli
-from irtrouter.routing import IRTRouter, load_router
+from irtrouter.routing import load_router
 from tests.radar_data import configuration_catalog, configuration_results
 
 NEW = "large@medium"
@@ -19,15 +19,12 @@ def files(tmp_path_factory):
     catalog = configuration_catalog()
     train = configuration_results(400, seed=0)
     others = [g for g in train.llm_ids if g != NEW]
-    IRTRouter(
-        predictor="2pl",
-        n_dims=1,
-        embedder="hashing:256",
-        cost_model="configuration",
-        predictor_params={"learning_rate": 0.02},
-    ).fit(train.select_llms(others), catalog).save(root / "router")
     train.select_llms(others).to_frame().to_csv(root / "train.csv", index=False)
     (root / "llms.json").write_text(json.dumps(catalog.to_records()))
+    res = run("train", root / "train.csv", "--llms", root / "llms.json", "--out", root / "router", "--predictor", "2pl",
+              "--embedder", "hashing:256", "--cost-model", "configuration", "--lr", 0.02)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "trained 2pl on 400 queries x 5 LLMs" in res.stdout
     truth = train.select_llms([NEW])
     answers = dict(zip(truth.query_ids, zip(truth.scores[:, 0], truth.output_tokens[:, 0], strict=True), strict=True))
     return root, answers

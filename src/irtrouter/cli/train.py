@@ -26,10 +26,11 @@ from irtrouter.routing.cost import COST_MODELS
     "--predictor",
     default="mirt",
     show_default=True,
-    type=click.Choice(["mirt", "nirt"]),
-    help="mirt: latent abilities (fast). nirt: 25 named abilities with relevance vectors.",
+    type=click.Choice(["mirt", "nirt", "2pl"]),
+    help="mirt: latent abilities (fast). nirt: 25 named abilities with relevance vectors. "
+    "2pl: RADAR's one scalar ability per LLM or configuration.",
 )
-@click.option("--dims", default=25, show_default=True, help="Ability dimensions N (nirt: 25).")
+@click.option("--dims", type=int, default=None, help="Ability dimensions N (default 25; nirt: 25; 2pl: 1).")
 @click.option(
     "--embedder",
     default="use",
@@ -107,7 +108,7 @@ def train(
     out_dir: str,
     llms: str | None,
     predictor: str,
-    dims: int,
+    dims: int | None,
     embedder: str,
     warmup_lambda: float,
     warmup_k: int,
@@ -153,7 +154,7 @@ def train(
             results = results.take(pick)
     router = IRTRouter(
         predictor=predictor,
-        n_dims=dims,
+        n_dims=dims if dims is not None else (1 if predictor == "2pl" else 25),
         embedder=embedder,
         warmup_lambda=warmup_lambda,
         warmup_k=warmup_k,
