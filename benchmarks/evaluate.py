@@ -55,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--embedder", default=None, help="default: use (hashing with --quick)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-root", type=Path, default=None, help="default $IRTROUTER_SHARED_DATA or ../shared/data")
     parser.add_argument("--out", type=Path, default=None, help="tables folder (default runs/evaluate[-quick])")
     parser.add_argument("--img", type=Path, default=None, help="plots folder (default docs/img; --out with --quick)")
     parser.add_argument("--update-docs", action="store_true", help="rewrite the generated block of BENCHMARKS.md")
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> Report:
         ablation_datasets=tuple(args.ablation_datasets),
         embedder=args.embedder or base.embedder,
         seed=args.seed,
+        root=args.data_root,
     )
     out = args.out or ROOT / "runs" / ("evaluate-quick" if args.quick else "evaluate")
     img = args.img or (out if args.quick else ROOT / "docs" / "img")

@@ -7,6 +7,7 @@ import pytest
 
 from irtrouter.embed import make_embedder
 from irtrouter.errors import ConfigError
+from irtrouter.evaluate.ablations import dimension_ablation, embedder_ablation, relevance_ablation, warmup_ablation
 from irtrouter.evaluate.harness import ALPHAS, DEFAULT_ROUTERS, SWEEP, run_setting
 from irtrouter.evaluate.metrics import realised_costs, reward_oracle
 from irtrouter.evaluate.protocol import make_setting
@@ -138,3 +139,21 @@ def test_report_round_trips_and_labels_modelled_costs(result, tmp_path):
     assert "MODELLED USD" in text
     assert "| Router | Perf. @0.8 | Cost @0.8 | Reward @0.8 | Gap closed @0.8 |" in text
     assert "Top-k routing accuracy" in text and "AIQ" in text
+
+
+def test_ablations_reuse_the_main_fit_and_retrain_the_rest(result):
+    emb = make_embedder("hashing:128")
+    lam = warmup_ablation(result, lambdas=(0.0, 0.3))
+    main = {(r["router"], r["alpha"]): r["reward"] for r in result.rows["routing"]}
+    for r in lam:
+        name = r["router"] if r["value"] == 0.3 else f"{r['router']}-nowarmup"
+        assert r["reward"] == pytest.approx(main[(name, r["alpha"])])
+    dims = dimension_ablation(result, emb, dims=(25, 3), overrides=SHORT)
+    assert [r["value"] for r in dims] == [25] * 3 + [3] * 3
+    assert [r["reward"] for r in dims[:3]] == [main[("mirt", a)] for a in ALPHAS]  # N=25 is the main fit
+    embs = embedder_ablation(result, ("hashing:128", "hashing:32"), "hashing:128", overrides=SHORT)
+    assert [r["reward"] for r in embs[:3]] == [main[("mirt", a)] for a in ALPHAS]
+    assert {r["embedder"] for r in embs[3:]} == {"hashing-32"}
+    rel = relevance_ablation(result, emb, overrides=SHORT)
+    assert [r["value"] for r in rel] == ["labelled"] * 3 + ["uniform (all ones)"] * 3
+    assert [r["reward"] for r in rel[:3]] == [main[("nirt", a)] for a in ALPHAS]

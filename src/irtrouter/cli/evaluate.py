@@ -102,7 +102,7 @@ def _settings(
     show_default=True,
     help=f"Comma-separated ablations to run too: {', '.join(ABLATIONS)}, 'all' or 'none'.",
 )
-@click.option("--quick", is_flag=True, help="Seeded subsets (400 train / 200 test), hashing embedder, short training.")
+@click.option("--quick", is_flag=True, help="Seeded subsets (300 train / 150 test), hashing embedder, short training.")
 @click.option("--seed", default=0, show_default=True, help="Seed of splits, subsets and every router.")
 @click.option(
     "--on-missing",

@@ -71,15 +71,15 @@ class SuiteConfig:
 
     @classmethod
     def quick(cls, **changes: Any) -> SuiteConfig:
-        """The CI configuration: 400 train / 200 test queries per split, hashing embedder, short training."""
+        """The CI configuration: 300 train / 150 test queries per split, hashing embedder, short training."""
         base = cls(
-            n_train=400,
-            n_test=200,
+            n_train=300,
+            n_test=150,
             embedder="hashing",
-            overrides={"max_epochs": 25, "max_iter": 60, "predictor_params": {"max_epochs": 25}},
+            overrides={"max_epochs": 15, "max_iter": 40, "predictor_params": {"max_epochs": 15}},
             dims=(5, 25),
             embedders=("hashing", "hashing:64"),
-            sweep=tuple(round(0.1 * i, 1) for i in range(11)),
+            sweep=tuple(round(0.2 * i, 1) for i in range(6)),
         )
         return replace(base, **changes)
 
