@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from irtrouter.cli import cli
 from irtrouter.errors import ConfigError
 from irtrouter.serve import check_config, load_config, parse_config
-from irtrouter.serve.errors import APIError
+from irtrouter.serve.errors import APIError, StorageError
 from irtrouter.serve.overrides import parse_request
 from irtrouter.serve.storage import DecisionRecord, SQLiteStore, sqlite_path
 from tests.helpers import TOPIC_LLMS
@@ -185,6 +185,10 @@ def test_group_commit_isolates_a_bad_row_and_keeps_the_rest(tmp_path) -> None:
             # 50 concurrent writes, one a duplicate id: it alone fails.
             jobs = [store.add_decision(record(f"r{i}")) for i in range(50)] + [store.add_decision(record("r7"))]
             results = await asyncio.gather(*jobs, return_exceptions=True)
+            try:  # alone in its transaction (no savepoint path)
+                await store.add_decision(record("r1"))
+            except StorageError as exc:
+                results.append(exc)
             results.append(await store.add_feedback("r3", 0.5, "ok"))
             results.append(await store.add_feedback("nope", 0.5, None))
             return results
@@ -193,7 +197,8 @@ def test_group_commit_isolates_a_bad_row_and_keeps_the_rest(tmp_path) -> None:
 
     results = asyncio.run(scenario())
     assert all(r is None for r in results[:50]) and isinstance(results[50], Exception)
-    assert isinstance(results[51], int) and results[52] is None
+    assert isinstance(results[51], StorageError) and "UNIQUE" in str(results[51])
+    assert isinstance(results[52], int) and results[53] is None
     conn = sqlite3.connect(tmp_path / "store.sqlite")
     assert conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 50
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -296,6 +296,14 @@ class SQLiteStore:
         out: list[tuple[bool, Any]] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if len(ops) == 1:  # alone in its transaction: no savepoint needed to isolate it
+                try:
+                    out.append((True, ops[0](conn)))
+                except sqlite3.Error as exc:
+                    conn.execute("ROLLBACK")
+                    return [(False, StorageError(f"cannot write the decision database ({exc})"))]
+                conn.execute("COMMIT")
+                return out
             for op in ops:
                 conn.execute("SAVEPOINT op")
                 try:
