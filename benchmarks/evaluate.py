@@ -53,6 +53,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=["llmrouter", "routerbench_subset"],
         help="datasets of the ablations that retrain (N, embedder, relevance); the warm-up one runs everywhere",
     )
+    parser.add_argument(
+        "--embedder-ablation",
+        nargs="+",
+        default=["llmrouter"],
+        help="datasets of the embedder ablation (e5 is slow: its routers train on --embedder-ablation-train queries)",
+    )
+    parser.add_argument("--embedder-ablation-train", type=int, default=1000)
     parser.add_argument("--embedder", default=None, help="default: use (hashing with --quick)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-root", type=Path, default=None, help="default $IRTROUTER_SHARED_DATA or ../shared/data")
@@ -111,6 +118,8 @@ def main(argv: list[str] | None = None) -> Report:
         datasets=tuple(args.datasets),
         ablations=tuple(args.ablations),
         ablation_datasets=tuple(args.ablation_datasets),
+        embedder_ablation_datasets=tuple(args.embedder_ablation),
+        embedder_ablation_train=None if args.quick else args.embedder_ablation_train,
         embedder=args.embedder or base.embedder,
         seed=args.seed,
         root=args.data_root,

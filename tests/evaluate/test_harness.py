@@ -154,6 +154,8 @@ def test_ablations_reuse_the_main_fit_and_retrain_the_rest(result):
     embs = embedder_ablation(result, ("hashing:128", "hashing:32"), "hashing:128", overrides=SHORT)
     assert [r["reward"] for r in embs[:3]] == [main[("mirt", a)] for a in ALPHAS]
     assert {r["embedder"] for r in embs[3:]} == {"hashing-32"}
+    subset = embedder_ablation(result, ("hashing:128",), "hashing:128", overrides=SHORT, n_train=100)
+    assert {r["value"] for r in subset} == {"hashing:128 (100 train queries)"}  # retrained on the subset
     rel = relevance_ablation(result, emb, overrides=SHORT)
     assert [r["value"] for r in rel] == ["labelled"] * 3 + ["uniform (all ones)"] * 3
     assert [r["reward"] for r in rel[:3]] == [main[("nirt", a)] for a in ALPHAS]

@@ -46,8 +46,9 @@ class SuiteConfig:
     """What to evaluate and how (every field has the full run's default).
 
     ``ablation_datasets`` limits the ablations that retrain (N, embedder, relevance) to some
-    datasets (None: all); ``ablation_splits`` to some splits. The warm-up ablation reuses the
-    main run's routers and runs everywhere.
+    datasets (None: all); ``ablation_splits`` to some splits; ``embedder_ablation_datasets``
+    further limits the embedder ablation, which trains on ``embedder_ablation_train`` training
+    queries (None: all). The warm-up ablation reuses the main run's routers and runs everywhere.
     """
 
     datasets: Sequence[str] = DATASETS
@@ -64,6 +65,8 @@ class SuiteConfig:
     ablations: Sequence[str] = ABLATIONS
     ablation_datasets: Sequence[str] | None = None
     ablation_splits: Sequence[str] = ("ID",)
+    embedder_ablation_datasets: Sequence[str] | None = None
+    embedder_ablation_train: int | None = None
     lambdas: Sequence[float] = WARMUP_LAMBDAS
     dims: Sequence[int] = DIMENSIONS
     embedders: Sequence[str] = EMBEDDERS
@@ -140,10 +143,21 @@ def run_settings(settings: Sequence[Setting], config: SuiteConfig) -> Report:
             report.add_rows(
                 "ablations", dimension_ablation(result, embedder, config.dims, config.alphas, config.overrides)
             )
-        if costly and "embedder" in config.ablations:
+        embedder_here = (
+            config.embedder_ablation_datasets is None or setting.dataset in config.embedder_ablation_datasets
+        )
+        if costly and embedder_here and "embedder" in config.ablations:
             report.add_rows(
                 "ablations",
-                embedder_ablation(result, config.embedders, config.embedder, config.alphas, config.overrides),
+                embedder_ablation(
+                    result,
+                    config.embedders,
+                    config.embedder,
+                    config.alphas,
+                    config.overrides,
+                    config.embedder_ablation_train,
+                    config.seed,
+                ),
             )
         if costly and "relevance" in config.ablations:
             report.add_rows("ablations", relevance_ablation(result, embedder, config.alphas, config.overrides))
