@@ -223,9 +223,9 @@ def write_report(
 
 
 def _embed(router: IRTRouter, queries: tuple[str, ...], cache_dir: str | Path | None, use_cache: bool) -> np.ndarray:
+    # A ResultsMatrix's query texts were validated when it was built.
     if not use_cache:
         return router.embed(queries)
-    router.embed(queries[:1])  # validates the texts the same way routing does
     return CachedEmbedder(router.embedder_, cache_dir).encode(list(queries))
 
 
