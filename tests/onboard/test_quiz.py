@@ -174,3 +174,6 @@ def test_bad_quiz_settings_are_named():
         quiz.record(0, 1.0)
     with pytest.raises(DataError, match=r"scores must lie in \[0, 1\]"):
         quiz.record(1, 2.0)
+    assert quiz.state.asked == [0] and quiz.state.scores == [1.0]  # the bad answer left no trace
+    with pytest.raises(DataError, match="not in the bank of 2"):
+        quiz.record(5, 1.0)

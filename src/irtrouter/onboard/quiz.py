@@ -14,8 +14,8 @@ or the standard error falls below a target:
    ``det(M + w a a^T)``, i.e. ``w a^T M^-1 a``; ``trace`` (A-optimal) minimises the trace of the
    posterior covariance, i.e. maximises ``w a^T M^-2 a / (1 + w a^T M^-1 a)``. For K = 1 both
    equal the Fisher rule. ``uniform`` draws unasked queries at random (the ablation).
-2. **Update** ``theta_hat`` to the maximum a posteriori estimate under a Gaussian prior (N(0, 1)
-   as in the brief; see :class:`AbilityPrior`) by Newton's method with backtracking. The log
+2. **Update** ``theta_hat`` to the maximum a posteriori estimate under a Gaussian prior (N(0, I)
+   by default; see :class:`AbilityPrior`) by Newton's method with backtracking. The log
    posterior is concave, so this converges from anywhere; the prior keeps the estimate finite when
    every answer so far is right (or wrong). Graded scores in [0, 1] are used as soft targets, as in
    training.
@@ -153,8 +153,8 @@ class AbilityPrior:
 
     @classmethod
     def standard(cls, n_dims: int) -> AbilityPrior:
-        """N(0, I): the brief's prior. For the 2PL, whose trained abilities are standardised, it is
-        also the distribution of the pool."""
+        """N(0, I), RADAR's prior. For the 2PL, whose trained abilities are standardised, it is also
+        the distribution of the pool."""
         return cls(np.zeros(n_dims), np.eye(n_dims))
 
     @classmethod
@@ -356,18 +356,22 @@ class AdaptiveQuiz:
 
     def record(self, item: int, score: float) -> None:
         """Add the answer to ``item`` and update the ability (MAP, Newton)."""
-        if not 0 <= item < self.bank.n_items:
-            raise DataError(f"item {item} is not in the bank of {self.bank.n_items}")
-        if item in self.state.asked:
-            raise DataError(f"item {item} was already answered")
         self.record_many([item], [score])
 
     def record_many(self, items: Sequence[int], scores: Sequence[float]) -> None:
         """Add several answers, then update the ability once."""
         s = self.state
-        s.asked.extend(int(i) for i in items)
-        s.scores.extend(float(x) for x in scores)
-        s.ability, s.precision = map_ability(self.bank, s.asked, s.scores, self.prior, start=s.ability)
+        seen = set(s.asked)
+        for item in items:
+            if not 0 <= item < self.bank.n_items:
+                raise DataError(f"item {item} is not in the bank of {self.bank.n_items}")
+            if item in seen:
+                raise DataError(f"item {item} was already answered")
+            seen.add(item)
+        # Estimate first, so a bad score leaves the quiz as it was.
+        asked, answers = [*s.asked, *map(int, items)], [*s.scores, *map(float, scores)]
+        s.ability, s.precision = map_ability(self.bank, asked, answers, self.prior, start=s.ability)
+        s.asked, s.scores = asked, answers
 
     def run(self, answer: Callable[[int], float], batch: int = 1) -> QuizState:
         """Ask until :attr:`done`, ``batch`` queries at a time; ``answer(i)`` scores item ``i``."""
