@@ -25,6 +25,8 @@ def files(tmp_path_factory):
               "--embedder", "hashing:256", "--cost-model", "configuration", "--lr", 0.02)  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "trained 2pl on 400 queries x 5 LLMs" in res.stdout
+    train.to_frame().to_csv(root / "all.csv", index=False)  # the held-out LLM's real answers too
+    configuration_results(150, seed=1, prefix="t").to_frame().to_csv(root / "test.csv", index=False)
     truth = train.select_llms([NEW])
     answers = dict(zip(truth.query_ids, zip(truth.scores[:, 0], truth.output_tokens[:, 0], strict=True), strict=True))
     return root, answers
@@ -124,3 +126,20 @@ def test_onboard_errors_are_one_line(files, tmp_path):
     )
     res = run("onboard", "fit", router_dir, "--llm", NEW)
     assert res.exit_code == 2 and "--answers FILE or --profile-only" in res.stderr
+
+
+def test_simulate_answers_the_quiz_from_held_out_results(files):
+    root, _ = files
+    res = run("onboard", "simulate", root / "router", "--llm", NEW, "--data", root / "all.csv", "--llms",
+              root / "llms.json", "--test", root / "test.csv", "--budget", 20)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("after   5 answers: ability [")
+    assert any(ln.startswith("after  20 answers") for ln in lines)
+    quiz = next(ln for ln in lines if "quiz (20 fisher) on 150 test queries" in ln)
+    assert float(quiz.split("AUC ")[1].split()[0]) > 0.8
+    assert any("profile only on 150 test queries" in ln for ln in lines)
+    assert len(load_router(root / "router").llm_ids) == 5  # simulating changes nothing on disk
+    again = run("onboard", "simulate", root / "router", "--llm", "small@low", "--data", root / "all.csv", "--llms",
+                root / "llms.json")  # fmt: skip
+    one_error_line(again, "simulate needs a router without it")

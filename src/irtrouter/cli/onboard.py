@@ -72,6 +72,19 @@ def _read_pool(path: str) -> tuple[list[str], list[str]]:
     return list(first), list(first.values())
 
 
+def _embed(router: Any, texts: list[str], cache_dir: str | None) -> np.ndarray:
+    """Embed with the router's embedder through the disk cache (quiz pools are often reused)."""
+    from irtrouter.embed.cache import CachedEmbedder
+
+    for i, text in enumerate(texts):
+        if not text.strip():
+            raise DataError("empty query", row=i, field="query")
+    return CachedEmbedder(router.embedder_, cache_dir).encode(texts)
+
+
+CACHE_HELP = "Embedding cache folder (default ~/.cache/irtrouter). Env: IRTROUTER_CACHE_DIR."
+
+
 def _read_answers(path: str, llm: str) -> Any:
     from irtrouter.data.readers import read_results
 
@@ -118,6 +131,7 @@ def _read_answers(path: str, llm: str) -> Any:
 @click.option("--seed", default=0, show_default=True, help="Seed of the uniform selection.")
 @click.option("--out", "out_file", metavar="FILE", help="Write the quiz here (JSONL) instead of stdout.")
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+@click.option("--cache-dir", envvar="IRTROUTER_CACHE_DIR", metavar="DIR", help=CACHE_HELP)
 def plan(
     router_dir: str,
     llm: str,
@@ -131,6 +145,7 @@ def plan(
     seed: int,
     out_file: str | None,
     force: bool,
+    cache_dir: str | None,
 ) -> None:
     """Choose the queries to ask the new LLM --llm, for the router saved in DIR.
 
@@ -173,7 +188,7 @@ def plan(
                 ids.append(qid)
                 texts.append(text)
             done[qid] = float(score)
-    bank = quiz_bank(router, router.embed(texts), ids)
+    bank = quiz_bank(router, _embed(router, texts, cache_dir), ids)
     quiz = AdaptiveQuiz(
         bank,
         ability_prior(router, prior),
@@ -218,6 +233,7 @@ def plan(
 @click.option("--profile", "profile_text", default="", help="Profile text (without --llms).")
 @click.option("--out", "out_dir", metavar="DIR2", help="Save the grown router here instead of updating DIR.")
 @click.option("--force", is_flag=True, help="Overwrite --out if it already holds files.")
+@click.option("--cache-dir", envvar="IRTROUTER_CACHE_DIR", metavar="DIR", help=CACHE_HELP)
 def fit(
     router_dir: str,
     llm: str,
@@ -230,6 +246,7 @@ def fit(
     profile_text: str,
     out_dir: str | None,
     force: bool,
+    cache_dir: str | None,
 ) -> None:
     """Add the new LLM --llm to the router saved in DIR (updated in place unless --out).
 
@@ -267,7 +284,7 @@ def fit(
         if not keep.any():
             raise DataError("no scored answers", source=answers, field="score")
         texts = [t for t, k in zip(got.queries, keep, strict=True) if k]
-        theta, se = ability_from_answers(router, router.embed(texts), got.scores[keep, 0], prior)
+        theta, se = ability_from_answers(router, _embed(router, texts, cache_dir), got.scores[keep, 0], prior)
         tokens = None if got.output_tokens is None else got.output_tokens[keep, 0]
         usd = None if got.cost_usd is None else got.cost_usd[keep, 0]
         how = f"from {int(keep.sum())} answers (standard error {float(se.max()):.3f})"
@@ -281,6 +298,121 @@ def fit(
     click.echo(
         f"added {llm} to {target}: ability [{shown}] {how}; the router now has {len(router.llm_ids)} LLMs",
     )
+
+
+@onboard.command("simulate")
+@click.argument("router_dir", metavar="DIR")
+@click.option("--llm", required=True, metavar="NAME", help="The held-out LLM whose real answers play the quiz.")
+@click.option(
+    "--prior", default="standard", show_default=True, type=click.Choice(["standard", "pool"]), help=PRIOR_HELP
+)
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    metavar="DATA",
+    help="Results holding NAME's real scores: a benchmark directory (quiz pool: its train split; scored on its "
+    "test split) or a results file (the pool; needs --llms).",
+)
+@click.option("--llms", metavar="CATALOG", help="Catalog for a results file (must list NAME).")
+@click.option("--test", "test_path", metavar="FILE", help="Results file to score NAME's predictions on.")
+@click.option("--budget", default=30, show_default=True, help="Quiz queries.")
+@click.option(
+    "--selection", default="fisher", show_default=True, type=click.Choice(["fisher", "uniform"]), help=SELECTION_HELP
+)
+@click.option(
+    "--criterion",
+    default="d-optimal",
+    show_default=True,
+    type=click.Choice(["d-optimal", "trace"]),
+    help="How a multidimensional (MIRT) ability's information is summarised.",
+)
+@click.option("--seed", default=0, show_default=True, help="Seed of the uniform selection.")
+@click.option("--cache-dir", envvar="IRTROUTER_CACHE_DIR", metavar="DIR", help=CACHE_HELP)
+def simulate(
+    router_dir: str,
+    llm: str,
+    prior: str,
+    data_path: str,
+    llms: str | None,
+    test_path: str | None,
+    budget: int,
+    selection: str,
+    criterion: str,
+    seed: int,
+    cache_dir: str | None,
+) -> None:
+    """Evaluate onboarding: a quiz for NAME answered from its held-out real scores.
+
+    The router in DIR must have been trained without NAME. The quiz draws from DATA's queries
+    where NAME has a score and reads the answers from them; no LLM is called. Prints the ability
+    estimate and its standard error as answers come in, and, with test data, how well NAME's
+    predicted P matches its real scores there (AUC, ACC, RMSE, MAE), next to profile-only
+    onboarding. The saved router is not changed.
+
+    \b
+    Example:
+      irtrouter onboard simulate runs/without-gpt4 --llm gpt-4-1106-preview \\
+          --data ../shared/data/routerbench_subset --budget 30
+    """
+    from irtrouter.cli.common import load_dataset
+    from irtrouter.data.benchmarks import detect_benchmark, load_benchmark
+    from irtrouter.data.readers import read_results
+    from irtrouter.evaluate.prediction import prediction_quality
+    from irtrouter.onboard.newllm import ability_prior, onboarded, quiz_bank
+    from irtrouter.onboard.quiz import simulate_quiz
+    from irtrouter.routing.persistence import load_router
+
+    if budget < 1:
+        raise ConfigError(f"--budget must be >= 1, got {budget}")
+    router = load_router(router_dir)
+    if llm in router.llm_ids:
+        raise ConfigError(f"LLM {llm!r} is already in the router at {router_dir}: simulate needs a router without it")
+    name = detect_benchmark(data_path) if Path(data_path).is_dir() else None
+    if name is not None:
+        bench = load_benchmark(name, data_path)
+        pool, test, catalog = bench.train, bench.test, bench.catalog
+    else:
+        pool, catalog = load_dataset(data_path, llms, "auto", "train", "drop")
+        test = None
+    if test_path:
+        test = read_results(test_path, catalog=catalog, on_missing="drop")
+    pool = pool.select_llms([llm])
+    trace = simulate_quiz(
+        quiz_bank(router, _embed(router, list(pool.queries), cache_dir), pool.query_ids),
+        pool.scores[:, 0],
+        prior=ability_prior(router, prior),
+        selection=selection,
+        criterion=criterion,
+        max_items=budget,
+        random_state=seed,
+    )
+    for n in sorted({*(c for c in (5, 10, 20, 30, 50, 100) if c < len(trace.asked)), len(trace.asked)}):
+        theta = trace.ability_after(n)
+        shown = ", ".join(f"{v:+.3f}" for v in theta[:3]) + (" ..." if len(theta) > 3 else "")
+        click.echo(f"after {n:>3} answers: ability [{shown}], standard error {trace.standard_errors[n - 1]:.3f}")
+    if test is not None:
+        test = test.select_llms([llm])
+        test = test.take(~np.isnan(test.scores[:, 0]))
+        X = _embed(router, list(test.queries), cache_dir)
+        spec = catalog[llm]
+        asked = list(trace.asked)
+        # Both variants are priced from the quiz answers' tokens / costs where the cost model needs them.
+        costs = {
+            "output_tokens": None if pool.output_tokens is None else pool.output_tokens[asked, 0],
+            "cost_usd": None if pool.cost_usd is None else pool.cost_usd[asked, 0],
+        }
+        for label, ability in (
+            (f"quiz ({len(asked)} {selection})", trace.ability_after(len(asked))),
+            ("profile only", None),
+        ):
+            grown = onboarded(router, spec, ability, **costs)
+            p_new = grown.predict_embedded(X, test.queries).p_hat[:, -1]
+            q = prediction_quality(test.scores[:, 0], p_new)
+            click.echo(
+                f"{label:>22} on {q.n} test queries: "
+                f"AUC {q.auc:.3f}  ACC {q.acc:.3f}  RMSE {q.rmse:.3f}  MAE {q.mae:.3f}"
+            )
 
 
 command = onboard

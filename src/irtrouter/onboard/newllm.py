@@ -13,6 +13,7 @@ the router routes to it and saves with it, as if it had been trained with the ot
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -125,3 +126,19 @@ def onboard_llm(
         if not np.isfinite(ability).all():
             raise DataError(f"the ability of {spec.llm_id} is not finite")
     router.add_llm(spec, ability=ability, **cost_estimates(router, spec, output_tokens, cost_usd))
+
+
+def onboarded(
+    router: IRTRouter,
+    spec: LLMSpec,
+    ability: np.ndarray | None = None,
+    output_tokens: Sequence[float] | np.ndarray | None = None,
+    cost_usd: Sequence[float] | np.ndarray | None = None,
+) -> IRTRouter:
+    """A copy of ``router`` with ``spec`` added as :func:`onboard_llm` adds it; ``router`` is left as
+    it was (the copy shares the embedder and the read-only training embeddings)."""
+    grown = copy.copy(router)
+    grown.predictor_ = copy.deepcopy(router.predictor_)
+    grown.cost_model_ = copy.deepcopy(router.cost_model_)
+    onboard_llm(grown, spec, ability=ability, output_tokens=output_tokens, cost_usd=cost_usd)
+    return grown
