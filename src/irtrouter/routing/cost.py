@@ -110,7 +110,9 @@ class TokenCost(CostModel):
 
     def fit(self, results: ResultsMatrix, catalog: LLMCatalog) -> TokenCost:
         if results.output_tokens is None or np.isnan(results.output_tokens).all():
-            raise DataError("the 'tokens' cost model needs output_tokens in the training data", source=results.source)
+            raise DataError(
+                f"the {self.kind!r} cost model needs output_tokens in the training data", source=results.source
+            )
         with np.errstate(invalid="ignore"):
             out = np.nanmean(results.output_tokens, axis=0)
         if np.isnan(out).any():
