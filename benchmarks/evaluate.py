@@ -66,6 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None, help="tables folder (default runs/evaluate[-quick])")
     parser.add_argument("--img", type=Path, default=None, help="plots folder (default docs/img; --out with --quick)")
     parser.add_argument("--update-docs", action="store_true", help="rewrite the generated block of BENCHMARKS.md")
+    parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (default 1, see below)")
     return parser.parse_args(argv)
 
 
@@ -128,12 +129,25 @@ def main(argv: list[str] | None = None) -> Report:
     img = args.img or (out if args.quick else ROOT / "docs" / "img")
     start_machine = machine()
     started = time.perf_counter()
-    report = run_suite(config)
+    # The models are small: a second intra-op thread buys little, and when the other core is busy
+    # it makes the larger matrix products many times slower (RouteLLM-MF: 4.75 s an epoch with 2
+    # threads vs 0.66 s with 1, measured at load average 10 on 2 cores).
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        with threadpool_limits(limits=args.threads):
+            report = run_suite(config)
+    finally:
+        torch.set_num_threads(previous)
     report.meta.update(
         wall_seconds=round(time.perf_counter() - started, 1),
         machine=start_machine,
         load_end=os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"),
         command="python benchmarks/evaluate.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        threads=args.threads,
     )
     report.write(out)
     images = [plot_pareto(report, d, img / f"eval_pareto_{d}.png") for d in config.datasets]
