@@ -43,6 +43,14 @@ def decision_row(db: sqlite3.Connection, request_id: str) -> sqlite3.Row:
     return row
 
 
+def settled_row(db: sqlite3.Connection, request_id: str) -> sqlite3.Row:
+    """The decision row of a stream once its outcome is written (the stream has ended)."""
+    deadline = time.monotonic() + 10
+    while decision_row(db, request_id)["status"] == "streaming" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return decision_row(db, request_id)
+
+
 # -- chat completions ----------------------------------------------------------------------------
 def test_chat_completion_routes_forwards_and_records(client, provider: FakeProvider, db, router_dir: Path) -> None:
     raw = client.chat.completions.with_raw_response.create(
@@ -129,10 +137,7 @@ def test_streaming_passes_chunks_through(client, provider, db) -> None:
     assert {c.model for c in chunks} == {"code-small"}
     assert len(chunks) >= 5  # role, 3 words, finish, usage: relayed one by one
     assert provider.requests[-1]["stream"] is True
-    deadline = time.monotonic() + 5
-    while decision_row(db, request_id)["status"] == "streaming" and time.monotonic() < deadline:
-        time.sleep(0.02)
-    row = decision_row(db, request_id)
+    row = settled_row(db, request_id)
     assert (row["status"], row["answered_by"], row["output_tokens"]) == ("ok", "code-small", 3)
 
 
@@ -196,10 +201,7 @@ def test_streaming_fallback_and_broken_stream(client, provider, db) -> None:
         request_id = response.headers["x-irtrouter-request-id"]
         with pytest.raises(openai.APIError):
             list(response.parse())  # the proxy ends a broken stream with an error event
-    deadline = time.monotonic() + 5
-    while decision_row(db, request_id)["status"] == "streaming" and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert decision_row(db, request_id)["status"] == "stream_error"
+    assert settled_row(db, request_id)["status"] == "stream_error"
 
 
 def test_client_leaving_mid_stream_is_recorded(proxy, provider, db) -> None:
@@ -209,10 +211,7 @@ def test_client_leaving_mid_stream_is_recorded(proxy, provider, db) -> None:
     with httpx.stream("POST", f"{proxy.url}/v1/chat/completions", json=body, headers=headers) as response:
         request_id = response.headers["x-irtrouter-request-id"]
         next(response.iter_bytes())  # one event, then hang up
-    deadline = time.monotonic() + 10
-    while decision_row(db, request_id)["status"] == "streaming" and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert decision_row(db, request_id)["status"] == "client_closed"
+    assert settled_row(db, request_id)["status"] == "client_closed"
 
 
 def test_provider_keys_never_leak(client, provider, proxy, caplog) -> None:

@@ -38,7 +38,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from fastapi import FastAPI, Request
@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 
 ENDPOINTS = ("/v1/chat/completions", "/v1/route", "/v1/feedback", "/v1/models", "/healthz", "/metrics")
 HEADER_PREFIX = "x-irtrouter-"
+T = TypeVar("T")
 
 
 @dataclass
@@ -210,6 +211,25 @@ class _Service:
             status=status,
         )
 
+    def outcome(
+        self,
+        request_id: str,
+        endpoint: str,
+        request: RouteRequest,
+        routed: Routed,
+        routing: dict[str, Any],
+        answered: str | None,
+        attempts: list[dict[str, Any]],
+        status: str,
+    ) -> DecisionRecord:
+        """The decision row of a request sent to providers (``status`` when one answered)."""
+        routing.update(answered_by=answered, attempts=attempts)
+        record = self.record(request_id, endpoint, request, routed, routing, status if answered else "failed")
+        record.answered_by = answered
+        record.attempts = attempts
+        record.upstream_status = attempts[-1]["status"] if attempts else None
+        return record
+
     def actual_cost(self, llm_id: str, usage: Any) -> tuple[int | None, int | None, float | None]:
         if not isinstance(usage, Mapping):
             return None, None, None
@@ -341,43 +361,20 @@ def create_app(settings: ServeSettings) -> FastAPI:
         if req.stream:
             return await _stream(service, req, forward, routed, routing, request_id, started)
 
-        attempts: list[dict[str, Any]] = []
-        answered: str | None = None
-        payload: dict[str, Any] = {}
-        failure: UpstreamError | None = None
-        for llm_id in routed.order[: 1 + service.config.routing.fallback_attempts]:
-            if attempts:
-                service.metrics.fallback(attempts[-1]["llm_id"], llm_id)
-            t0 = time.perf_counter()
-            try:
-                status, payload = await service.upstreams.complete(
-                    llm_id, service.upstreams.body_for(llm_id, forward, stream=False)
-                )
-            except UpstreamError as err:
-                attempts.append(_attempt(llm_id, t0, err.status, err.kind))
-                service.metrics.upstream_error(llm_id, err.kind)
-                failure = err
-                if not err.retryable:
-                    break
-                continue
-            service.metrics.upstream_call(llm_id, time.perf_counter() - t0)
-            attempts.append(_attempt(llm_id, t0, status, None))
-            answered = llm_id
-            break
+        async def complete(llm_id: str) -> tuple[int, dict[str, Any]]:
+            return await service.upstreams.complete(llm_id, service.upstreams.body_for(llm_id, forward, stream=False))
 
-        routing.update(answered_by=answered, attempts=attempts)
-        record = service.record(request_id, "chat", req, routed, routing, "ok" if answered else "failed")
-        record.answered_by = answered
-        record.attempts = attempts
-        record.upstream_status = attempts[-1]["status"]
+        answered, payload, attempts, failure = await _with_fallback(service, routed, complete)
+        record = service.outcome(request_id, "chat", req, routed, routing, answered, attempts, "ok")
         if answered is not None:
+            assert payload is not None
             record.input_tokens, record.output_tokens, record.cost_usd = service.actual_cost(
                 answered, payload.get("usage")
             )
             routing["cost_usd"] = record.cost_usd
         record.latency_ms = (time.perf_counter() - started) * 1000
         await service.store.add_decision(record)
-        if answered is None:
+        if answered is None or payload is None:
             assert failure is not None
             raise _failure(failure, routed, request_id)
         payload["model"] = answered
@@ -450,6 +447,35 @@ def create_app(settings: ServeSettings) -> FastAPI:
     return app
 
 
+async def _with_fallback(
+    service: _Service, routed: Routed, call: Callable[[str], Awaitable[tuple[int, T]]]
+) -> tuple[str | None, T | None, list[dict[str, Any]], UpstreamError | None]:
+    """Call the chosen LLM, then the next-best ones on retryable failures (``fallback_attempts``).
+
+    Returns the LLM that answered (None if none did), what ``call`` returned for it, every
+    attempt, and the last failure.
+    """
+    attempts: list[dict[str, Any]] = []
+    failure: UpstreamError | None = None
+    for llm_id in routed.order[: 1 + service.config.routing.fallback_attempts]:
+        if attempts:
+            service.metrics.fallback(attempts[-1]["llm_id"], llm_id)
+        t0 = time.perf_counter()
+        try:
+            status, result = await call(llm_id)
+        except UpstreamError as err:
+            attempts.append(_attempt(llm_id, t0, err.status, err.kind))
+            service.metrics.upstream_error(llm_id, err.kind)
+            failure = err
+            if not err.retryable:
+                break
+            continue
+        service.metrics.upstream_call(llm_id, time.perf_counter() - t0)
+        attempts.append(_attempt(llm_id, t0, status, None))
+        return llm_id, result, attempts, None
+    return None, None, attempts, failure
+
+
 def _attempt(llm_id: str, t0: float, status: int | None, error: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {"llm_id": llm_id, "status": status, "ms": round((time.perf_counter() - t0) * 1000, 2)}
     if error:
@@ -467,34 +493,13 @@ async def _stream(
     started: float,
 ) -> Response:
     """Open the provider stream (falling back before the first byte), then relay it event by event."""
-    attempts: list[dict[str, Any]] = []
-    upstream: httpx.Response | None = None
-    answered: str | None = None
-    failure: UpstreamError | None = None
-    for llm_id in routed.order[: 1 + service.config.routing.fallback_attempts]:
-        if attempts:
-            service.metrics.fallback(attempts[-1]["llm_id"], llm_id)
-        t0 = time.perf_counter()
-        try:
-            upstream = await service.upstreams.open_stream(
-                llm_id, service.upstreams.body_for(llm_id, forward, stream=True)
-            )
-        except UpstreamError as err:
-            attempts.append(_attempt(llm_id, t0, err.status, err.kind))
-            service.metrics.upstream_error(llm_id, err.kind)
-            failure = err
-            if not err.retryable:
-                break
-            continue
-        attempts.append(_attempt(llm_id, t0, upstream.status_code, None))
-        answered = llm_id
-        break
 
-    routing.update(answered_by=answered, attempts=attempts)
-    record = service.record(request_id, "chat-stream", req, routed, routing, "streaming" if answered else "failed")
-    record.answered_by = answered
-    record.attempts = attempts
-    record.upstream_status = attempts[-1]["status"]
+    async def open_stream(llm_id: str) -> tuple[int, httpx.Response]:
+        response = await service.upstreams.open_stream(llm_id, service.upstreams.body_for(llm_id, forward, stream=True))
+        return response.status_code, response
+
+    answered, upstream, attempts, failure = await _with_fallback(service, routed, open_stream)
+    record = service.outcome(request_id, "chat-stream", req, routed, routing, answered, attempts, "streaming")
     if upstream is None or answered is None:
         record.latency_ms = (time.perf_counter() - started) * 1000
         await service.store.add_decision(record)
