@@ -18,7 +18,7 @@ from tests.serve.fake_upstream import FakeProvider, ServerThread
 CLIENT_KEY = "client-key-for-tests"
 # Provider keys long and distinctive, so a leak anywhere is found by substring search.
 PROVIDER_KEYS = {m: f"sk-provider-secret-{i}-{m}-0123456789abcdef" for i, m in enumerate(TOPIC_LLMS)}
-READ_TIMEOUT = 0.5
+READ_TIMEOUT = 1.5  # generous: on a loaded CI machine a healthy fake answer must never time out
 
 
 def key_env(llm_id: str) -> str:
