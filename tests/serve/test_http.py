@@ -241,6 +241,8 @@ def test_route_endpoint_gives_the_decision_without_calling_a_provider(proxy, pro
     assert body["llm_id"] == expected.llm_id and body["difficulty"] == pytest.approx(expected.difficulty, abs=1e-5)
     assert {"llm_id", "p_hat", "cost", "score", "expected_cost_usd", "allowed"} <= set(body["llms"][0])
     assert body["reason"] and provider.requests == []
+    # The router's own explanation passes through, and its one-line reason is the header's.
+    assert body["explanation"]["reason"] == body["reason"] == response.headers["x-irtrouter-reason"]
     assert decision_row(db, body["request_id"])["endpoint"] == "route"
     with_messages = raw_post(
         proxy,
