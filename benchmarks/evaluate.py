@@ -1,10 +1,10 @@
 """Regenerate the evaluation tables of docs/BENCHMARKS.md (issue 7) in one command.
 
-Every router of the registry on every dataset of ../shared/data that has query text
-(llmrouter, routerbench_subset, routerdc_7llm, routellm), in-distribution and out-of-distribution,
-with the IRT-Router paper's metrics and ablations; then tidy CSV/JSON tables, Markdown in the
-paper's layout, PNG plots, and (``--update-docs``) the generated block of the "Evaluation
-protocol" section of docs/BENCHMARKS.md.
+Every router of the registry (the paper's baselines, MIRT/NIRT and whatever else is registered)
+on every dataset of ../shared/data that has query text (llmrouter, routerbench_subset,
+routerdc_7llm, routellm), in-distribution and out-of-distribution, with the IRT-Router paper's
+metrics and ablations; then tidy CSV/JSON tables, Markdown in the paper's layout, PNG plots, and
+(``--update-docs``) the generated block of the "Evaluation protocol" section of docs/BENCHMARKS.md.
 
     python benchmarks/evaluate.py                       # full run (USE embeddings, shared cache)
     python benchmarks/evaluate.py --update-docs         # ... and rewrite the section's tables
@@ -28,6 +28,7 @@ from pathlib import Path
 from irtrouter.evaluate.plots import plot_ablation, plot_pareto
 from irtrouter.evaluate.report import Report
 from irtrouter.evaluate.suite import ABLATIONS, DATASETS, SuiteConfig, run_suite
+from irtrouter.routing.registry import available_routers
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Evaluation protocol: every router, every dataset (issue 7)"
@@ -46,6 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="subsets, hashing embedder, short training (CI)")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument(
+        "--routers", nargs="+", default=None, help="registry names or specs (default: every registered router)"
+    )
     parser.add_argument("--ablations", nargs="*", default=list(ABLATIONS), choices=ABLATIONS)
     parser.add_argument(
         "--ablation-datasets",
@@ -117,6 +121,7 @@ def main(argv: list[str] | None = None) -> Report:
     config = replace(
         base,
         datasets=tuple(args.datasets),
+        routers=tuple(args.routers or available_routers()),
         ablations=tuple(args.ablations),
         ablation_datasets=tuple(args.ablation_datasets),
         embedder_ablation_datasets=tuple(args.embedder_ablation),

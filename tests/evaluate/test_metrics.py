@@ -12,13 +12,13 @@ from irtrouter.evaluate.metrics import (
     Outcome,
     gap_closed,
     outcome,
-    predictor_quality,
     realised_costs,
     reward_contributions,
     reward_oracle,
     single_llm_cost_scale,
     top_k_accuracy,
 )
+from irtrouter.evaluate.prediction import prediction_quality
 
 SCORES = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
 COSTS = np.array([[1.0, 3.0], [1.0, 3.0], [2.0, 4.0]])
@@ -112,14 +112,12 @@ def test_top_k_accuracy_by_hand():
 def test_predictor_quality_by_hand():
     p_hat = np.array([[0.9, 0.2], [0.4, 0.6]])
     scores = np.array([[1.0, 0.0], [1.0, 0.0]])
-    q = predictor_quality(p_hat, scores)
+    q = prediction_quality(scores, p_hat)
     assert q.auc == pytest.approx(3 / 4)  # of the 4 (positive, negative) pairs, (0.4, 0.6) is misordered
     assert q.acc == pytest.approx(2 / 4)
     assert q.rmse == pytest.approx(np.sqrt((0.01 + 0.04 + 0.36 + 0.36) / 4))
     assert q.mae == pytest.approx((0.1 + 0.2 + 0.6 + 0.6) / 4)
-    assert np.isnan(predictor_quality(np.array([0.3, 0.7]), np.array([1.0, 1.0])).auc)  # one class only
-    with pytest.raises(DataError, match="NaN"):
-        predictor_quality(np.array([0.3, 0.7]), np.array([1.0, np.nan]))
+    assert np.isnan(prediction_quality(np.array([1.0, 1.0]), np.array([0.3, 0.7])).auc)  # one class only
 
 
 def test_gap_closed_by_hand():

@@ -13,10 +13,10 @@ import pytest
 
 from irtrouter.data import load_benchmark
 from irtrouter.data.results import normalise_text
-from irtrouter.evaluate.harness import DEFAULT_ROUTERS
 from irtrouter.evaluate.metrics import realised_costs
 from irtrouter.evaluate.protocol import benchmark_settings, subsample
 from irtrouter.evaluate.suite import DATASETS, SuiteConfig
+from irtrouter.routing.registry import available_routers
 
 pytestmark = pytest.mark.integration
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "evaluate.py"
@@ -60,7 +60,7 @@ def test_full_settings_have_the_documented_sizes_and_no_leaked_query(benches):
 def test_every_setting_and_router_is_reported(quick):
     report, out = quick
     got = {(r["dataset"], r["split"], r["router"]) for r in report.tables["routing"]}
-    assert got == {(d, s, r) for d in DATASETS for s in ("ID", "OOD") for r in DEFAULT_ROUTERS}
+    assert got == {(d, s, r) for d in DATASETS for s in ("ID", "OOD") for r in available_routers()}
     for name in (
         "routing.csv",
         "predictor.csv",
@@ -120,7 +120,7 @@ def test_costs_are_labelled_and_degenerate_curves_are_said_so(quick):
     assert all("aiq" in r for r in curves if r["dataset"] != "routerdc_7llm")
     # Two LLMs: every router that decides between them has an APGR.
     apgr = {r["router"] for r in curves if r["dataset"] == "routellm" and "apgr" in r}
-    assert apgr == set(DEFAULT_ROUTERS) - {"oracle"}
+    assert apgr == set(available_routers()) - {"oracle"}
 
 
 def test_warmup_ablation_covers_every_setting(quick):

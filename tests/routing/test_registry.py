@@ -75,6 +75,12 @@ def test_only_inference_parameters_change_after_fit():
     # Variants that differ only in the warm-up share their fitted state.
     assert make_router("mirt").fit_key() == make_router("mirt-nowarmup").fit_key()
     assert make_router("mirt").fit_key() != make_router("nirt").fit_key()
+    # A subclass that only decides differently (RADAR's Chebyshev rule) learns what its parent learns.
+    assert make_router("mirt").fit_key() == make_router("mirt-chebyshev").fit_key()
+    with pytest.raises(ConfigError, match="cannot share the fit"):
+        make_router("mirt").share_fit(make_router("nirt"))
+    with pytest.raises(NotFittedError):
+        make_router("mirt").share_fit(make_router("mirt-nowarmup"))
 
 
 def test_scored_decisions_apply_the_alpha_rule():

@@ -42,13 +42,13 @@ from irtrouter.evaluate.metrics import (
     Outcome,
     gap_closed,
     outcome,
-    predictor_quality,
     realised_costs,
     reward_contributions,
     reward_oracle,
     single_llm_cost_scale,
     top_k_accuracy,
 )
+from irtrouter.evaluate.prediction import prediction_quality
 from irtrouter.evaluate.protocol import Setting
 from irtrouter.routing.decision import resolve_weights
 from irtrouter.routing.registry import BinaryDecisions, Decisions, QueryBatch, Router, TrainingData, make_router
@@ -196,8 +196,7 @@ def run_setting(
         shared = fitted.get(key)
         started = time.perf_counter()
         if shared is not None:
-            base = result.runs[shared].router
-            router = base.with_params(**{k: router.get_params()[k] for k in router.inference_params})
+            router.share_fit(result.runs[shared].router)
         else:
             router.fit(data)
             fitted[key] = name
@@ -281,7 +280,7 @@ def _score(result: SettingResult, alphas: Sequence[float], sweep: Sequence[float
                 }
             )
         if d.p_hat is not None:
-            q = predictor_quality(d.p_hat, test.scores)
+            q = prediction_quality(test.scores, d.p_hat)
             predictor_rows.append({**_base(result, name), "auc": q.auc, "acc": q.acc, "rmse": q.rmse, "mae": q.mae})
         routing = d.choose(topk_alpha)
         for k in range(1, min(5, test.n_llms) + 1):

@@ -145,47 +145,6 @@ def top_k_accuracy(routing: np.ndarray, utility: np.ndarray, k: int) -> float:
     return float((routing * hit).sum(axis=1).mean())
 
 
-@dataclass(frozen=True)
-class PredictorQuality:
-    """How well predicted scores match realised ones (IRT-Router Table 4).
-
-    AUC and ACC treat a score >= 0.5 as a good answer (and ``p_hat >= 0.5`` as predicting one);
-    RMSE and MAE compare with the raw scores. AUC is NaN when the cells hold one class only.
-    """
-
-    auc: float
-    acc: float
-    rmse: float
-    mae: float
-
-
-def predictor_quality(p_hat: np.ndarray, scores: np.ndarray) -> PredictorQuality:
-    """Quality of ``p_hat`` against ``scores`` over every cell (no NaN).
-
-    Examples
-    --------
-    >>> q = predictor_quality(np.array([[0.9, 0.2], [0.4, 0.6]]), np.array([[1.0, 0.0], [1.0, 0.0]]))
-    >>> q.auc, q.acc, round(q.rmse, 4), round(q.mae, 3)  # errors 0.1, 0.2, 0.6, 0.6
-    (0.75, 0.5, 0.4387, 0.375)
-    """
-    from sklearn.metrics import roc_auc_score
-
-    p = np.asarray(p_hat, dtype=np.float64).ravel()
-    y = np.asarray(scores, dtype=np.float64).ravel()
-    if p.shape != y.shape or len(p) == 0:
-        raise DataError(f"p_hat and scores must have the same non-empty shape, got {p.shape} and {y.shape}")
-    if np.isnan(y).any() or np.isnan(p).any():
-        raise DataError("p_hat and scores must not contain NaN: evaluate on results.complete()")
-    good = y >= 0.5
-    auc = float(roc_auc_score(good, p)) if 0 < good.sum() < len(good) else float("nan")
-    return PredictorQuality(
-        auc=auc,
-        acc=float(((p >= 0.5) == good).mean()),
-        rmse=float(np.sqrt(np.mean((p - y) ** 2))),
-        mae=float(np.mean(np.abs(p - y))),
-    )
-
-
 def gap_closed(value: float, best_single: float, oracle: float) -> float:
     """Share of the gap from the best single LLM to the oracle that ``value`` closes (NaN if no gap).
 

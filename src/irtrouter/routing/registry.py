@@ -274,9 +274,25 @@ class Router(ABC):
         return out
 
     def fit_key(self) -> tuple[str, str]:
-        """What identifies the fitted state: the class and the parameters that are not inference-only."""
+        """What identifies the fitted state: the class whose ``_fit`` learns it and the parameters
+        that are not inference-only. Routers with equal keys learn the same state."""
         params = {k: v for k, v in self.get_params().items() if k not in self.inference_params}
-        return type(self).__qualname__, json.dumps(params, sort_keys=True, default=str)
+        learner = next(c for c in type(self).__mro__ if "_fit" in c.__dict__)
+        return f"{learner.__module__}.{learner.__qualname__}", json.dumps(params, sort_keys=True, default=str)
+
+    def share_fit(self, fitted: Router) -> Router:
+        """Take the learned state (attributes ending in ``_``) of a fitted router with the same
+        :meth:`fit_key` instead of fitting again; returns ``self``.
+
+        A subclass that only decides differently (another scalarisation, another warm-up weight)
+        thus reuses its parent's fit.
+        """
+        if fitted.fit_key() != self.fit_key():
+            raise ConfigError(f"{self!r} cannot share the fit of {fitted!r}: they learn different things")
+        if not hasattr(fitted, "llm_ids_"):
+            raise NotFittedError(f"{fitted!r} is not fitted")
+        self.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_") and not k.startswith("__")})
+        return self
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
