@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 
 import click
 
-from irtrouter.errors import DataError
+from irtrouter.errors import ConfigError, DataError
 
 
 @click.command()
@@ -21,10 +22,24 @@ from irtrouter.errors import DataError
     help="Weight of performance; cost gets 1 - alpha unless --beta is given.",
 )
 @click.option("--beta", default=None, type=float, help="Weight of cost (default 1 - alpha).")
+@click.option(
+    "--preference",
+    type=float,
+    default=None,
+    metavar="W",
+    help="Weight of cost against quality 1 (instead of --alpha/--beta; same as --alpha 1 --beta W). "
+    "A policy router (LLM Bandit) takes W in its trained range, default [0, 2].",
+)
 @click.option("--allow", "allowed", multiple=True, metavar="LLM", help="Only consider these LLMs (repeat the option).")
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
 def route(
-    router_dir: str, query: str | None, alpha: float, beta: float | None, allowed: tuple[str, ...], as_json: bool
+    router_dir: str,
+    query: str | None,
+    alpha: float,
+    beta: float | None,
+    preference: float | None,
+    allowed: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Route QUERY with the router saved in DIR (QUERY '-' or absent: read stdin).
 
@@ -35,15 +50,31 @@ def route(
     \b
     Example:
       irtrouter route my-router "What is the capital of Australia?" --alpha 0.5
+      irtrouter route my-policy-router "Prove Fermat's little theorem" --preference 0.3
     """
     from irtrouter.routing.persistence import load_router
+    from irtrouter.routing.policy import PolicyRouter
+
+    ctx = click.get_current_context()
+    if preference is not None and any(
+        ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT for name in ("alpha", "beta")
+    ):
+        raise click.UsageError("give either --preference or --alpha/--beta, not both")
 
     if query is None or query == "-":
         query = sys.stdin.read()
     if not query.strip():
         raise DataError("the query is empty")
     router = load_router(router_dir)
-    decision = router.route(query, alpha=alpha, beta=beta, allowed_llms=list(allowed) or None)
+    allowed_llms = list(allowed) or None
+    if isinstance(router, PolicyRouter):
+        decision = router.route(query, alpha=alpha, beta=beta, allowed_llms=allowed_llms, preference=preference)
+    elif preference is not None:
+        if not (math.isfinite(preference) and preference >= 0):
+            raise ConfigError(f"--preference must be a finite number >= 0, got {preference}")
+        decision = router.route(query, alpha=1.0, beta=preference, allowed_llms=allowed_llms)
+    else:
+        decision = router.route(query, alpha=alpha, beta=beta, allowed_llms=allowed_llms)
     if as_json:
         click.echo(json.dumps(decision.to_dict(), indent=2))
         return
@@ -51,6 +82,8 @@ def route(
         f"-> {decision.llm_id}   (alpha={decision.alpha:.2f}, beta={decision.beta:.2f}, "
         f"difficulty={decision.difficulty:+.3f})"
     )
+    if isinstance(router, PolicyRouter):
+        click.echo(f"   LLM Bandit policy at preference w={decision.extras['preference']:g}; score = its probability")
     if decision.explanation is not None:
         click.echo(f"   why: {decision.explanation.reason}")
     width = max(len(m) for m in decision.llm_ids)

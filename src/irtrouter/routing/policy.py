@@ -214,6 +214,9 @@ class PolicySettings:
         routing refuses a w outside [0, max_preference].
     pretrain_steps, pretrain_batch, pretrain_learning_rate : int, int, float
         Supervised pre-training on pairwise comparisons [3P: 500 steps, batch 1024, Adam lr 1e-3].
+    pretrain_pairs : bool
+        Pre-train on pairs of LLMs (the paper) or, when False, on random candidate sets of every
+        size with the same target rule [ours].
     ppo_steps, ppo_batch, ppo_epochs, learning_rate : int, int, int, float
         Multi-objective PPO: rollouts of ``ppo_batch`` queries, ``ppo_epochs`` passes over each
         [3P: 500 steps, batch 256, lr 1e-3, 4 epochs].
@@ -228,6 +231,19 @@ class PolicySettings:
         Standardise the scalarised advantages of each rollout [UNVERIFIED; common PPO practice].
     max_grad_norm : float
         Gradient clipping [UNVERIFIED].
+    value_warmup_steps : int
+        First PPO steps that train only the value head, so the pre-trained policy is not pushed
+        around by the advantages of an untrained baseline [UNVERIFIED; ours].
+    eval_every, eval_queries : int
+        Early stopping for PPO [ours]: every ``eval_every`` steps the greedy policy is scored on
+        up to ``eval_queries`` of stage 1's validation queries (never trained on) and the best
+        checkpoint, the pre-trained policy included, is kept. PPO's rewards are realised scores of
+        training queries, which the policy can memorise through the query embedding.
+    crossfit_folds : int
+        The policy stages see out-of-fold p-hat from this many identity models, each trained
+        without one fold of the queries (0 or 1: the in-sample p-hat of the final model) [ours;
+        :mod:`irtrouter.routing.policy_training` says why]. Costs ``crossfit_folds`` more stage-1
+        fits on ``(k - 1) / k`` of the data.
     """
 
     hidden_units: int = 64
@@ -236,6 +252,7 @@ class PolicySettings:
     pretrain_steps: int = 500
     pretrain_batch: int = 1024
     pretrain_learning_rate: float = 1e-3
+    pretrain_pairs: bool = True
     ppo_steps: int = 500
     ppo_batch: int = 256
     ppo_epochs: int = 4
@@ -247,6 +264,10 @@ class PolicySettings:
     min_candidates: int = 2
     normalise_advantages: bool = True
     max_grad_norm: float = 1.0
+    value_warmup_steps: int = 0
+    eval_every: int = 25
+    eval_queries: int = 512
+    crossfit_folds: int = 2
 
     @classmethod
     def from_params(cls, params: dict[str, Any] | None) -> PolicySettings:
@@ -257,11 +278,20 @@ class PolicySettings:
         if unknown:
             raise ConfigError(f"unknown policy parameter(s) {unknown}; known: {', '.join(sorted(known))}")
         settings = cls(**params)
-        for name in ("hidden_units", "n_heads", "pretrain_batch", "ppo_batch", "ppo_epochs", "min_candidates"):
+        for name in (
+            "hidden_units",
+            "n_heads",
+            "pretrain_batch",
+            "ppo_batch",
+            "ppo_epochs",
+            "min_candidates",
+            "eval_every",
+            "eval_queries",
+        ):
             value = getattr(settings, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"policy parameter {name} must be a positive integer, got {value!r}")
-        for name in ("pretrain_steps", "ppo_steps"):
+        for name in ("pretrain_steps", "ppo_steps", "value_warmup_steps", "crossfit_folds"):
             value = getattr(settings, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"policy parameter {name} must be an integer >= 0, got {value!r}")
@@ -379,10 +409,19 @@ class PolicyRouter(IRTRouter):
         settings = PolicySettings.from_params(self.policy_params)
         started = time.perf_counter()
         super().fit(results, catalog, embedder=embedder, cache_dir=cache_dir, use_cache=use_cache, progress=progress)
-        from irtrouter.routing.policy_training import train_policy
+        from irtrouter.routing.policy_training import out_of_fold_p_hat, train_policy
 
+        p_hat = None
+        if settings.crossfit_folds >= 2:
+            p_hat = out_of_fold_p_hat(self, results, settings.crossfit_folds, self.random_state, progress)
         trained = train_policy(
-            self, results, settings, candidate_sets=candidate_sets, random_state=self.random_state, progress=progress
+            self,
+            results,
+            settings,
+            candidate_sets=candidate_sets,
+            p_hat=p_hat,
+            random_state=self.random_state,
+            progress=progress,
         )
         self.settings_ = settings
         self.policy_params_ = trained.params
