@@ -363,7 +363,10 @@ def register_router(name: str, cls: type[Router], description: str = "", **defau
 
 def _load_builtins() -> None:
     import irtrouter.routing.baselines  # noqa: F401 - registers the built-in routers at import
-    from irtrouter.routing import radar  # noqa: F401 - registers RADAR's 2PL and scalarisations
+    from irtrouter.routing import (
+        bandit,  # noqa: F401 - registers the LLM Bandit policy
+        radar,  # noqa: F401 - registers RADAR's 2PL and scalarisations
+    )
 
 
 def available_routers() -> dict[str, RouterEntry]:

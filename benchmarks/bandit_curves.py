@@ -1,0 +1,196 @@
+"""LLM Bandit policy vs scalarised routers: cost-performance curves on the shared datasets.
+
+For each dataset: trains the policy (:class:`~irtrouter.routing.policy.PolicyRouter`, defaults,
+USE embeddings), MIRT-Router and RADAR's 2PL on the train split; sweeps the policy's preference
+w over [0, 2] and the scalarised routers' alpha over [0, 1]; scores every point on the test split
+(queries observed for every LLM) with realised performance and Total Cost (real USD where the data
+has it, else modelled). Also scores the *scalarised identity model* (alpha * P - beta * C on the
+policy's own p-hat): the policy minus the learned decision rule. On routellm's two LLMs it adds
+RouteLLM's matrix-factorisation router from the registry when present.
+
+Per router: hypervolume and AIQ (cost scaled by the dearest single LLM's Total Cost), Reward
+(IRT-Router eq. 12) at alpha 0.8 and 0.5 (the policy at w = beta / alpha), the policy's cost
+reduction at equal performance against each baseline's Pareto points, and its performance gain
+at matched cost.
+
+    python benchmarks/bandit_curves.py [--datasets llmrouter ...] [--seed 0] [--out results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from irtrouter.data import default_data_root, load_benchmark
+from irtrouter.evaluate.curves import aiq, hypervolume, pareto_front
+from irtrouter.evaluate.metrics import outcome, realised_costs, single_llm_cost_scale
+from irtrouter.routing import IRTRouter
+from irtrouter.routing.policy import PolicyRouter
+
+DATASETS = ("llmrouter", "routerbench_subset", "routerdc_7llm", "routellm")
+ALPHAS = np.round(np.linspace(0.0, 1.0, 101), 4)
+PREFERENCES = np.round(np.linspace(0.0, 2.0, 41), 4)
+
+
+def curve(scores: np.ndarray, costs: np.ndarray, routings: dict[float, np.ndarray]) -> list[tuple[float, float, float]]:
+    """(weight, Total Cost, performance) for each weight's routing."""
+    out = []
+    for weight, routing in routings.items():
+        o = outcome(scores, costs, routing)
+        out.append((float(weight), o.total_cost, o.performance))
+    return out
+
+
+def cheapest_reaching(points: list[tuple[float, float, float]], perf: float) -> float:
+    """Least Total Cost among points with performance >= perf (inf if none)."""
+    reached = [c for _, c, p in points if p >= perf - 1e-12]
+    return min(reached) if reached else float("inf")
+
+
+def best_within(points: list[tuple[float, float, float]], budget: float) -> float:
+    """Best performance among points costing <= budget (nan if none)."""
+    within = [p for _, c, p in points if c <= budget + 1e-12]
+    return max(within) if within else float("nan")
+
+
+def compare(policy: list, base: list) -> dict[str, float]:
+    """Cost reduction of the policy at each of the baseline's Pareto performances, and the
+    policy's performance gain at each of its own costs (matched cost)."""
+    costs = [c for _, c, _ in base]
+    perfs = [p for _, _, p in base]
+    reductions = []
+    unreachable = 0
+    for i in pareto_front(costs, perfs):
+        need = cheapest_reaching(policy, perfs[i])
+        if np.isinf(need):
+            unreachable += 1
+        elif costs[i] > 0:
+            reductions.append(1.0 - need / costs[i])
+    gains = [p - best_within(base, c) for _, c, p in policy if not np.isnan(best_within(base, c))]
+    return {
+        "cost_reduction_mean": float(np.mean(reductions)) if reductions else float("nan"),
+        "cost_reduction_max": float(np.max(reductions)) if reductions else float("nan"),
+        "cost_reduction_min": float(np.min(reductions)) if reductions else float("nan"),
+        "unreachable_points": unreachable,
+        "perf_gain_mean": float(np.mean(gains)) if gains else float("nan"),
+    }
+
+
+def run(name: str, seed: int, save: str | None = None) -> dict:
+    bench = load_benchmark(name, default_data_root() / name, seed=seed)
+    test = bench.test.complete()
+    usd, cost_kind = realised_costs(test, bench.catalog)
+    scale = single_llm_cost_scale(usd)  # the dearest single LLM's Total Cost
+    scores = test.scores
+    result: dict = {"dataset": name, "test_queries": test.n_queries, "llms": list(test.llm_ids), "cost": cost_kind}
+    curves: dict[str, list] = {}
+    seconds: dict[str, float] = {}
+
+    started = time.perf_counter()
+    policy = PolicyRouter(random_state=seed).fit(bench.train, bench.catalog)
+    seconds["llm-bandit policy"] = time.perf_counter() - started
+    if save:
+        policy.save(Path(save) / name)
+    pred = policy.predict(test.queries)
+    curves["llm-bandit policy"] = curve(scores, usd, {w: policy.choose(pred, preference=w) for w in PREFERENCES})
+    # The same p-hat under IRT-Router's rule: the policy's contribution over scalarisation.
+    curves["scalarised identity IRT"] = curve(scores, usd, {a: IRTRouter.choose(policy, pred, alpha=a) for a in ALPHAS})
+    result["policy_training"] = {
+        k: policy.training_["policy"][k] for k in ("kept_ppo_step", "validation_history", "seconds")
+    }
+    for label, predictor, dims in (("MIRT-Router", "mirt", 25), ("2PL (RADAR)", "2pl", 1)):
+        started = time.perf_counter()
+        router = IRTRouter(predictor=predictor, n_dims=dims, random_state=seed).fit(bench.train, bench.catalog)
+        seconds[label] = time.perf_counter() - started
+        p = router.predict(test.queries)
+        curves[label] = curve(scores, usd, {a: router.choose(p, alpha=a) for a in ALPHAS})
+    if test.n_llms == 2:  # RouteLLM's own setting: one strong and one weak LLM
+        from irtrouter.routing.registry import QueryBatch, TrainingData, make_router
+
+        started = time.perf_counter()
+        mf = make_router("routellm-mf", random_state=seed)
+        mf.fit(TrainingData(bench.train, bench.catalog, policy.neighbours_.embeddings, policy.embedder_))
+        seconds["RouteLLM MF"] = time.perf_counter() - started
+        decisions = mf.decide(QueryBatch(tuple(test.queries), pred.features))
+        curves["RouteLLM MF"] = curve(scores, usd, {a: decisions.choose(a) for a in ALPHAS})
+
+    singles = [(m, float(usd[:, j].sum()), float(scores[:, j].mean())) for j, m in enumerate(test.llm_ids)]
+    result["single_llms"] = singles
+    result["routers"] = {}
+    for label, pts in curves.items():
+        c = [x[1] for x in pts]
+        p = [x[2] for x in pts]
+        row = {
+            "hypervolume": hypervolume(c, p, cost_ref=scale),
+            "aiq": aiq(c, p, max_cost=max(scale, max(c))),
+            "train_seconds": round(seconds.get(label, seconds["llm-bandit policy"]), 1),
+            "points": pts,
+        }
+        for alpha in (0.8, 0.5):
+            if label == "llm-bandit policy":
+                routing = policy.choose(pred, preference=(1 - alpha) / alpha)
+            else:
+                w = min(pts, key=lambda x: abs(x[0] - alpha))
+                row[f"reward@{alpha}"] = round(100 * (alpha * w[2] - (1 - alpha) * w[1] / scale), 2)
+                continue
+            o = outcome(scores, usd, routing)
+            row[f"reward@{alpha}"] = round(o.reward(alpha, 1 - alpha, scale), 2)
+        if label != "llm-bandit policy":
+            row["policy_vs"] = compare(curves["llm-bandit policy"], pts)
+        result["routers"][label] = row
+    return result
+
+
+def markdown(r: dict) -> str:
+    lines = [
+        f"### {r['dataset']}: {r['test_queries']} test queries x {len(r['llms'])} LLMs (cost: {r['cost']})",
+        "",
+        "| router | hypervolume | AIQ | Reward @0.8 | Reward @0.5 | policy's cost reduction at equal perf. "
+        "(mean / max over the router's Pareto points) | policy's perf. gain at matched cost | train s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, row in r["routers"].items():
+        vs = row.get("policy_vs")
+        red = (
+            f"{100 * vs['cost_reduction_mean']:+.1f}% / {100 * vs['cost_reduction_max']:+.1f}%"
+            + (f" ({vs['unreachable_points']} unreached)" if vs["unreachable_points"] else "")
+            if vs
+            else "-"
+        )
+        gain = f"{100 * vs['perf_gain_mean']:+.2f} pts" if vs else "-"
+        lines.append(
+            f"| {label} | {row['hypervolume']:.4f} | {row['aiq']:.4f} | {row['reward@0.8']:.2f} | "
+            f"{row['reward@0.5']:.2f} | {red} | {gain} | {row['train_seconds']:.0f} |"
+        )
+    best = max(r["single_llms"], key=lambda x: x[2])
+    lines.append("")
+    lines.append(f"Best single LLM on test: {best[0]} (perf {best[2]:.4f}, ${best[1]:.3f}).")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="Also write every curve point to this JSON file.")
+    parser.add_argument("--save", default=None, metavar="DIR", help="Save each trained policy router to DIR/<dataset>.")
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, Python {platform.python_version()}, seed {args.seed}\n")
+    results = []
+    for name in args.datasets:
+        r = run(name, args.seed, args.save)
+        results.append(r)
+        print(markdown(r), flush=True)
+        print()
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
