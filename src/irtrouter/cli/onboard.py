@@ -12,7 +12,7 @@ import numpy as np
 from irtrouter.errors import ConfigError, DataError
 
 SELECTION_HELP = "fisher: most informative query next (RADAR). uniform: random queries (ablation)."
-PRIOR_HELP = "Prior on the new LLM's ability: standard N(0, I), or pool (the trained LLMs' spread)."
+PRIOR_HELP = "Prior on the new LLM's ability: pool (like the trained LLMs: their mean and spread) or standard N(0, I)."
 
 
 @click.group()
@@ -98,9 +98,7 @@ def _read_answers(path: str, llm: str) -> Any:
 @onboard.command("plan")
 @click.argument("router_dir", metavar="DIR")
 @click.option("--llm", required=True, metavar="NAME", help="Id of the new LLM (as in results data).")
-@click.option(
-    "--prior", default="standard", show_default=True, type=click.Choice(["standard", "pool"]), help=PRIOR_HELP
-)
+@click.option("--prior", default="pool", show_default=True, type=click.Choice(["pool", "standard"]), help=PRIOR_HELP)
 @click.option(
     "--pool",
     required=True,
@@ -222,9 +220,7 @@ def plan(
 @onboard.command("fit")
 @click.argument("router_dir", metavar="DIR")
 @click.option("--llm", required=True, metavar="NAME", help="Id of the new LLM (as in results data).")
-@click.option(
-    "--prior", default="standard", show_default=True, type=click.Choice(["standard", "pool"]), help=PRIOR_HELP
-)
+@click.option("--prior", default="pool", show_default=True, type=click.Choice(["pool", "standard"]), help=PRIOR_HELP)
 @click.option("--answers", metavar="FILE", help="The new LLM's scored answers (results file: query, llm_id, score).")
 @click.option("--profile-only", is_flag=True, help="No answers: estimate the ability from the LLM's profile alone.")
 @click.option("--llms", metavar="CATALOG", help="Catalog (JSON/YAML) with the new LLM's prices, profile, budget.")
@@ -303,9 +299,7 @@ def fit(
 @onboard.command("simulate")
 @click.argument("router_dir", metavar="DIR")
 @click.option("--llm", required=True, metavar="NAME", help="The held-out LLM whose real answers play the quiz.")
-@click.option(
-    "--prior", default="standard", show_default=True, type=click.Choice(["standard", "pool"]), help=PRIOR_HELP
-)
+@click.option("--prior", default="pool", show_default=True, type=click.Choice(["pool", "standard"]), help=PRIOR_HELP)
 @click.option(
     "--data",
     "data_path",

@@ -33,9 +33,18 @@ def quiz_bank(router: IRTRouter, X_queries: np.ndarray, query_ids: Sequence[str]
     return ItemBank.from_predictor(router.predictor_, X_queries, query_ids)
 
 
-def ability_prior(router: IRTRouter, prior: str = "standard", shrinkage: float = 0.1) -> AbilityPrior:
-    """``standard``: N(0, I). ``pool``: the trained LLMs' mean and covariance (+ a ridge), see
-    :meth:`AbilityPrior.from_pool`. For a 2PL router the two agree (abilities are standardised)."""
+def ability_prior(router: IRTRouter, prior: str = "pool", shrinkage: float = 0.1) -> AbilityPrior:
+    """The prior on a new LLM's ability.
+
+    ``pool`` (default): the trained LLMs' mean and covariance plus a ridge
+    (:meth:`AbilityPrior.from_pool`): a new LLM is assumed to resemble the pool. ``standard``:
+    N(0, I), RADAR's choice. For a 2PL router the two agree (its abilities are standardised). For
+    MIRT, whose ability axes have no common scale and whose pool spans only a few of its 25
+    dimensions, N(0, I) lets 30 answers pull the estimate along directions no trained LLM uses: on
+    the llmrouter training data its estimates after 30 quiz answers lie about 3 times as far from
+    the estimate with all of the LLM's training answers as under ``pool``
+    (``benchmarks/onboard.py``).
+    """
     router._check_fitted()
     k = router.predictor_.abilities_.shape[1]
     if prior == "standard":
@@ -49,7 +58,7 @@ def ability_from_answers(
     router: IRTRouter,
     X_queries: np.ndarray,
     scores: Sequence[float] | np.ndarray,
-    prior: str | AbilityPrior = "standard",
+    prior: str | AbilityPrior = "pool",
 ) -> tuple[np.ndarray, np.ndarray]:
     """MAP ability (and its standard errors) of a new LLM from its scores on embedded queries."""
     bank = quiz_bank(router, X_queries)
