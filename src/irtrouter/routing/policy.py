@@ -456,8 +456,9 @@ class PolicyRouter(IRTRouter):
                 )
             return float(preference), {"preference": float(preference)}
         a, b = resolve_weights(alpha, beta)
-        if b <= top * a:
-            return b / a, {"preference": round(b / a, 6)}
+        if b <= top * a * (1 + 1e-9):  # tolerance: alpha = 1 / (1 + w) does not round-trip exactly
+            w = min(b / a, top)
+            return w, {"preference": round(w, 6)}
         return top, {"preference": top, "preference_clipped_from": "inf" if a == 0 else round(b / a, 6)}
 
     def probabilities(

@@ -13,6 +13,10 @@ with ``extra_body=``)::
 ``alpha``
     Weight of predicted performance in ``alpha * P - (1 - alpha) * C``, in [0, 1]; replaces the
     profile's.
+``preference``
+    Instead of ``alpha``: the weight w of cost against quality 1, any number >= 0, read as
+    ``alpha = 1 / (1 + w)`` (the same trade-off). An LLM Bandit policy router takes it as its
+    preference, within the range it was trained on (default [0, 2]; otherwise 400).
 ``allowed_llms``
     Narrows the profile's allowed LLMs (it cannot widen them).
 ``max_cost``
@@ -41,7 +45,7 @@ from typing import Any
 from irtrouter.serve.config import AUTO_PROFILE, MODEL_PREFIX, RoutingPolicy, ServeConfig
 from irtrouter.serve.errors import APIError
 
-ROUTING_FIELDS = ("alpha", "allowed_llms", "max_cost")
+ROUTING_FIELDS = ("alpha", "allowed_llms", "max_cost", "preference")
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class RouteRequest:
     max_cost: float | None
     max_tokens: int | None
     stream: bool
+    preference: float | None = None
 
 
 def parse_request(
@@ -93,6 +98,22 @@ def parse_request(
     alpha = policy.alpha
     if "alpha" in body:
         alpha = _number(body["alpha"], "alpha", low=0.0, high=1.0)
+    preference = None
+    if body.get("preference") is not None:
+        preference = body["preference"]
+        if "alpha" in body:
+            raise APIError(
+                400, "give either 'alpha' or 'preference', not both", param="preference", code="invalid_value"
+            )
+        if isinstance(preference, bool) or not isinstance(preference, int | float) or not 0 <= preference < math.inf:
+            raise APIError(
+                400,
+                f"'preference' must be a finite number >= 0 (the weight of cost against quality 1), got {preference!r}",
+                param="preference",
+                code="invalid_value",
+            )
+        preference = float(preference)
+        alpha = 1.0 / (1.0 + preference)  # alpha * P - (1 - alpha) * C is proportional to P - w * C
     allowed = [m for m in router_llms if m in set(routable)]
     if policy.allowed_llms is not None:
         allowed = [m for m in allowed if m in set(policy.allowed_llms)]
@@ -139,7 +160,7 @@ def parse_request(
         raise APIError(400, f"'stream' must be true or false, got {stream!r}", param="stream", code="invalid_value")
 
     forward = {k: v for k, v in body.items() if k not in ROUTING_FIELDS}
-    request = RouteRequest(profile, query, prompt_text, alpha, tuple(allowed), max_cost, max_tokens, stream)
+    request = RouteRequest(profile, query, prompt_text, alpha, tuple(allowed), max_cost, max_tokens, stream, preference)
     return request, forward
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from irtrouter.data.tokens import estimate_tokens
 from irtrouter.errors import IRTRouterError
 from irtrouter.routing.decision import RoutingDecision
+from irtrouter.routing.policy import PolicyRouter
 from irtrouter.routing.router import IRTRouter
 from irtrouter.serve.errors import APIError
 from irtrouter.serve.metrics import Metrics
@@ -173,6 +174,16 @@ class RoutingService:
     async def route(self, request: RouteRequest) -> Routed:
         """The decision for ``request`` (400 when ``max_cost`` excludes every allowed LLM)."""
         started = time.perf_counter()
+        if request.preference is not None and isinstance(self.router, PolicyRouter):
+            top = self.router.settings_.max_preference
+            if request.preference > top:
+                raise APIError(
+                    400,
+                    f"'preference' must lie in [0, {top:g}] for this LLM Bandit policy router (the range it was "
+                    f"trained on), got {request.preference:g}",
+                    param="preference",
+                    code="invalid_value",
+                )
         cost = estimate_cost(self.router, request, self.default_max_tokens)
         allowed = request.allowed_llms
         if request.max_cost is not None:

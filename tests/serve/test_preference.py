@@ -1,0 +1,94 @@
+"""A per-request ``preference`` (weight of cost against quality 1) over real HTTP on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from irtrouter.routing import load_router
+from irtrouter.routing.policy import PolicyRouter
+from irtrouter.serve import ServeSettings, create_app, parse_config
+from tests.helpers import topic_catalog, topic_results
+from tests.serve.conftest import CLIENT_KEY, environ, serve_config
+from tests.serve.fake_upstream import FakeProvider, ServerThread
+
+CODE = "python function that returns a list"
+
+
+def post(server: ServerThread, body: dict) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
+    return httpx.post(f"{server.url}/v1/route", json=body, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small LLM Bandit policy router on the synthetic topics (short training: mechanics only)."""
+    path = tmp_path_factory.mktemp("serve-policy")
+    router = PolicyRouter(
+        embedder="hashing:64",
+        n_dims=4,
+        identity_params={"learning_rate": 0.01, "max_epochs": 20},
+        policy_params={"hidden_units": 16, "pretrain_steps": 40, "ppo_steps": 10, "ppo_batch": 32, "crossfit_folds": 0},
+    )
+    router.fit(topic_results(n_per_topic=30, seed=5), topic_catalog(), use_cache=False)
+    router.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def policy_proxy(policy_dir: Path, provider_server, tmp_path_factory) -> Iterator[ServerThread]:
+    db = tmp_path_factory.mktemp("serve-policy-db") / "decisions.sqlite"
+    config = parse_config(serve_config(provider_server[1].url, db))
+    app = create_app(ServeSettings(config=config, router=load_router(policy_dir), environ=environ()))
+    with ServerThread(app) as server:
+        yield server
+
+
+def test_an_irt_router_reads_preference_as_alpha(proxy, router_dir: Path) -> None:
+    response = post(proxy, {"query": CODE, "preference": 0.5})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    expected = load_router(router_dir).route(CODE, alpha=1.0, beta=0.5)
+    assert body["llm_id"] == expected.llm_id and body["alpha"] == pytest.approx(1 / 1.5, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"preference": -1}, "finite number >= 0"),
+        ({"preference": "cheap"}, "finite number >= 0"),
+        ({"preference": True}, "finite number >= 0"),
+        ({"preference": 0.5, "alpha": 0.5}, "not both"),
+    ],
+)
+def test_bad_preferences_get_the_error_envelope(proxy, body: dict, fragment: str) -> None:
+    response = post(proxy, {"query": CODE, **body})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert fragment in error["message"] and error["param"] == "preference" and error["code"] == "invalid_value"
+
+
+def test_a_policy_router_routes_by_the_requested_preference(policy_proxy, policy_dir: Path) -> None:
+    router = load_router(policy_dir)
+    for w in (0.0, 0.7, 2.0):
+        response = post(policy_proxy, {"query": CODE, "preference": w})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["preference"] == pytest.approx(w) and body["router"] == "llm-bandit"
+        assert body["llm_id"] == router.route(CODE, preference=w).llm_id
+    response = post(policy_proxy, {"query": CODE, "preference": 2.5})
+    assert response.status_code == 400
+    assert "[0, 2] for this LLM Bandit policy router" in response.json()["error"]["message"]
+
+
+def test_preference_is_not_forwarded_to_the_provider(policy_proxy, provider: FakeProvider) -> None:
+    client = openai.OpenAI(base_url=f"{policy_proxy.url}/v1", api_key=CLIENT_KEY, max_retries=0, timeout=30)
+    completion = client.chat.completions.create(
+        model="irtrouter/auto", messages=[{"role": "user", "content": CODE}], extra_body={"preference": 1.0}
+    )
+    assert completion.model_extra["irtrouter"]["preference"] == pytest.approx(1.0)
+    assert provider.requests and "preference" not in provider.requests[-1]
