@@ -125,3 +125,4 @@ def test_gap_closed_by_hand():
     assert gap_closed(60.0, 40.0, 60.0) == pytest.approx(1.0)
     assert gap_closed(30.0, 40.0, 60.0) == pytest.approx(-0.5)
     assert np.isnan(gap_closed(30.0, 40.0, 40.0))
+    assert np.isnan(gap_closed(30.0, 40.0, 40.3, min_gap=0.5))  # a share of almost nothing is not reported

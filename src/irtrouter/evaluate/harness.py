@@ -59,6 +59,7 @@ ALPHAS: tuple[float, ...] = (0.8, 0.5, 0.2)
 SWEEP: tuple[float, ...] = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 21))
 CPT_LEVELS: tuple[float, ...] = (0.5, 0.8, 0.9, 0.95)
 SHARES: tuple[float, ...] = tuple(round(s, 2) for s in np.linspace(0.0, 1.0, 21))
+MIN_GAP = 0.5  # reward points: below this, "share of the gap closed" is not reported
 DEFAULT_ROUTERS: tuple[str, ...] = (
     "small-llm",
     "large-llm",
@@ -268,7 +269,7 @@ def _score(result: SettingResult, alphas: Sequence[float], sweep: Sequence[float
                     "performance": o.performance,
                     "total_cost": o.total_cost,
                     "reward": reward,
-                    "gap_closed": gap_closed(reward, best, oracle),
+                    "gap_closed": gap_closed(reward, best, oracle, MIN_GAP),
                     "best_single_reward": best,
                     "best_single_llm": best_llm,
                     "oracle_reward": oracle,

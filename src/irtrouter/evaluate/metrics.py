@@ -145,10 +145,11 @@ def top_k_accuracy(routing: np.ndarray, utility: np.ndarray, k: int) -> float:
     return float((routing * hit).sum(axis=1).mean())
 
 
-def gap_closed(value: float, best_single: float, oracle: float) -> float:
-    """Share of the gap from the best single LLM to the oracle that ``value`` closes (NaN if no gap).
+def gap_closed(value: float, best_single: float, oracle: float, min_gap: float = 1e-12) -> float:
+    """Share of the gap from the best single LLM to the oracle that ``value`` closes.
 
-    Negative when the router does worse than the best single LLM.
+    Negative when the router does worse than the best single LLM; NaN when the gap is below
+    ``min_gap`` (a share of almost nothing says nothing).
 
     Examples
     --------
@@ -156,4 +157,4 @@ def gap_closed(value: float, best_single: float, oracle: float) -> float:
     0.25
     """
     gap = oracle - best_single
-    return float((value - best_single) / gap) if gap > 1e-12 else float("nan")
+    return float((value - best_single) / gap) if gap > max(min_gap, 1e-12) else float("nan")

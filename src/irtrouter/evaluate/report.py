@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from irtrouter.evaluate.harness import SettingResult
+from irtrouter.evaluate.harness import MIN_GAP, SettingResult
 
 TABLES = ("routing", "predictor", "topk", "curves", "points", "ablations")
 
@@ -175,7 +175,8 @@ def routing_tables(rows: Sequence[dict[str, Any]], alphas: Sequence[float] | Non
             f"#### {dataset}, {split}: {first['n_queries']} test queries, "
             f"Total Cost in {_cost_label(first['cost_kind'])}\n\n"
             + _table(header, body)
-            + f"\n\nGap closed = (Reward - best single LLM) / (reward-optimal oracle - best single LLM); {refs}."
+            + f"\n\nGap closed = (Reward - best single LLM) / (reward-optimal oracle - best single LLM), n/a when "
+            f"the oracle is less than {MIN_GAP} points above the best single LLM; {refs}."
         )
     return "\n\n".join(out)
 
@@ -200,7 +201,10 @@ def reward_summary(rows: Sequence[dict[str, Any]], alphas: Sequence[float] | Non
                 r = _find(rows, router=router, alpha=a, dataset=d, split=s)
                 cells.append(f"{r['reward']:.2f} ({_pct(r['gap_closed'], 0)})" if r else "")
             body.append(cells)
-        out.append(f"#### Reward at alpha = {a} (share of the gap to the oracle closed)\n\n" + _table(header, body))
+        out.append(
+            f"#### Reward at alpha = {a} (in brackets: share of the gap from the best single LLM to the "
+            f"reward-optimal oracle closed; n/a: gap under {MIN_GAP} points)\n\n" + _table(header, body)
+        )
     return "\n\n".join(out)
 
 
