@@ -37,15 +37,8 @@ SKILL = {
     "big": {"math": 0.97, "code": 0.97, "history": 0.97},
 }
 PRICE = {"math-small": 0.2, "code-small": 0.2, "weak-small": 0.1, "big": 10.0}
-# Short training for CI; pre-training on candidate sets of every size converges faster than on pairs.
-SMALL_POLICY = {
-    "hidden_units": 32,
-    "pretrain_steps": 300,
-    "pretrain_batch": 256,
-    "pretrain_pairs": False,
-    "ppo_steps": 100,
-    "ppo_batch": 128,
-}
+# Short training for CI.
+SMALL_POLICY = {"hidden_units": 32, "pretrain_steps": 300, "pretrain_batch": 256, "ppo_steps": 100, "ppo_batch": 128}
 
 
 def results(n_per_topic, seed, prefix):

@@ -4,7 +4,8 @@ Stage 1 (the identity predictor) is already trained and frozen when this runs. O
 queries observed for every LLM:
 
 Stage 2, supervised pre-training on pairwise comparisons [3P, digest section 4]
-    Draw a query, a pair of LLMs {k1, k2} and w ~ U(0, max_preference). The target is
+    Draw a query, a pair of LLMs {k1, k2} (or, by default, a random candidate set of any size:
+    ``pretrain_pairs``) and w ~ U(0, max_preference). The target is
     ``argmax_k p_k / max(p) - w * c_k / max(c)`` where ``p`` is the success prediction
     *Platt-calibrated* on the stage-1 validation queries (labels: the binarised scores), while
     the policy's input keeps the uncalibrated p-hat. Loss: cross-entropy of the target.
