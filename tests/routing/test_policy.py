@@ -285,3 +285,25 @@ def test_cli_routes_with_a_preference(router, data, tmp_path):
     assert json.loads(res.stdout)["beta"] == pytest.approx(0.75)
     res = run(cli, ["route", str(tmp_path / "irt"), "python list loop", "--preference", "-1"])
     assert res.exit_code == 1 and "--preference must be a finite number >= 0" in res.stderr
+
+
+def test_cli_trains_a_policy_router(data, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from irtrouter.cli import cli
+
+    train, _ = data
+    train.to_frame().to_csv(tmp_path / "results.csv", index=False)
+    (tmp_path / "llms.json").write_text(json.dumps(CATALOG.to_records()))
+    # The command trains with the library defaults; shorten them for CI.
+    full = PolicySettings.from_params.__func__
+    monkeypatch.setattr(
+        PolicySettings, "from_params", classmethod(lambda cls, params: full(cls, {**SMALL_POLICY, **(params or {})}))
+    )
+    args = ["train", str(tmp_path / "results.csv"), "--llms", str(tmp_path / "llms.json"), "--out", str(tmp_path / "p")]
+    res = CliRunner().invoke(cli, [*args, "--predictor", "policy", "--embedder", "hashing:64", "--epochs", "30"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith("trained an LLM Bandit policy on 240 queries x 4 LLMs")
+    router = load_router(tmp_path / "p")
+    assert isinstance(router, PolicyRouter) and router.predictor_.max_epochs == 30
+    assert router.predictor_.learning_rate == 0.001  # not given: the identity model's own default

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
+from click.core import ParameterSource
 
 from irtrouter.cli.common import load_dataset, progress_default
 from irtrouter.embed.registry import EMBEDDER_SPECS
@@ -26,11 +28,12 @@ from irtrouter.routing.cost import COST_MODELS
     "--predictor",
     default="mirt",
     show_default=True,
-    type=click.Choice(["mirt", "nirt", "2pl"]),
+    type=click.Choice(["mirt", "nirt", "2pl", "policy"]),
     help="mirt: latent abilities (fast). nirt: 25 named abilities with relevance vectors. "
-    "2pl: RADAR's one scalar ability per LLM or configuration.",
+    "2pl: RADAR's one scalar ability per LLM or configuration. policy: LLM Bandit, one policy for "
+    "every preference and candidate set over identity vectors (route with --preference; minutes).",
 )
-@click.option("--dims", type=int, default=None, help="Ability dimensions N (default 25; nirt: 25; 2pl: 1).")
+@click.option("--dims", type=int, default=None, help="Ability dimensions N (default 25; nirt: 25; 2pl: 1; policy: 16).")
 @click.option(
     "--embedder",
     default="use",
@@ -152,6 +155,25 @@ def train(
         if sample < results.n_queries:
             pick = np.sort(np.random.default_rng(seed).choice(results.n_queries, size=sample, replace=False))
             results = results.take(pick)
+    if predictor == "policy":
+        from irtrouter.routing.policy import PolicyRouter
+
+        # The identity model has its own defaults: only options given on the command line override them.
+        ctx = click.get_current_context()
+        given = {"max_epochs": max_epochs, "learning_rate": learning_rate}
+        identity = {k: v for k, v in given.items() if ctx.get_parameter_source(k) is not ParameterSource.DEFAULT}
+        policy = PolicyRouter(
+            embedder=embedder, n_dims=dims or 16, identity_params=identity, cost_model=cost_model, random_state=seed
+        )
+        policy.fit(results, catalog, cache_dir=cache_dir, use_cache=not no_cache, progress=show)
+        policy.save(out)
+        p: dict[str, Any] = policy.training_["policy"]  # type: ignore[assignment]
+        click.echo(
+            f"trained an LLM Bandit policy on {results.n_queries} queries x {results.n_llms} LLMs "
+            f"({policy.training_['total_seconds']:.0f}s; PPO step {p['kept_ppo_step']} kept on "
+            f"{p['validation_queries']} validation queries); cost model {policy.cost_model_.kind}; saved to {out}"
+        )
+        return
     router = IRTRouter(
         predictor=predictor,
         n_dims=dims if dims is not None else (1 if predictor == "2pl" else 25),
