@@ -233,9 +233,6 @@ class PolicySettings:
         Standardise the scalarised advantages of each rollout [UNVERIFIED; common PPO practice].
     max_grad_norm : float
         Gradient clipping [UNVERIFIED].
-    value_warmup_steps : int
-        First PPO steps that train only the value head, so the pre-trained policy is not pushed
-        around by the advantages of an untrained baseline [UNVERIFIED; ours].
     eval_every, eval_queries : int
         Early stopping for PPO [ours]: every ``eval_every`` steps the greedy policy is scored on
         up to ``eval_queries`` of stage 1's validation queries (never trained on) and the best
@@ -266,7 +263,6 @@ class PolicySettings:
     min_candidates: int = 2
     normalise_advantages: bool = True
     max_grad_norm: float = 1.0
-    value_warmup_steps: int = 0
     eval_every: int = 25
     eval_queries: int = 512
     crossfit_folds: int = 2
@@ -293,7 +289,7 @@ class PolicySettings:
             value = getattr(settings, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"policy parameter {name} must be a positive integer, got {value!r}")
-        for name in ("pretrain_steps", "ppo_steps", "value_warmup_steps", "crossfit_folds"):
+        for name in ("pretrain_steps", "ppo_steps", "crossfit_folds"):
             value = getattr(settings, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"policy parameter {name} must be an integer >= 0, got {value!r}")

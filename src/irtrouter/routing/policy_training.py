@@ -171,7 +171,7 @@ def _train(
     window: list[dict[str, float]] = []
     checker.check(0)  # the pre-trained policy is a candidate too
     for step in tqdm(range(1, settings.ppo_steps + 1), desc="policy PPO", disable=not progress):
-        window.append(trainer.ppo_step(optimiser, value_only=step <= settings.value_warmup_steps))
+        window.append(trainer.ppo_step(optimiser))
         if step % HISTORY_EVERY == 0 or step == settings.ppo_steps:
             mean = {k: round(float(np.mean([w[k] for w in window])), 5) for k in window[0]}
             ppo_history.append({"step": step, **mean})
@@ -363,7 +363,7 @@ class _Trainer:
         return float(loss.detach()), float((logits.argmax(1) == target_t).float().mean())
 
     # -- stage 3 ---------------------------------------------------------------------------------
-    def ppo_step(self, optimiser: torch.optim.Optimizer, value_only: bool = False) -> dict[str, float]:
+    def ppo_step(self, optimiser: torch.optim.Optimizer) -> dict[str, float]:
         st, pool = self.settings, self.pool
         n = st.ppo_batch
         rows = self.rng.choice(pool.train_rows, size=n)
@@ -410,9 +410,7 @@ class _Trainer:
             ratio = torch.exp(dist.log_prob(actions) - old_logp)
             surrogate = torch.minimum(ratio * scalar, ratio.clamp(1 - st.clip, 1 + st.clip) * scalar)
             value_loss = ((values - rewards_t) ** 2).sum(1).mean()
-            loss = st.value_coef * value_loss
-            if not value_only:
-                loss = loss - surrogate.mean() - st.entropy_coef * dist.entropy().mean()
+            loss = st.value_coef * value_loss - surrogate.mean() - st.entropy_coef * dist.entropy().mean()
             self._step(optimiser, loss)
         return {
             "reward": float((rewards[:, 0] + w * rewards[:, 1]).mean()),
