@@ -20,6 +20,7 @@ import argparse
 import logging
 import os
 import platform
+import resource
 import sys
 import time
 from dataclasses import replace
@@ -71,6 +72,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--img", type=Path, default=None, help="plots folder (default docs/img; --out with --quick)")
     parser.add_argument("--update-docs", action="store_true", help="rewrite the generated block of BENCHMARKS.md")
     parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (default 1, see below)")
+    parser.add_argument(
+        "--from-report", type=Path, default=None, help="re-render tables, plots and docs from a saved run's folder"
+    )
     return parser.parse_args(argv)
 
 
@@ -79,7 +83,7 @@ def docs_block(report: Report, command: str, images: list[Path]) -> str:
     settings = "\n".join(
         f"- **{s['dataset']} {s['split']}**: {s['n_train']} train / {s['n_test']} test queries x {len(s['llms'])} "
         f"LLMs ({s['n_incomplete_test_queries_left_out']} incomplete test queries left out); cost: "
-        f"{'real USD' if s['cost_kind'] == 'real' else 'MODELLED USD (' + s['cost_kind'] + ')'}; {s['description']}"
+        f"{'real USD' if s['cost_kind'] == 'real' else 'MODELLED USD (prices x estimated tokens)'}; {s['description']}"
         for s in meta.get("settings", [])
     )
     timings = ", ".join(f"{t['setting']} {t['seconds']:.0f}s" for t in meta.get("timings", []))
@@ -87,10 +91,12 @@ def docs_block(report: Report, command: str, images: list[Path]) -> str:
     return "\n\n".join(
         [
             BEGIN,
-            f"Command: `{command}` ({meta['wall_seconds'] / 60:.1f} minutes wall on {meta['machine']}; "
-            f"load average {meta['load_end']:.1f} at the end). Embedder: {meta['embedder']}. Per setting: {timings}.",
+            f"Command: `{command}` ({meta['wall_seconds'] / 60:.1f} minutes wall"
+            + (f", {meta['cpu_seconds'] / 60:.1f} minutes CPU" if "cpu_seconds" in meta else "")
+            + f", on {meta['machine']}; load average {meta['load_end']:.1f} at the end; {meta.get('threads', 1)} "
+            f"torch/BLAS thread). Embedder: {meta['embedder']}. Per setting: {timings}.",
             "Settings:\n\n" + settings,
-            report.markdown(meta.get("alphas")),
+            report.markdown(meta.get("alphas"), compact=True),
             pictures,
             END,
         ]
@@ -114,9 +120,8 @@ def update_docs(path: Path, block: str) -> None:
     path.write_text(head + SECTION + body + tail, encoding="utf-8")
 
 
-def main(argv: list[str] | None = None) -> Report:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+def compute(args: argparse.Namespace, argv: list[str] | None) -> Report:
+    """Run the suite as the arguments say and record the machine, the time and the command."""
     base = SuiteConfig.quick() if args.quick else SuiteConfig()
     config = replace(
         base,
@@ -130,10 +135,8 @@ def main(argv: list[str] | None = None) -> Report:
         seed=args.seed,
         root=args.data_root,
     )
-    out = args.out or ROOT / "runs" / ("evaluate-quick" if args.quick else "evaluate")
-    img = args.img or (out if args.quick else ROOT / "docs" / "img")
     start_machine = machine()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_utime
     # The models are small: a second intra-op thread buys little, and when the other core is busy
     # it makes the larger matrix products many times slower (RouteLLM-MF: 4.75 s an epoch with 2
     # threads vs 0.66 s with 1, measured at load average 10 on 2 cores).
@@ -149,25 +152,40 @@ def main(argv: list[str] | None = None) -> Report:
         torch.set_num_threads(previous)
     report.meta.update(
         wall_seconds=round(time.perf_counter() - started, 1),
+        cpu_seconds=round(resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu_started, 1),
         machine=start_machine,
         load_end=os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"),
         command="python benchmarks/evaluate.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         threads=args.threads,
     )
-    report.write(out)
-    images = [plot_pareto(report, d, img / f"eval_pareto_{d}.png") for d in config.datasets]
+    return report
+
+
+def main(argv: list[str] | None = None) -> Report:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    out = args.out or ROOT / "runs" / ("evaluate-quick" if args.quick else "evaluate")
+    img = args.img or (out if args.quick else ROOT / "docs" / "img")
+    if args.from_report:
+        report = Report.read(args.from_report)
+    else:
+        report = compute(args, argv)
+        report.write(out)
+    datasets = list(dict.fromkeys(s["dataset"] for s in report.meta.get("settings", [])))
+    images = [plot_pareto(report, d, img / f"eval_pareto_{d}.png") for d in datasets]
     for ablation, name, log_x in (
         ("warmup_lambda", "eval_reward_vs_lambda", False),
         ("n_dims", "eval_reward_vs_n", True),
     ):
         if any(r["ablation"] == ablation for r in report.tables["ablations"]):
             images.append(plot_ablation(report, ablation, img / f"{name}.png", log_x=log_x))
-    markdown = report.markdown(config.alphas)
+    markdown = report.markdown(report.meta.get("alphas"))
+    out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(markdown + "\n", encoding="utf-8")
     if args.update_docs:
         update_docs(ROOT / "docs" / "BENCHMARKS.md", docs_block(report, report.meta["command"], images))
     print(markdown)
-    print(f"\nwrote {out} and {len(images)} plot(s) in {img} in {report.meta['wall_seconds'] / 60:.1f} minutes")
+    print(f"\nwrote {out} and {len(images)} plot(s) in {img} ({report.meta['wall_seconds'] / 60:.1f} minutes)")
     return report
 
 

@@ -40,14 +40,18 @@ def plot_pareto(report: Report, dataset: str, path: str | Path) -> Path:
     fig, axes = plt.subplots(1, len(splits), figsize=(6.5 * len(splits), 5), squeeze=False)
     for ax, split in zip(axes[0], splits, strict=True):
         sub = [r for r in points if r["split"] == split]
-        for router in dict.fromkeys(r["router"] for r in sub):
+        routers = list(dict.fromkeys(r["router"] for r in sub))
+        colours = plt.get_cmap("tab20")  # 20 distinct colours: the default cycle repeats after 10 routers
+        for i, router in enumerate(routers):
+            colour = colours(i % 20)
             pts = sorted(((r["total_cost"], r["performance"], r["alpha"]) for r in sub if r["router"] == router),
                          key=lambda p: p[2])  # fmt: skip
             xs, ys = [p[0] for p in pts], [p[1] for p in pts]
             if len({(x, y) for x, y in zip(xs, ys, strict=True)}) == 1:
-                ax.scatter(xs[:1], ys[:1], marker="*" if router == "oracle" else "s", s=60, label=router, zorder=3)
+                marker = "*" if router == "oracle" else "s"
+                ax.scatter(xs[:1], ys[:1], marker=marker, s=60, label=router, zorder=3, color=colour)
             else:
-                ax.plot(xs, ys, marker=".", linewidth=1.2, label=router)
+                ax.plot(xs, ys, marker=".", linewidth=1.2, label=router, color=colour)
         ax.set_xlabel(f"Total Cost, USD ({kinds.get((dataset, split), '?')})")
         ax.set_ylabel("Performance")
         ax.set_title(f"{dataset}, {split}: alpha swept 0..1")

@@ -83,19 +83,42 @@ class Report:
             report.add_rows(table, rows)
         return report
 
-    def markdown(self, alphas: Sequence[float] | None = None) -> str:
-        """Every table of the report in Markdown (paper layout)."""
-        parts = [routing_tables(self.tables["routing"], alphas)]
-        if self.tables["routing"]:
-            parts.append(reward_summary(self.tables["routing"], alphas))
-        if self.tables["topk"]:
-            parts.append(topk_table(self.tables["topk"]))
-        if self.tables["predictor"]:
-            parts.append(predictor_table(self.tables["predictor"]))
-        if self.tables["curves"]:
-            parts.append(curve_table(self.tables["curves"]))
-        if self.tables["ablations"]:
-            parts.append(ablation_tables(self.tables["ablations"]))
+    def markdown(self, alphas: Sequence[float] | None = None, compact: bool = False) -> str:
+        """Every table of the report in Markdown (paper layout).
+
+        ``compact`` renders top-k, predictor, curve and ablation results as one row per router
+        (or setting) and one column per setting (or value), for documents; the long form has one
+        row per measurement.
+        """
+        t = self.tables
+        parts = []
+        if t["routing"]:
+            parts += [reward_summary(t["routing"], alphas), routing_tables(t["routing"], alphas)]
+        if compact:
+            if t["topk"]:
+                parts.append(wide_table(t["topk"], _topk_cell, "Top-1 / Top-2 / Top-3 routing accuracy at alpha "
+                                        f"{t['topk'][0]['alpha']} (paper Table 3)"))  # fmt: skip
+            if t["predictor"]:
+                parts.append(wide_table(t["predictor"], _predictor_cell, "AUC / RMSE of the predicted scores on "
+                                        "every test cell (paper Table 4)"))  # fmt: skip
+            if t["curves"]:
+                parts.append(wide_table(t["curves"], _curve_cell, "AIQ / hypervolume / CPT(90%) of the alpha "
+                                        "sweep (n/a: every LLM costs the same)"))  # fmt: skip
+                with_apgr = [r for r in t["curves"] if "apgr" in r]
+                if with_apgr:
+                    parts.append(wide_table(with_apgr, lambda r: _num(r["apgr"], ".3f"), "APGR (binary routers "
+                                            "and two-LLM pools)"))  # fmt: skip
+            if t["ablations"]:
+                parts.append(compact_ablations(t["ablations"]))
+        else:
+            if t["topk"]:
+                parts.append(topk_table(t["topk"]))
+            if t["predictor"]:
+                parts.append(predictor_table(t["predictor"]))
+            if t["curves"]:
+                parts.append(curve_table(t["curves"]))
+            if t["ablations"]:
+                parts.append(ablation_tables(t["ablations"]))
         return "\n\n".join(p for p in parts if p)
 
 
@@ -282,4 +305,63 @@ def ablation_tables(rows: Sequence[dict[str, Any]]) -> str:
                 cells.append(f"{_pct(r['performance'])} / {_usd(r['total_cost'])} / {r['reward']:.2f}" if r else "")
             body.append(cells)
         out.append(f"#### {ABLATION_TITLES.get(ablation, ablation)}\n\n" + _table(header, body))
+    return "\n\n".join(out)
+
+
+# -- compact (wide) views ------------------------------------------------------------------------
+
+
+def _topk_cell(rows: Sequence[dict[str, Any]]) -> str:
+    acc = {r["k"]: r["accuracy"] for r in rows}
+    return " / ".join(_pct(acc[k], 0) for k in sorted(acc)[:3])
+
+
+def _predictor_cell(r: dict[str, Any]) -> str:
+    return f"{_num(r['auc'], '.3f')} / {_num(r['rmse'], '.3f')}"
+
+
+def _curve_cell(r: dict[str, Any]) -> str:
+    if "note" in r:
+        return "n/a"
+    cpt90 = "never" if math.isinf(r["cpt90"]) else _pct(r["cpt90"], 0)
+    return f"{r['aiq']:.3f} / {r['hypervolume']:.3f} / {cpt90}"
+
+
+def wide_table(rows: Sequence[dict[str, Any]], cell: Any, title: str) -> str:
+    """One row per router, one column per setting; ``cell`` renders a row (or, for top-k, a router's rows)."""
+    settings = _groups(rows, ("dataset", "split"))
+    body = []
+    for router in _routers(rows):
+        cells = [router]
+        for d, s in settings:
+            sub = [r for r in rows if r["router"] == router and r["dataset"] == d and r["split"] == s]
+            if not sub:
+                cells.append("")
+            elif "k" in sub[0]:
+                cells.append(cell(sub))
+            else:
+                cells.append(cell(sub[0]))
+        body.append(cells)
+    return f"#### {title}\n\n" + _table(["Router"] + [f"{d} {s}" for d, s in settings], body)
+
+
+def compact_ablations(rows: Sequence[dict[str, Any]]) -> str:
+    """Per ablation: one row per setting and router, one column per value, Reward at each alpha."""
+    out = []
+    for (ablation,) in _groups(rows, ("ablation",)):
+        sub = [r for r in rows if r["ablation"] == ablation]
+        values = list(dict.fromkeys(r["value"] for r in sub))
+        alphas = list(dict.fromkeys(r["alpha"] for r in sub))
+        body = []
+        for dataset, split, router in _groups(sub, ("dataset", "split", "router")):
+            cells = [dataset, split, router]
+            for v in values:
+                got = [_find(sub, dataset=dataset, split=split, router=router, value=v, alpha=a) for a in alphas]
+                cells.append(" / ".join(f"{r['reward']:.2f}" if r else "" for r in got))
+            body.append(cells)
+        header = ["Dataset", "Split", "Router", *[str(v) for v in values]]
+        alpha_text = " / ".join(str(a) for a in alphas)
+        out.append(
+            f"#### {ABLATION_TITLES.get(ablation, ablation)}: Reward at alpha {alpha_text}\n\n" + _table(header, body)
+        )
     return "\n\n".join(out)
