@@ -11,9 +11,12 @@ RouteLLM's matrix-factorisation router from the registry when present.
 Per router: hypervolume and AIQ (cost scaled by the dearest single LLM's Total Cost), Reward
 (IRT-Router eq. 12) at alpha 0.8 and 0.5 (the policy at w = beta / alpha), the policy's cost
 reduction at equal performance against each baseline's Pareto points, and its performance gain
-at matched cost.
+at matched cost. The policy is trained for w in [0, 2], the trade-offs of alpha in [1/3, 1]; the
+baselines' full sweep (alpha down to 0, cost alone) reaches cheaper points than any w can, so their
+hypervolume is also given over alpha >= 1/3, and the two comparisons use that range.
 
     python benchmarks/bandit_curves.py [--datasets llmrouter ...] [--seed 0] [--out results.json]
+    python benchmarks/bandit_curves.py --from-json results.json    # the tables again, no training
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import numpy as np
 
 from irtrouter.data import default_data_root, load_benchmark
 from irtrouter.evaluate.curves import aiq, hypervolume, pareto_front
-from irtrouter.evaluate.metrics import outcome, realised_costs, single_llm_cost_scale
+from irtrouter.evaluate.metrics import outcome, realised_costs
 from irtrouter.routing import IRTRouter
 from irtrouter.routing.policy import PolicyRouter
 
@@ -85,7 +88,6 @@ def run(name: str, seed: int, save: str | None = None) -> dict:
     bench = load_benchmark(name, default_data_root() / name, seed=seed)
     test = bench.test.complete()
     usd, cost_kind = realised_costs(test, bench.catalog)
-    scale = single_llm_cost_scale(usd)  # the dearest single LLM's Total Cost
     scores = test.scores
     result: dict = {"dataset": name, "test_queries": test.n_queries, "llms": list(test.llm_ids), "cost": cost_kind}
     curves: dict[str, list] = {}
@@ -119,42 +121,58 @@ def run(name: str, seed: int, save: str | None = None) -> dict:
         decisions = mf.decide(QueryBatch(tuple(test.queries), pred.features))
         curves["RouteLLM MF"] = curve(scores, usd, {a: decisions.choose(a) for a in ALPHAS})
 
-    singles = [(m, float(usd[:, j].sum()), float(scores[:, j].mean())) for j, m in enumerate(test.llm_ids)]
-    result["single_llms"] = singles
-    result["routers"] = {}
-    for label, pts in curves.items():
-        c = [x[1] for x in pts]
-        p = [x[2] for x in pts]
-        row = {
-            "hypervolume": hypervolume(c, p, cost_ref=scale),
-            "aiq": aiq(c, p, max_cost=max(scale, max(c))),
-            "train_seconds": round(seconds.get(label, seconds["llm-bandit policy"]), 1),
-            "points": pts,
-        }
-        for alpha in (0.8, 0.5):
-            if label == "llm-bandit policy":
-                routing = policy.choose(pred, preference=(1 - alpha) / alpha)
-            else:
-                w = min(pts, key=lambda x: abs(x[0] - alpha))
-                row[f"reward@{alpha}"] = round(100 * (alpha * w[2] - (1 - alpha) * w[1] / scale), 2)
-                continue
-            o = outcome(scores, usd, routing)
-            row[f"reward@{alpha}"] = round(o.reward(alpha, 1 - alpha, scale), 2)
-        if label != "llm-bandit policy":
-            row["policy_vs"] = compare(curves["llm-bandit policy"], pts)
-        result["routers"][label] = row
+    result["single_llms"] = [
+        (m, float(usd[:, j].sum()), float(scores[:, j].mean())) for j, m in enumerate(test.llm_ids)
+    ]
+    result["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
+    result["curves"] = curves
     return result
 
 
+def summarise(r: dict) -> dict[str, dict]:
+    """Per router: hypervolume and AIQ (full sweep, and the baselines restricted to the policy's
+    trade-off range alpha >= 1 / (1 + max w)), Reward at alpha 0.8 / 0.5, and the policy's cost
+    reduction at equal performance / performance gain at matched cost against that range."""
+    curves = r.get("curves") or {label: row["points"] for label, row in r["routers"].items()}
+    seconds = r.get("seconds") or {label: row["train_seconds"] for label, row in r["routers"].items()}
+    scale = max(cost for _, cost, _ in r["single_llms"])  # the dearest single LLM's Total Cost
+    policy = [tuple(x) for x in curves["llm-bandit policy"]]
+    lowest_alpha = 1.0 / (1.0 + max(w for w, _, _ in policy))
+    out = {}
+    for label, pts in curves.items():
+        pts = [tuple(x) for x in pts]
+        is_policy = label == "llm-bandit policy"
+        same = pts if is_policy else [x for x in pts if x[0] >= lowest_alpha - 1e-9]
+
+        def at(alpha: float, pts: list = pts, is_policy: bool = is_policy) -> float:
+            weight = (1 - alpha) / alpha if is_policy else alpha
+            _, cost, perf = min(pts, key=lambda point: abs(point[0] - weight))
+            return 100 * (alpha * perf - (1 - alpha) * cost / scale)
+
+        row = {
+            "hypervolume": hypervolume([x[1] for x in pts], [x[2] for x in pts], cost_ref=scale),
+            "hypervolume_same_range": hypervolume([x[1] for x in same], [x[2] for x in same], cost_ref=scale),
+            "aiq": aiq([x[1] for x in pts], [x[2] for x in pts], max_cost=max(scale, max(x[1] for x in pts))),
+            "reward@0.8": at(0.8),
+            "reward@0.5": at(0.5),
+            "train_seconds": seconds.get(label, seconds.get("llm-bandit policy", float("nan"))),
+        }
+        if not is_policy:
+            row["policy_vs"] = compare(policy, same)
+        out[label] = row
+    return out
+
+
 def markdown(r: dict) -> str:
+    rows = summarise(r)
     lines = [
         f"### {r['dataset']}: {r['test_queries']} test queries x {len(r['llms'])} LLMs (cost: {r['cost']})",
         "",
-        "| router | hypervolume | AIQ | Reward @0.8 | Reward @0.5 | policy's cost reduction at equal perf. "
-        "(mean / max over the router's Pareto points) | policy's perf. gain at matched cost | train s |",
+        "| router | hypervolume (full sweep / alpha >= 1/3) | AIQ | Reward @0.8 | Reward @0.5 | policy's cost "
+        "reduction at equal perf. (mean / max) | policy's perf. gain at matched cost | train s |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for label, row in r["routers"].items():
+    for label, row in rows.items():
         vs = row.get("policy_vs")
         red = (
             f"{100 * vs['cost_reduction_mean']:+.1f}% / {100 * vs['cost_reduction_max']:+.1f}%"
@@ -163,8 +181,9 @@ def markdown(r: dict) -> str:
             else "-"
         )
         gain = f"{100 * vs['perf_gain_mean']:+.2f} pts" if vs else "-"
+        hv = f"{row['hypervolume']:.4f}" + ("" if not vs else f" / {row['hypervolume_same_range']:.4f}")
         lines.append(
-            f"| {label} | {row['hypervolume']:.4f} | {row['aiq']:.4f} | {row['reward@0.8']:.2f} | "
+            f"| {label} | {hv} | {row['aiq']:.4f} | {row['reward@0.8']:.2f} | "
             f"{row['reward@0.5']:.2f} | {red} | {gain} | {row['train_seconds']:.0f} |"
         )
     best = max(r["single_llms"], key=lambda x: x[2])
@@ -179,7 +198,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="Also write every curve point to this JSON file.")
     parser.add_argument("--save", default=None, metavar="DIR", help="Save each trained policy router to DIR/<dataset>.")
+    parser.add_argument(
+        "--from-json", default=None, metavar="FILE", help="Print the tables of an --out file (no training)."
+    )
     args = parser.parse_args()
+    if args.from_json:
+        with open(args.from_json, encoding="utf-8") as fh:
+            for r in json.load(fh):
+                print(markdown(r), end="\n\n")
+        return
     print(f"machine: {platform.machine()}, Python {platform.python_version()}, seed {args.seed}\n")
     results = []
     for name in args.datasets:

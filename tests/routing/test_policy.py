@@ -257,6 +257,10 @@ def test_errors(router, data, tmp_path):
     config.write_text(config.read_text().replace('"router_kind": "policy"', '"router_kind": "magic"'))
     with pytest.raises(RouterFormatError, match="unknown router kind 'magic'"):
         load_router(tmp_path / "r")
+    router.save(tmp_path / "r")
+    config.write_text(config.read_text().replace('"hidden_units": 32', '"hidden_units": 32, "warp": 1'))
+    with pytest.raises(RouterFormatError, match="policy settings are not valid here.*'warp'"):
+        load_router(tmp_path / "r")
 
 
 def test_cli_routes_with_a_preference(router, data, tmp_path):

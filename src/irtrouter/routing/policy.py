@@ -42,7 +42,7 @@ import numpy as np
 from irtrouter.data.catalog import LLMCatalog
 from irtrouter.data.results import ResultsMatrix
 from irtrouter.embed.base import Embedder
-from irtrouter.errors import ConfigError, NotFittedError
+from irtrouter.errors import ConfigError, NotFittedError, RouterFormatError
 from irtrouter.irt.ops import NUMPY_OPS, ArrayOps
 from irtrouter.irt.relevance import AbilityLabeller
 from irtrouter.routing.decision import RoutingDecision, allowed_mask, resolve_weights
@@ -561,7 +561,10 @@ class PolicyRouter(IRTRouter):
 
     def restore_policy(self, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Called by :func:`~irtrouter.routing.persistence.load_router` once the IRT part is read."""
-        self.settings_ = PolicySettings.from_params(config["policy"])
+        try:
+            self.settings_ = PolicySettings.from_params(config["policy"])
+        except ConfigError as exc:
+            raise RouterFormatError(f"the saved policy settings are not valid here: {exc}") from None
         self.policy_params_ = {k.removeprefix("policy."): v for k, v in arrays.items() if k.startswith("policy.")}
         if "W_h2" not in self.policy_params_:
             raise KeyError("policy.W_h2")
