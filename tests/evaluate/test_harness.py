@@ -142,6 +142,10 @@ def test_report_round_trips_and_labels_modelled_costs(result, tmp_path):
     assert "MODELLED USD" in text
     assert "| Router | Perf. @0.8 | Cost @0.8 | Reward @0.8 | Gap closed @0.8 |" in text
     assert "Top-k routing accuracy" in text and "AIQ" in text
+    compact = again.markdown(compact=True)
+    assert "#### Top-1 / Top-2 / Top-3 routing accuracy at alpha 0.8" in compact
+    assert "| knn-tuned |" in compact and "| topics ID |" in compact  # one row per router, a column per setting
+    assert "#### Warm-up" not in compact and "#### AUC / RMSE of the predicted scores" in compact
 
 
 def test_ablations_reuse_the_main_fit_and_retrain_the_rest(result):

@@ -35,7 +35,7 @@ def quick(shared_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("evaluate-quick")
     args = ["--quick", "--data-root", str(shared_data), "--out", str(out), "--ablations", "warmup_lambda"]
     report = module.main(args)
-    return report, out
+    return report, out, module
 
 
 def quick_test_set(bench, split):
@@ -58,7 +58,7 @@ def test_full_settings_have_the_documented_sizes_and_no_leaked_query(benches):
 
 
 def test_every_setting_and_router_is_reported(quick):
-    report, out = quick
+    report, out, _ = quick
     got = {(r["dataset"], r["split"], r["router"]) for r in report.tables["routing"]}
     assert got == {(d, s, r) for d in DATASETS for s in ("ID", "OOD") for r in available_routers()}
     for name in (
@@ -77,7 +77,7 @@ def test_every_setting_and_router_is_reported(quick):
 
 
 def test_oracle_bounds_every_router_and_performance_is_non_negative(quick):
-    report, _ = quick
+    report, *_ = quick
     for d in DATASETS:
         for s in ("ID", "OOD"):
             for alpha in (0.8, 0.5, 0.2):
@@ -87,7 +87,7 @@ def test_oracle_bounds_every_router_and_performance_is_non_negative(quick):
 
 
 def test_single_llm_figures_and_rewards_match_the_data(quick, benches):
-    report, _ = quick
+    report, *_ = quick
     for name, bench in benches.items():
         for split in ("ID", "OOD"):
             test = quick_test_set(bench, split).test
@@ -110,7 +110,7 @@ def test_single_llm_figures_and_rewards_match_the_data(quick, benches):
 
 
 def test_costs_are_labelled_and_degenerate_curves_are_said_so(quick):
-    report, out = quick
+    report, out, _ = quick
     text = (out / "report.md").read_text()
     assert "#### routerbench_subset, ID: 150 test queries, Total Cost in real USD" in text
     assert "#### llmrouter, ID: 150 test queries, Total Cost in MODELLED USD" in text
@@ -124,7 +124,7 @@ def test_costs_are_labelled_and_degenerate_curves_are_said_so(quick):
 
 
 def test_warmup_ablation_covers_every_setting(quick):
-    report, _ = quick
+    report, *_ = quick
     rows = report.tables["ablations"]
     assert {r["value"] for r in rows} == {0.0, 0.1, 0.2, 0.3, 0.4}
     assert {(r["dataset"], r["split"]) for r in rows} == {(d, s) for d in DATASETS for s in ("ID", "OOD")}
@@ -134,3 +134,9 @@ def test_warmup_ablation_covers_every_setting(quick):
         if r["value"] in (0.0, 0.3):
             name = r["router"] if r["value"] == 0.3 else f"{r['router']}-nowarmup"
             assert r["reward"] == pytest.approx(main[(r["dataset"], r["split"], name, r["alpha"])])
+
+
+def test_a_saved_run_renders_the_same_tables_again(quick, tmp_path):
+    _, out, module = quick
+    module.main(["--from-report", str(out), "--out", str(tmp_path), "--img", str(tmp_path)])
+    assert (tmp_path / "report.md").read_text() == (out / "report.md").read_text()
