@@ -153,6 +153,7 @@ def summarise(r: dict) -> dict[str, dict]:
             "hypervolume": hypervolume([x[1] for x in pts], [x[2] for x in pts], cost_ref=scale),
             "hypervolume_same_range": hypervolume([x[1] for x in same], [x[2] for x in same], cost_ref=scale),
             "aiq": aiq([x[1] for x in pts], [x[2] for x in pts], max_cost=max(scale, max(x[1] for x in pts))),
+            "max_perf": max(x[2] for x in pts),
             "reward@0.8": at(0.8),
             "reward@0.5": at(0.5),
             "train_seconds": seconds.get(label, seconds.get("llm-bandit policy", float("nan"))),
@@ -168,10 +169,12 @@ def markdown(r: dict) -> str:
     lines = [
         f"### {r['dataset']}: {r['test_queries']} test queries x {len(r['llms'])} LLMs (cost: {r['cost']})",
         "",
-        "| router | hypervolume (full sweep / alpha >= 1/3) | AIQ | Reward @0.8 | Reward @0.5 | policy's cost "
-        "reduction at equal perf. (mean / max) | policy's perf. gain at matched cost | train s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| router | hypervolume (full sweep / alpha >= 1/3) | AIQ | best perf. | Reward @0.8 | Reward @0.5 | "
+        "policy's cost reduction at equal perf. (mean / max) | policy's perf. gain at matched cost | train s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    costs = [cost for _, cost, _ in r["single_llms"]]
+    flat = max(costs) - min(costs) <= 1e-9 * max(costs)  # every LLM costs the same: no trade-off to measure
     for label, row in rows.items():
         vs = row.get("policy_vs")
         red = (
@@ -182,8 +185,11 @@ def markdown(r: dict) -> str:
         )
         gain = f"{100 * vs['perf_gain_mean']:+.2f} pts" if vs else "-"
         hv = f"{row['hypervolume']:.4f}" + ("" if not vs else f" / {row['hypervolume_same_range']:.4f}")
+        aiq_text = f"{row['aiq']:.4f}"
+        if flat:
+            hv, aiq_text, red = "n/a (equal costs)", "n/a", "n/a"
         lines.append(
-            f"| {label} | {hv} | {row['aiq']:.4f} | {row['reward@0.8']:.2f} | "
+            f"| {label} | {hv} | {aiq_text} | {row['max_perf']:.4f} | {row['reward@0.8']:.2f} | "
             f"{row['reward@0.5']:.2f} | {red} | {gain} | {row['train_seconds']:.0f} |"
         )
     best = max(r["single_llms"], key=lambda x: x[2])
