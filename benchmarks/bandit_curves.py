@@ -32,12 +32,14 @@ import numpy as np
 from irtrouter.data import default_data_root, load_benchmark
 from irtrouter.evaluate.curves import aiq, hypervolume, pareto_front
 from irtrouter.evaluate.metrics import outcome, realised_costs
-from irtrouter.routing import IRTRouter
+from irtrouter.routing import IRTRouter, load_router
 from irtrouter.routing.policy import PolicyRouter
 
 DATASETS = ("llmrouter", "routerbench_subset", "routerdc_7llm", "routellm")
 ALPHAS = np.round(np.linspace(0.0, 1.0, 101), 4)
-PREFERENCES = np.round(np.linspace(0.0, 2.0, 41), 4)
+# The policy at the same trade-offs as the baselines' alphas, within its trained range w <= 2.
+PREFERENCES = sorted({round((1 - a) / a, 6) for a in ALPHAS if a >= 1 / 3} | {2.0})
+SHARES = np.round(np.linspace(0.0, 1.0, 101), 4)
 
 
 def curve(scores: np.ndarray, costs: np.ndarray, routings: dict[float, np.ndarray]) -> list[tuple[float, float, float]]:
@@ -84,7 +86,7 @@ def compare(policy: list, base: list) -> dict[str, float]:
     }
 
 
-def run(name: str, seed: int, save: str | None = None) -> dict:
+def run(name: str, seed: int, save: str | None = None, load: str | None = None) -> dict:
     bench = load_benchmark(name, default_data_root() / name, seed=seed)
     test = bench.test.complete()
     usd, cost_kind = realised_costs(test, bench.catalog)
@@ -94,7 +96,11 @@ def run(name: str, seed: int, save: str | None = None) -> dict:
     seconds: dict[str, float] = {}
 
     started = time.perf_counter()
-    policy = PolicyRouter(random_state=seed).fit(bench.train, bench.catalog)
+    if load:
+        policy = load_router(Path(load) / name)
+        assert isinstance(policy, PolicyRouter), f"{load}/{name} is not a policy router"
+    else:
+        policy = PolicyRouter(random_state=seed).fit(bench.train, bench.catalog)
     seconds["llm-bandit policy"] = time.perf_counter() - started
     if save:
         policy.save(Path(save) / name)
@@ -119,7 +125,8 @@ def run(name: str, seed: int, save: str | None = None) -> dict:
         mf.fit(TrainingData(bench.train, bench.catalog, policy.neighbours_.embeddings, policy.embedder_))
         seconds["RouteLLM MF"] = time.perf_counter() - started
         decisions = mf.decide(QueryBatch(tuple(test.queries), pred.features))
-        curves["RouteLLM MF"] = curve(scores, usd, {a: decisions.choose(a) for a in ALPHAS})
+        # RouteLLM's own protocol: sweep the share of calls sent to the strong LLM.
+        curves["RouteLLM MF"] = curve(scores, usd, {s: decisions.at_share(s) for s in SHARES})  # type: ignore[attr-defined]
 
     result["single_llms"] = [
         (m, float(usd[:, j].sum()), float(scores[:, j].mean())) for j, m in enumerate(test.llm_ids)
@@ -207,6 +214,9 @@ def main() -> None:
     parser.add_argument(
         "--from-json", default=None, metavar="FILE", help="Print the tables of an --out file (no training)."
     )
+    parser.add_argument(
+        "--load", metavar="DIR", help="Use the policy routers saved by --save in DIR (no policy training)."
+    )
     args = parser.parse_args()
     if args.from_json:
         with open(args.from_json, encoding="utf-8") as fh:
@@ -216,7 +226,7 @@ def main() -> None:
     print(f"machine: {platform.machine()}, Python {platform.python_version()}, seed {args.seed}\n")
     results = []
     for name in args.datasets:
-        r = run(name, args.seed, args.save)
+        r = run(name, args.seed, args.save, args.load)
         results.append(r)
         print(markdown(r), flush=True)
         print()
