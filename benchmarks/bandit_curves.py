@@ -95,22 +95,20 @@ def run(name: str, seed: int, save: str | None = None, load: str | None = None) 
     curves: dict[str, list] = {}
     seconds: dict[str, float] = {}
 
-    started = time.perf_counter()
     if load:
         policy = load_router(Path(load) / name)
         assert isinstance(policy, PolicyRouter), f"{load}/{name} is not a policy router"
     else:
         policy = PolicyRouter(random_state=seed).fit(bench.train, bench.catalog)
-    seconds["llm-bandit policy"] = time.perf_counter() - started
+    seconds["llm-bandit policy"] = float(policy.training_["total_seconds"])  # type: ignore[arg-type]  # saved
     if save:
         policy.save(Path(save) / name)
     pred = policy.predict(test.queries)
     curves["llm-bandit policy"] = curve(scores, usd, {w: policy.choose(pred, preference=w) for w in PREFERENCES})
     # The same p-hat under IRT-Router's rule: the policy's contribution over scalarisation.
     curves["scalarised identity IRT"] = curve(scores, usd, {a: IRTRouter.choose(policy, pred, alpha=a) for a in ALPHAS})
-    result["policy_training"] = {
-        k: policy.training_["policy"][k] for k in ("kept_ppo_step", "validation_history", "seconds")
-    }
+    summary: dict = policy.training_["policy"]  # type: ignore[assignment]
+    result["policy_training"] = {k: summary[k] for k in ("kept_ppo_step", "validation_history", "seconds")}
     for label, predictor, dims in (("MIRT-Router", "mirt", 25), ("2PL (RADAR)", "2pl", 1)):
         started = time.perf_counter()
         router = IRTRouter(predictor=predictor, n_dims=dims, random_state=seed).fit(bench.train, bench.catalog)
@@ -124,7 +122,7 @@ def run(name: str, seed: int, save: str | None = None, load: str | None = None) 
         mf = make_router("routellm-mf", random_state=seed)
         mf.fit(TrainingData(bench.train, bench.catalog, policy.neighbours_.embeddings, policy.embedder_))
         seconds["RouteLLM MF"] = time.perf_counter() - started
-        decisions = mf.decide(QueryBatch(tuple(test.queries), pred.features))
+        decisions = mf.decide(QueryBatch(tuple(test.queries), policy.embed(test.queries)))
         # RouteLLM's own protocol: sweep the share of calls sent to the strong LLM.
         curves["RouteLLM MF"] = curve(scores, usd, {s: decisions.at_share(s) for s in SHARES})  # type: ignore[attr-defined]
 

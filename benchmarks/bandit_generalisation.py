@@ -149,7 +149,7 @@ def run(name: str, seed: int) -> dict:
             ok = ~np.isnan(y)
             est = identity_from_answers(policy, X_pool[pick[ok]], y[ok])
             p = NUMPY_OPS.sigmoid(
-                policy.predictor_.logits(NUMPY_OPS, X_test, est.mean[None], policy.predictor_.params_)[:, 0]
+                policy.predictor_.logits(NUMPY_OPS, X_test, est.mean[None], policy.predictor_.params_, None)[:, 0]
             )
             auc[f"{method}@{n}"] = float(roc_auc_score(truth, p))
     trained = mirt_all.predict(test.queries).p_hat[:, mirt_all.llm_ids.index(newcomer)]
