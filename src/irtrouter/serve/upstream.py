@@ -11,11 +11,12 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from irtrouter.data.catalog import LLMSpec
 from irtrouter.serve.config import UpstreamLLM
 from irtrouter.serve.errors import UpstreamError
 
@@ -35,6 +36,7 @@ class Upstream:
     api_key: str | None
     request_defaults: Mapping[str, Any]
     extra_body: Mapping[str, Any]
+    budget_fields: Mapping[str, Any] = field(default_factory=dict)
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
@@ -43,16 +45,19 @@ class Upstream:
         return f"Upstream({self.llm_id!r} -> {self.url} model={self.provider_model!r})"
 
 
-def make_upstream(llm_id: str, config: UpstreamLLM, provider_model: str | None, environ: Mapping[str, str]) -> Upstream:
+def make_upstream(llm_id: str, config: UpstreamLLM, spec: LLMSpec, environ: Mapping[str, str]) -> Upstream:
+    """The upstream of one router LLM. A RADAR configuration (``o4-mini@high``) calls its base
+    model (``spec.upstream_model``) with its budget's request fields (``spec.request_fields()``)."""
     t = config.timeout
     return Upstream(
         llm_id=llm_id,
         url=f"{config.base_url}/chat/completions",
-        provider_model=config.model or provider_model or llm_id,
+        provider_model=config.model or spec.upstream_model,
         timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
         api_key=environ.get(config.api_key_env) if config.api_key_env else None,
         request_defaults=dict(config.request_defaults),
         extra_body=dict(config.extra_body),
+        budget_fields=spec.request_fields(),
     )
 
 
@@ -93,9 +98,18 @@ class Upstreams:
         return text
 
     def body_for(self, llm_id: str, body: Mapping[str, Any], stream: bool) -> dict[str, Any]:
-        """The provider request: defaults < the client's fields < forced fields, model and stream set."""
+        """The provider request: defaults < the client's fields < the routed budget < forced fields.
+
+        The budget of a RADAR configuration wins over a client's ``reasoning_effort``/``thinking``:
+        the router chose (and priced) that budget. A thinking budget counts inside ``max_tokens``
+        for the providers that take one (and must be below it), so ``max_tokens`` becomes the
+        budget plus the client's ``max_tokens`` (1024 when absent).
+        """
         up = self.upstreams[llm_id]
-        out = {**up.request_defaults, **body, **up.extra_body, "model": up.provider_model}
+        out = {**up.request_defaults, **body, **up.budget_fields, **up.extra_body, "model": up.provider_model}
+        thinking = up.budget_fields.get("thinking")
+        if isinstance(thinking, dict) and thinking.get("type") == "enabled":
+            out["max_tokens"] = int(thinking["budget_tokens"]) + int(body.get("max_tokens") or 1024)
         if stream:
             out["stream"] = True
         else:
