@@ -147,9 +147,12 @@ def summarise(r: dict) -> dict[str, dict]:
     for label, pts in curves.items():
         pts = [tuple(x) for x in pts]
         is_policy = label == "llm-bandit policy"
-        same = pts if is_policy else [x for x in pts if x[0] >= lowest_alpha - 1e-9]
+        by_share = label == "RouteLLM MF"  # its weights are shares of strong calls, not alphas
+        same = pts if is_policy or by_share else [x for x in pts if x[0] >= lowest_alpha - 1e-9]
 
-        def at(alpha: float, pts: list = pts, is_policy: bool = is_policy) -> float:
+        def at(alpha: float, pts: list = pts, is_policy: bool = is_policy, by_share: bool = by_share) -> float:
+            if by_share:  # no point belongs to an alpha
+                return float("nan")
             weight = (1 - alpha) / alpha if is_policy else alpha
             _, cost, perf = min(pts, key=lambda point: abs(point[0] - weight))
             return 100 * (alpha * perf - (1 - alpha) * cost / scale)
@@ -167,6 +170,10 @@ def summarise(r: dict) -> dict[str, dict]:
             row["policy_vs"] = compare(policy, same)
         out[label] = row
     return out
+
+
+def reward_text(value: float) -> str:
+    return "-" if np.isnan(value) else f"{value:.2f}"
 
 
 def markdown(r: dict) -> str:
@@ -194,8 +201,8 @@ def markdown(r: dict) -> str:
         if flat:
             hv, aiq_text, red = "n/a (equal costs)", "n/a", "n/a"
         lines.append(
-            f"| {label} | {hv} | {aiq_text} | {row['max_perf']:.4f} | {row['reward@0.8']:.2f} | "
-            f"{row['reward@0.5']:.2f} | {red} | {gain} | {row['train_seconds']:.0f} |"
+            f"| {label} | {hv} | {aiq_text} | {row['max_perf']:.4f} | {reward_text(row['reward@0.8'])} | "
+            f"{reward_text(row['reward@0.5'])} | {red} | {gain} | {row['train_seconds']:.0f} |"
         )
     best = max(r["single_llms"], key=lambda x: x[2])
     lines.append("")

@@ -40,15 +40,22 @@ def run(name: str, seed: int) -> str:
     train_scale = single_llm_cost_scale(train_costs)
     best: dict[float, int] = {}
     for a in ALPHAS:
-        rewards = [outcome(train.scores, train_costs, np.full(train.n_queries, j)).reward(a, 1 - a, train_scale)
-                   for j in range(train.n_llms)]
+        rewards = [
+            outcome(train.scores, train_costs, np.full(train.n_queries, j)).reward(a, 1 - a, train_scale)
+            for j in range(train.n_llms)
+        ]
         best[a] = int(np.argmax(rewards))
     rows: list[tuple[str, dict[float, Outcome], str]] = [
-        ("Best single LLM (chosen on train per alpha)",
-         {a: outcome(test.scores, costs, np.full(test.n_queries, best[a])) for a in ALPHAS},
-         "; ".join(f"@{a}: {bench.catalog.ids[best[a]]}" for a in ALPHAS)),
-        ("Random (expectation)",
-         dict.fromkeys(ALPHAS, outcome(test.scores, costs, np.full(test.scores.shape, 1 / test.n_llms))), ""),
+        (
+            "Best single LLM (chosen on train per alpha)",
+            {a: outcome(test.scores, costs, np.full(test.n_queries, best[a])) for a in ALPHAS},
+            "; ".join(f"@{a}: {bench.catalog.ids[best[a]]}" for a in ALPHAS),
+        ),
+        (
+            "Random (expectation)",
+            dict.fromkeys(ALPHAS, outcome(test.scores, costs, np.full(test.scores.shape, 1 / test.n_llms))),
+            "",
+        ),
         ("Oracle", dict.fromkeys(ALPHAS, outcome(test.scores, costs, oracle_choice(test.scores, costs))), ""),
     ]
     for predictor in ("mirt", "nirt"):
@@ -59,8 +66,10 @@ def run(name: str, seed: int) -> str:
         pred = router.predict(test.queries)
         results = {a: outcome(test.scores, costs, router.choose(pred, a)) for a in ALPHAS}
         t = router.training_
-        note = (f"fit {fit_seconds:.0f}s ({t['train_seconds']:.0f}s training, {t['epochs']} epochs, "
-                f"best {t['best_epoch']}); cost model {router.cost_model_.kind}")
+        note = (
+            f"fit {fit_seconds:.0f}s ({t['train_seconds']:.0f}s training, {t['epochs']} epochs, "
+            f"best {t['best_epoch']}); cost model {router.cost_model_.kind}"
+        )
         rows.append((f"{predictor.upper()}-Router", results, note))
 
     lines = [
@@ -71,8 +80,10 @@ def run(name: str, seed: int) -> str:
         "|---|" + "---|" * (len(ALPHAS) + 1),
     ]
     for label, res, note in rows:
-        cells = [f"{res[a].performance:.4f} / ${res[a].total_cost:.3f} / {res[a].reward(a, 1 - a, scale):.2f}"
-                 for a in ALPHAS]
+        cells = [
+            f"{res[a].performance:.4f} / ${res[a].total_cost:.3f} / {res[a].reward(a, 1 - a, scale):.2f}"
+            for a in ALPHAS
+        ]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {note} |")
     lines.append("")
     lines.append(f"Notes from the loader: {'; '.join(bench.notes)}.")
@@ -84,8 +95,10 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["llmrouter", "routerbench_subset"])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
-          f"seed {args.seed}\n")
+    print(
+        f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
+        f"seed {args.seed}\n"
+    )
     for name in args.datasets:
         print(run(name, args.seed))
         print()

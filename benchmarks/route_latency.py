@@ -25,8 +25,10 @@ from irtrouter.routing import load_router
 
 def percentiles(ms: list[float]) -> str:
     a = np.asarray(ms)
-    return (f"mean {a.mean():.2f} | p50 {np.percentile(a, 50):.2f} | p90 {np.percentile(a, 90):.2f} | "
-            f"p99 {np.percentile(a, 99):.2f} | max {a.max():.2f}")
+    return (
+        f"mean {a.mean():.2f} | p50 {np.percentile(a, 50):.2f} | p90 {np.percentile(a, 90):.2f} | "
+        f"p99 {np.percentile(a, 99):.2f} | max {a.max():.2f}"
+    )
 
 
 def main() -> None:
@@ -54,10 +56,14 @@ def main() -> None:
         embed.append((t1 - t0) * 1000)
         total.append((t2 - t1) * 1000)
     chars = [len(q) for q in queries]
-    print(f"router {args.router_dir}: predictor {router.predictor}, embedder {router.embedder_.name}, "
-          f"{len(router.llm_ids)} LLMs, {len(router.neighbours_)} training queries; load {load_ms:.0f} ms")
-    print(f"{len(queries)} distinct queries (LLMRouter test then train; median {statistics.median(chars):.0f} "
-          f"chars, max {max(chars)}), {os.cpu_count()} cores")
+    print(
+        f"router {args.router_dir}: predictor {router.predictor}, embedder {router.embedder_.name}, "
+        f"{len(router.llm_ids)} LLMs, {len(router.neighbours_)} training queries; load {load_ms:.0f} ms"
+    )
+    print(
+        f"{len(queries)} distinct queries (LLMRouter test then train; median {statistics.median(chars):.0f} "
+        f"chars, max {max(chars)}), {os.cpu_count()} cores"
+    )
     print(f"route() total, embedding included (ms): {percentiles(total)}")
     print(f"  of which embedding alone (ms):         {percentiles(embed)}")
     rest = np.asarray(total) - np.asarray(embed)
@@ -67,8 +73,9 @@ def main() -> None:
         runs = []
         for q in queries[: args.cli_runs]:
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "irtrouter.cli", "route", args.router_dir, q],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "irtrouter.cli", "route", args.router_dir, q], check=True, capture_output=True
+            )
             runs.append((time.perf_counter() - t0) * 1000)
         print(f"whole `irtrouter route` process over {len(runs)} runs (ms): {percentiles(runs)}")
 

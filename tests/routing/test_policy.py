@@ -259,7 +259,7 @@ def test_errors(router, data, tmp_path):
         load_router(tmp_path / "r")
     router.save(tmp_path / "r")
     config.write_text(config.read_text().replace('"hidden_units": 32', '"hidden_units": 32, "warp": 1'))
-    with pytest.raises(RouterFormatError, match="policy settings are not valid here.*'warp'"):
+    with pytest.raises(RouterFormatError, match=r"policy settings are not valid here.*'warp'"):
         load_router(tmp_path / "r")
 
 

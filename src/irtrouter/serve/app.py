@@ -107,9 +107,7 @@ class _Service:
         self.metrics = Metrics()
         self.client_keys = [k for k in config.auth.api_keys if k] + [environ[v] for v in config.auth.api_keys_env]
         catalog = router.catalog_
-        self.upstream_specs = {
-            m: make_upstream(m, config.llms[m], catalog[m], environ) for m in self.routable
-        }
+        self.upstream_specs = {m: make_upstream(m, config.llms[m], catalog[m], environ) for m in self.routable}
         self.prices = {m: (catalog[m].input_price, catalog[m].output_price) for m in router.llm_ids}
         self.db_url = settings.db_url or config.storage.url
         self.transport = settings.transport
