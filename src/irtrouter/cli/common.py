@@ -1,9 +1,11 @@
-"""Helpers shared by CLI commands: reading a dataset argument, progress defaults."""
+"""Helpers shared by CLI commands: the data options, reading a dataset argument, progress defaults."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -12,6 +14,37 @@ from irtrouter.data.catalog import LLMCatalog, load_catalog
 from irtrouter.data.readers import LONG_FORMAT_SUFFIXES, read_results
 from irtrouter.data.results import ResultsMatrix
 from irtrouter.errors import DataError
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def data_source_options(
+    *, split: str, on_missing: str, what: str, split_help: str, missing_help: str
+) -> Callable[[F], F]:
+    """The ``--format / --split / --on-missing`` options of every command that reads results data;
+    ``what`` names the data argument in the help ("DATA", "--data")."""
+
+    def decorate(command: F) -> F:
+        command = click.option(
+            "--on-missing",
+            default=on_missing,
+            show_default=True,
+            type=click.Choice(["error", "drop"]),
+            help=missing_help,
+        )(command)
+        command = click.option(
+            "--split", default=split, show_default=True, type=click.Choice(["train", "test", "ood"]), help=split_help
+        )(command)
+        return click.option(
+            "--format",
+            "fmt",
+            default="auto",
+            show_default=True,
+            type=click.Choice(["auto", "long", *BENCHMARKS]),
+            help=f"Format of {what}; 'auto' detects benchmark directories.",
+        )(command)
+
+    return decorate
 
 
 def progress_default() -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 import click
 import numpy as np
 
-from irtrouter.cli.common import load_dataset
+from irtrouter.cli.common import data_source_options, load_dataset
 
 
 @click.group()
@@ -19,27 +19,12 @@ def data() -> None:
 @data.command("check")
 @click.argument("data_path", metavar="DATA")
 @click.option("--llms", metavar="CATALOG", help="LLM catalog (JSON/YAML). Required for results files.")
-@click.option(
-    "--format",
-    "fmt",
-    default="auto",
-    show_default=True,
-    type=click.Choice(["auto", "long", "llmrouter", "routerbench_subset", "routerdc_7llm", "routellm"]),
-    help="Format of DATA; 'auto' detects benchmark directories.",
-)
-@click.option(
-    "--split",
-    default="train",
-    show_default=True,
-    type=click.Choice(["train", "test", "ood"]),
-    help="Which split of a benchmark directory.",
-)
-@click.option(
-    "--on-missing",
-    default="error",
-    show_default=True,
-    type=click.Choice(["error", "drop"]),
-    help="Rows with an empty/NaN score: fail, or drop them (the cell becomes unobserved).",
+@data_source_options(
+    split="train",
+    on_missing="error",
+    what="DATA",
+    split_help="Which split of a benchmark directory.",
+    missing_help="Rows with an empty/NaN score: fail, or drop them (the cell becomes unobserved).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def check(data_path: str, llms: str | None, fmt: str, split: str, on_missing: str, as_json: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from irtrouter.cli.common import load_dataset
+from irtrouter.cli.common import data_source_options, load_dataset
 from irtrouter.errors import ConfigError
 
 
@@ -19,27 +19,12 @@ from irtrouter.errors import ConfigError
     "(its --split). Use held-out queries.",
 )
 @click.option("--llms", metavar="CATALOG", help="LLM catalog of a results file given as --data.")
-@click.option(
-    "--format",
-    "fmt",
-    default="auto",
-    show_default=True,
-    type=click.Choice(["auto", "long", "llmrouter", "routerbench_subset", "routerdc_7llm", "routellm"]),
-    help="Format of --data; 'auto' detects benchmark directories.",
-)
-@click.option(
-    "--split",
-    default="test",
-    show_default=True,
-    type=click.Choice(["train", "test", "ood"]),
-    help="Which split of a benchmark directory to analyse.",
-)
-@click.option(
-    "--on-missing",
-    default="drop",
-    show_default=True,
-    type=click.Choice(["error", "drop"]),
-    help="Rows of --data with an empty/NaN score: drop them, or fail.",
+@data_source_options(
+    split="test",
+    on_missing="drop",
+    what="--data",
+    split_help="Which split of a benchmark directory to analyse.",
+    missing_help="Rows of --data with an empty/NaN score: drop them, or fail.",
 )
 @click.option(
     "--alpha",

@@ -9,7 +9,7 @@ import click
 import numpy as np
 from click.core import ParameterSource
 
-from irtrouter.cli.common import load_dataset, progress_default
+from irtrouter.cli.common import data_source_options, load_dataset, progress_default
 from irtrouter.embed.registry import EMBEDDER_SPECS
 from irtrouter.errors import ConfigError
 from irtrouter.routing.cost import COST_MODELS
@@ -61,27 +61,12 @@ from irtrouter.routing.cost import COST_MODELS
 @click.option("--lr", "learning_rate", default=0.002, show_default=True, help="Adam learning rate.")
 @click.option("--seed", default=0, show_default=True, help="Seed for every random step.")
 @click.option("--sample", type=int, default=None, metavar="N", help="Train on a seeded random sample of N queries.")
-@click.option(
-    "--format",
-    "fmt",
-    default="auto",
-    show_default=True,
-    type=click.Choice(["auto", "long", "llmrouter", "routerbench_subset", "routerdc_7llm", "routellm"]),
-    help="Format of DATA; 'auto' detects benchmark directories.",
-)
-@click.option(
-    "--split",
-    default="train",
-    show_default=True,
-    type=click.Choice(["train", "test", "ood"]),
-    help="Which split of a benchmark directory to train on.",
-)
-@click.option(
-    "--on-missing",
-    default="error",
-    show_default=True,
-    type=click.Choice(["error", "drop"]),
-    help="Rows with an empty/NaN score: fail, or drop them.",
+@data_source_options(
+    split="train",
+    on_missing="error",
+    what="DATA",
+    split_help="Which split of a benchmark directory to train on.",
+    missing_help="Rows with an empty/NaN score: fail, or drop them.",
 )
 @click.option(
     "--labeller-url",
