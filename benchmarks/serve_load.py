@@ -196,6 +196,7 @@ def main() -> None:
     parser.add_argument("router_dir", nargs="?")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--requests", type=int, default=400, help="requests per endpoint and level (after warm-up)")
+    parser.add_argument("--blas-threads", type=int, default=1, help="the service's server.blas_threads")
     parser.add_argument("--fake-provider", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.fake_provider:
@@ -221,6 +222,7 @@ def main() -> None:
     config = {
         "llms": {m["llm_id"]: {"base_url": f"http://127.0.0.1:{provider.port}/v1"} for m in llm_ids},
         "storage": {"url": f"sqlite:///{db}"},
+        "server": {"blas_threads": args.blas_threads},
     }
     (tmp / "serve.yaml").write_text(yaml.safe_dump(config))
     started = time.perf_counter()
