@@ -530,24 +530,10 @@ class PolicyRouter(IRTRouter):
         mask = allowed_mask(self.llm_ids, allowed_llms)
         pred = self.predict(queries)
         probs = self._probabilities(pred, w, mask)
-        chosen = probs.argmax(axis=1)
-        return [
-            RoutingDecision(
-                llm_id=self.llm_ids[int(chosen[i])],
-                query=q,
-                alpha=1.0 / (1.0 + w),
-                beta=w / (1.0 + w),
-                llm_ids=self.llm_ids,
-                allowed=tuple(bool(x) for x in mask),
-                p_hat=tuple(pred.p_hat[i].tolist()),
-                cost=tuple(pred.cost[i].tolist()),
-                score=tuple(probs[i].tolist()),
-                difficulty=float(pred.difficulty[i]),
-                cost_usd=None if pred.cost_usd is None else tuple(pred.cost_usd[i].tolist()),
-                extras={"router": "llm-bandit", "score": "policy probability", **note},
-            )
-            for i, q in enumerate(queries)
-        ]
+        extras = {"router": "llm-bandit", "score": "policy probability", **note}
+        return self._decisions(
+            queries, pred, probs.argmax(axis=1), 1.0 / (1.0 + w), w / (1.0 + w), mask, probs, extras=extras
+        )
 
     # -- persistence -----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

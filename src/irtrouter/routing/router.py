@@ -30,7 +30,7 @@ from irtrouter.irt.relevance import AbilityLabeller, make_labeller, relevance_ve
 from irtrouter.irt.twopl import TwoPLPredictor
 from irtrouter.routing.cost import CostModel, make_cost_model
 from irtrouter.routing.decision import RoutingDecision, allowed_mask, choose, resolve_weights
-from irtrouter.routing.explanation import explain_decisions
+from irtrouter.routing.explanation import Explanation, explain_decisions
 from irtrouter.routing.neighbours import NeighbourIndex, warm_up
 
 log = logging.getLogger(__name__)
@@ -352,26 +352,42 @@ class IRTRouter:
         pred = self.predict(queries)
         chosen = choose(pred.p_hat, pred.cost, a, b, mask)
         explanations = explain_decisions(self, pred, chosen, a, b, mask)
-        out = []
-        for i, q in enumerate(queries):
-            p, c = pred.p_hat[i], pred.cost[i]
-            out.append(
-                RoutingDecision(
-                    llm_id=self.llm_ids[int(chosen[i])],
-                    query=q,
-                    alpha=a,
-                    beta=b,
-                    llm_ids=self.llm_ids,
-                    allowed=tuple(bool(x) for x in mask),
-                    p_hat=tuple(p.tolist()),
-                    cost=tuple(c.tolist()),
-                    score=tuple((a * p - b * c).tolist()),
-                    difficulty=float(pred.difficulty[i]),
-                    cost_usd=None if pred.cost_usd is None else tuple(pred.cost_usd[i].tolist()),
-                    explanation=explanations[i],
-                )
+        return self._decisions(
+            queries, pred, chosen, a, b, mask, a * pred.p_hat - b * pred.cost, explanations=explanations
+        )
+
+    def _decisions(
+        self,
+        queries: Sequence[str],
+        pred: Prediction,
+        chosen: np.ndarray,
+        alpha: float,
+        beta: float,
+        mask: np.ndarray,
+        scores: np.ndarray,
+        explanations: Sequence[Explanation | None] | None = None,
+        extras: dict[str, Any] | None = None,
+    ) -> list[RoutingDecision]:
+        """One :class:`RoutingDecision` per query from a batch's prediction, choices and per-LLM scores."""
+        allowed = tuple(bool(x) for x in mask)
+        return [
+            RoutingDecision(
+                llm_id=self.llm_ids[int(chosen[i])],
+                query=q,
+                alpha=alpha,
+                beta=beta,
+                llm_ids=self.llm_ids,
+                allowed=allowed,
+                p_hat=tuple(pred.p_hat[i].tolist()),
+                cost=tuple(pred.cost[i].tolist()),
+                score=tuple(scores[i].tolist()),
+                difficulty=float(pred.difficulty[i]),
+                cost_usd=None if pred.cost_usd is None else tuple(pred.cost_usd[i].tolist()),
+                extras=dict(extras or {}),
+                explanation=None if explanations is None else explanations[i],
             )
-        return out
+            for i, q in enumerate(queries)
+        ]
 
     # -- growing the pool ------------------------------------------------------------------------
     def add_llm(self, spec: LLMSpec, ability: np.ndarray | None = None, **cost_estimates: float) -> None:
