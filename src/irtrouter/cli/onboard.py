@@ -9,6 +9,7 @@ from typing import Any
 import click
 import numpy as np
 
+from irtrouter.cli.common import F
 from irtrouter.errors import ConfigError, DataError
 
 SELECTION_HELP = "fisher: most informative query next (RADAR). uniform: random queries (ablation)."
@@ -85,6 +86,25 @@ def _embed(router: Any, texts: list[str], cache_dir: str | None) -> np.ndarray:
 CACHE_HELP = "Embedding cache folder (default ~/.cache/irtrouter). Env: IRTROUTER_CACHE_DIR."
 
 
+def _quiz_selection_options(command: F) -> F:
+    """``--selection / --criterion / --seed``: how ``plan`` and ``simulate`` pick quiz queries."""
+    command = click.option("--seed", default=0, show_default=True, help="Seed of the uniform selection.")(command)
+    command = click.option(
+        "--criterion",
+        default="d-optimal",
+        show_default=True,
+        type=click.Choice(["d-optimal", "trace"]),
+        help="How a multidimensional (MIRT) ability's information is summarised.",
+    )(command)
+    return click.option(
+        "--selection",
+        default="fisher",
+        show_default=True,
+        type=click.Choice(["fisher", "uniform"]),
+        help=SELECTION_HELP,
+    )(command)
+
+
 def _read_answers(path: str, llm: str) -> Any:
     from irtrouter.data.readers import read_results
 
@@ -116,17 +136,7 @@ def _read_answers(path: str, llm: str) -> Any:
     "and passed back with --answers, make the quiz adaptive to the answers.",
 )
 @click.option("--answers", metavar="FILE", help="Answers so far (a planned file with 'score' filled in).")
-@click.option(
-    "--selection", default="fisher", show_default=True, type=click.Choice(["fisher", "uniform"]), help=SELECTION_HELP
-)
-@click.option(
-    "--criterion",
-    default="d-optimal",
-    show_default=True,
-    type=click.Choice(["d-optimal", "trace"]),
-    help="How a multidimensional (MIRT) ability's information is summarised.",
-)
-@click.option("--seed", default=0, show_default=True, help="Seed of the uniform selection.")
+@_quiz_selection_options
 @click.option("--out", "out_file", metavar="FILE", help="Write the quiz here (JSONL) instead of stdout.")
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 @click.option("--cache-dir", envvar="IRTROUTER_CACHE_DIR", metavar="DIR", help=CACHE_HELP)
@@ -311,17 +321,7 @@ def fit(
 @click.option("--llms", metavar="CATALOG", help="Catalog for a results file (must list NAME).")
 @click.option("--test", "test_path", metavar="FILE", help="Results file to score NAME's predictions on.")
 @click.option("--budget", default=30, show_default=True, help="Quiz queries.")
-@click.option(
-    "--selection", default="fisher", show_default=True, type=click.Choice(["fisher", "uniform"]), help=SELECTION_HELP
-)
-@click.option(
-    "--criterion",
-    default="d-optimal",
-    show_default=True,
-    type=click.Choice(["d-optimal", "trace"]),
-    help="How a multidimensional (MIRT) ability's information is summarised.",
-)
-@click.option("--seed", default=0, show_default=True, help="Seed of the uniform selection.")
+@_quiz_selection_options
 @click.option("--cache-dir", envvar="IRTROUTER_CACHE_DIR", metavar="DIR", help=CACHE_HELP)
 def simulate(
     router_dir: str,
