@@ -164,15 +164,20 @@ class FixedDecisions(Decisions):
 
 
 class WeightedDecisions(Decisions):
-    """The router's own choice per weight: ``route(alpha) -> routing``."""
+    """The router's own choice per weight: ``route(alpha) -> routing``, computed once per alpha
+    (the harness asks for the same alphas in its tables, top-k and curves; a policy's ``route``
+    runs a network over every query)."""
 
     def __init__(self, llm_ids: Sequence[str], route: Callable[[float], np.ndarray]) -> None:
         self.llm_ids = tuple(llm_ids)
         self._route = route
+        self._routed: dict[float, np.ndarray] = {}
 
     def choose(self, alpha: float) -> np.ndarray:
         resolve_weights(alpha)
-        return self._route(alpha)
+        if alpha not in self._routed:
+            self._routed[alpha] = np.asarray(self._route(alpha))
+        return self._routed[alpha].copy()
 
 
 class BinaryDecisions(WeightedDecisions):
