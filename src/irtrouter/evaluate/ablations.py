@@ -20,6 +20,7 @@ relevance) reuses that run instead of training again.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from irtrouter.embed.base import Embedder
@@ -114,11 +115,13 @@ def embedder_ablation(
     overrides: Mapping[str, Any] | None = None,
     n_train: int | None = None,
     seed: int = 0,
+    cache_dir: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """MIRT-Router's Reward with each embedder spec.
 
     ``n_train`` trains every embedder's router on the same seeded subset of the training queries
     (for slow embedders; the test queries stay whole); without it the main run's embedder is reused.
+    ``cache_dir``: the embedding cache the other runs use (default ``~/.cache/irtrouter``).
     """
     setting = base.setting
     subset = n_train is not None and n_train < setting.train.n_queries
@@ -130,7 +133,7 @@ def embedder_ablation(
         if main is not None and spec == main_embedder and not subset:
             result, run = base, main
         else:
-            emb = CachedEmbedder(make_embedder(spec))
+            emb = CachedEmbedder(make_embedder(spec), cache_dir)
             result = run_setting(setting, ["mirt"], emb, alphas=alphas, sweep=(), overrides=overrides)
             run = result.runs["mirt"]
         label = f"{spec} ({setting.train.n_queries} train queries)" if subset else spec

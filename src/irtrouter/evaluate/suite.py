@@ -157,6 +157,7 @@ def run_settings(settings: Sequence[Setting], config: SuiteConfig) -> Report:
                     config.overrides,
                     config.embedder_ablation_train,
                     config.seed,
+                    config.cache_dir,
                 ),
             )
         if costly and "relevance" in config.ablations:
