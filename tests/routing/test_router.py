@@ -69,6 +69,17 @@ def test_save_load_gives_identical_decisions(fitted, topic_data, tmp_path):
         assert again.relevance_info_["labeller"] == "test:topic-words"
 
 
+def test_fit_on_given_query_embeddings_equals_fit_that_embeds(fitted, topic_data):
+    train, test, catalog = topic_data
+    params = {"predictor": fitted.predictor, "embedder": "hashing:128", "predictor_params": {"max_epochs": 400}}
+    given = IRTRouter(**params).fit(
+        train, catalog, labeller=TopicLabeller(), query_embeddings=fitted.neighbours_.embeddings
+    )
+    np.testing.assert_array_equal(given.predict(test.queries).p_hat, fitted.predict(test.queries).p_hat)
+    with pytest.raises(ConfigError, match=r"query_embeddings has shape \(3, 128\)"):
+        IRTRouter(**params).fit(train, catalog, query_embeddings=fitted.neighbours_.embeddings[:3])
+
+
 def test_warm_up_changes_predictions_only_when_on(fitted, topic_data):
     _, test, _ = topic_data
     X = fitted.embed(test.queries[:10])

@@ -72,7 +72,7 @@ class BanditRouter(Router):
             cost_model=self.cost_model,
             random_state=self.random_state,
         )
-        self.router_.fit(data.results, data.catalog, embedder=data.embedder, use_cache=False)
+        self.router_.fit(data.results, data.catalog, embedder=data.embedder, use_cache=False, query_embeddings=data.X)
 
     def _decide(self, batch: QueryBatch) -> PolicyDecisions:
         return PolicyDecisions(self.router_, batch)

@@ -550,7 +550,14 @@ class IRTPolicyRouter(Router):
             random_state=self.random_state,
         )
         labeller = _EveryAbilityLabeller() if self.relevance == "uniform" and self.predictor == "nirt" else None
-        self.router_.fit(data.results, data.catalog, embedder=data.embedder, labeller=labeller, use_cache=False)
+        self.router_.fit(
+            data.results,
+            data.catalog,
+            embedder=data.embedder,
+            labeller=labeller,
+            use_cache=False,
+            query_embeddings=data.X,
+        )
 
     def _decide(self, batch: QueryBatch) -> Decisions:
         pred = self.router_.predict_embedded(batch.X, batch.queries, warmup_lambda=self.warmup_lambda)

@@ -390,6 +390,7 @@ class PolicyRouter(IRTRouter):
         use_cache: bool = True,
         progress: bool = False,
         candidate_sets: Sequence[Sequence[str]] | None = None,
+        query_embeddings: np.ndarray | None = None,
     ) -> PolicyRouter:
         """Stage 1 (identity vectors), then supervised pre-training and PPO of the policy.
 
@@ -401,12 +402,20 @@ class PolicyRouter(IRTRouter):
         candidate_sets : list of lists of LLM ids, optional
             Restrict the candidate sets PPO draws to these (default: random subsets of every size
             from ``min_candidates`` up). Used to test generalisation to sets never trained on.
-        embedder, labeller, cache_dir, use_cache, progress :
+        embedder, labeller, cache_dir, use_cache, progress, query_embeddings :
             As in :meth:`IRTRouter.fit` (``labeller`` is unused: identities have no named abilities).
         """
         settings = PolicySettings.from_params(self.policy_params)
         started = time.perf_counter()
-        super().fit(results, catalog, embedder=embedder, cache_dir=cache_dir, use_cache=use_cache, progress=progress)
+        super().fit(
+            results,
+            catalog,
+            embedder=embedder,
+            cache_dir=cache_dir,
+            use_cache=use_cache,
+            progress=progress,
+            query_embeddings=query_embeddings,
+        )
         from irtrouter.routing.policy_training import out_of_fold_p_hat, train_policy
 
         p_hat = None

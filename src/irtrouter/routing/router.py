@@ -164,6 +164,7 @@ class IRTRouter:
         cache_dir: str | Path | None = None,
         use_cache: bool = True,
         progress: bool = False,
+        query_embeddings: np.ndarray | None = None,
     ) -> IRTRouter:
         """Learn the router from training results.
 
@@ -183,6 +184,9 @@ class IRTRouter:
             The on-disk embedding cache (default ``$IRTROUTER_CACHE_DIR`` or ``~/.cache/irtrouter``).
         progress : bool
             Progress bars for embedding, labelling and training.
+        query_embeddings : ndarray (n_queries, dim), optional
+            ``results.queries`` already embedded by this embedder (e.g. shared by every router of
+            an evaluation); they are then not embedded again.
         """
         self._validate_params()
         started = time.perf_counter()
@@ -202,7 +206,14 @@ class IRTRouter:
                 return encoder.encode(texts, progress=progress, desc=desc)
             return np.asarray(encoder.encode(list(texts)), dtype=np.float32)
 
-        X_queries = embed(results.queries, "embedding queries")
+        if query_embeddings is None:
+            X_queries = embed(results.queries, "embedding queries")
+        else:
+            X_queries = np.asarray(query_embeddings, dtype=np.float32)
+            if X_queries.shape != (results.n_queries, base.dim):
+                raise ConfigError(
+                    f"query_embeddings has shape {X_queries.shape}, expected ({results.n_queries}, {base.dim})"
+                )
         X_llms = embed([self.catalog_[m].profile_text for m in results.llm_ids], "embedding LLM profiles")
         embed_seconds = time.perf_counter() - started
 
