@@ -192,9 +192,6 @@ class ResultsMatrix:
         """Only the queries observed for every LLM: the set a routing decision can be scored on."""
         return self.take(np.asarray(self.observed.all(axis=1)))
 
-    def with_source(self, source: str) -> ResultsMatrix:
-        return replace(self, source=source)
-
     @classmethod
     def concat(cls, parts: Sequence[ResultsMatrix], source: str | None = None) -> ResultsMatrix:
         """Stack results over the same LLMs (queries must not repeat)."""

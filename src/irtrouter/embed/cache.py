@@ -64,8 +64,6 @@ class CachedEmbedder:
                 "CREATE TABLE IF NOT EXISTS vectors (embedder TEXT NOT NULL, text_sha256 TEXT NOT NULL, "
                 "dim INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (embedder, text_sha256))"
             )
-        self.hits = 0
-        self.misses = 0
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
@@ -84,8 +82,6 @@ class CachedEmbedder:
                 out[i] = vec
             else:
                 todo.setdefault(k, i)
-        self.hits += len(texts) - sum(1 for k in keys if k in todo)
-        self.misses += len(todo)
         if todo:
             self._embed_missing(texts, keys, todo, out, progress, desc)
         return out

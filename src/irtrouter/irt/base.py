@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from irtrouter.errors import ConfigError, DataError, NotFittedError, UnknownLLMError
+from irtrouter.errors import ConfigError, DataError, NotFittedError
 from irtrouter.irt.ops import NUMPY_OPS, ArrayOps
 
 Params = dict[str, Any]
@@ -206,13 +206,6 @@ class IRTPredictor(ABC):
             raise DataError(f"LLM {llm_id!r} is already known")
         self.abilities_ = np.vstack([self.abilities_, ability])
         self.llm_ids_ = (*self.llm_ids_, llm_id)
-
-    def llm_index(self, llm_id: str) -> int:
-        self._check_fitted()
-        try:
-            return self.llm_ids_.index(llm_id)
-        except ValueError:
-            raise UnknownLLMError(llm_id, self.llm_ids_) from None
 
     # -- state -----------------------------------------------------------------------------------
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

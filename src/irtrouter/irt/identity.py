@@ -344,10 +344,7 @@ class IdentityIRTPredictor(IRTPredictor):
         graded = np.where(observed, Y, UNOBSERVED).astype(np.float32)
         self.kl_weight_ = float(self.kl_weight if self.kl_weight is not None else 1.0 / observed.sum())
         basis = orthonormal_basis(profiles)
-        from irtrouter.irt.torch_ops import single_thread  # training only
-
-        with single_thread():  # a small network: see single_thread
-            super().fit(Xq, basis, labels, llm_ids=llm_ids, context=graded, groups=groups, progress=progress)
+        super().fit(Xq, basis, labels, llm_ids=llm_ids, context=graded, groups=groups, progress=progress)
         self.identity_std_ = np.asarray(self.identity_std(NUMPY_OPS, basis, self.params_), dtype=np.float32)
         return self
 

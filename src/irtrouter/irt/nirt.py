@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from irtrouter.irt.base import IRTPredictor, Params
-from irtrouter.irt.ops import NUMPY_OPS, ArrayOps
+from irtrouter.irt.ops import ArrayOps
 
 
 class NIRTPredictor(IRTPredictor):
@@ -118,9 +118,3 @@ class NIRTPredictor(IRTPredictor):
     def constrain(self, params: Params) -> None:
         params["W_1"].data.clamp_(min=0)
         params["w_2"].data.clamp_(min=0)
-
-    def query_dimension_difficulty(self, X_queries: np.ndarray) -> np.ndarray:
-        """Per-ability difficulty b_q (n_queries, n_dims), in (0, 1)."""
-        self._check_fitted()
-        Xq = np.atleast_2d(X_queries).astype(np.float32)
-        return np.asarray(self.dimension_difficulty(NUMPY_OPS, Xq, self.params_))

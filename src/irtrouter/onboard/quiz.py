@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +36,6 @@ from irtrouter.errors import ConfigError, DataError, NotFittedError
 from irtrouter.irt.base import IRTPredictor
 from irtrouter.irt.ops import NUMPY_OPS
 
-Selection = Literal["fisher", "uniform"]
 SELECTIONS = ("fisher", "uniform")
 CRITERIA = ("d-optimal", "trace")
 

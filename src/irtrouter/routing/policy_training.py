@@ -153,7 +153,7 @@ def _train(
     identities = torch.from_numpy(np.asarray(router.predictor_.abilities_, dtype=np.float32))
     init = init_policy_params(pool.X.shape[1], identities.shape[1], settings.hidden_units, rng)
     params = {k: torch.nn.Parameter(torch.from_numpy(v)) for k, v in init.items()}
-    trainer = _Trainer(router, pool, identities, params, settings, sets, rng)
+    trainer = _Trainer(pool, identities, params, settings, sets, rng)
     checker = _Validation(trainer)
 
     from tqdm.auto import tqdm
@@ -296,7 +296,6 @@ class _Trainer:
 
     def __init__(
         self,
-        router: IRTRouter,
         pool: _Pool,
         identities: torch.Tensor,
         params: dict[str, torch.nn.Parameter],
@@ -304,7 +303,7 @@ class _Trainer:
         sets: list[np.ndarray] | None,
         rng: np.random.Generator,
     ) -> None:
-        self.router, self.pool, self.identities, self.params = router, pool, identities, params
+        self.pool, self.identities, self.params = pool, identities, params
         self.settings, self.sets, self.rng = settings, sets, rng
         self.n_llms = identities.shape[0]
         self.X = torch.from_numpy(pool.X)

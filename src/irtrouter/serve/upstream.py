@@ -82,12 +82,6 @@ class Upstreams:
             follow_redirects=False,
         )
 
-    def __getitem__(self, llm_id: str) -> Upstream:
-        return self.upstreams[llm_id]
-
-    def __contains__(self, llm_id: object) -> bool:
-        return llm_id in self.upstreams
-
     async def close(self) -> None:
         await self.client.aclose()
 
