@@ -75,12 +75,7 @@ def _read_pool(path: str) -> tuple[list[str], list[str]]:
 
 def _embed(router: Any, texts: list[str], cache_dir: str | None) -> np.ndarray:
     """Embed with the router's embedder through the disk cache (quiz pools are often reused)."""
-    from irtrouter.embed.cache import CachedEmbedder
-
-    for i, text in enumerate(texts):
-        if not text.strip():
-            raise DataError("empty query", row=i, field="query")
-    return CachedEmbedder(router.embedder_, cache_dir).encode(texts)
+    return np.asarray(router.embed(texts, use_cache=True, cache_dir=cache_dir))
 
 
 CACHE_HELP = "Embedding cache folder (default ~/.cache/irtrouter). Env: IRTROUTER_CACHE_DIR."

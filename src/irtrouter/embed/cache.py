@@ -126,3 +126,12 @@ class CachedEmbedder:
             if k in by_key:
                 out[i] = by_key[k]
         log.info("embedded %d new text(s) with %s (cache: %s)", len(first_rows), self.name, self.path)
+
+
+def encode_texts(
+    embedder: Embedder, texts: Sequence[str], progress: bool = False, desc: str = "embedding"
+) -> np.ndarray:
+    """``embedder.encode(texts)`` as float32, with a progress bar when it is a :class:`CachedEmbedder`."""
+    if isinstance(embedder, CachedEmbedder):
+        return embedder.encode(texts, progress=progress, desc=desc)
+    return np.asarray(embedder.encode(list(texts)), dtype=np.float32)

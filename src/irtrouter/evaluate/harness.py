@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from irtrouter.embed.base import Embedder
-from irtrouter.embed.cache import CachedEmbedder
+from irtrouter.embed.cache import encode_texts
 from irtrouter.errors import ConfigError
 from irtrouter.evaluate.curves import aiq, apgr, cpt, hypervolume
 from irtrouter.evaluate.metrics import (
@@ -122,12 +122,10 @@ class SettingResult:
 def embed_setting(setting: Setting, embedder: Embedder) -> tuple[np.ndarray, np.ndarray]:
     """Embeddings of the train and test queries (through the disk cache when ``embedder`` has one)."""
 
-    def encode(texts: Sequence[str], desc: str) -> np.ndarray:
-        if isinstance(embedder, CachedEmbedder):
-            return embedder.encode(texts, desc=desc)
-        return np.asarray(embedder.encode(list(texts)), dtype=np.float32)
-
-    return encode(setting.train.queries, "embedding train"), encode(setting.test.queries, "embedding test")
+    return (
+        encode_texts(embedder, setting.train.queries, desc="embedding train"),
+        encode_texts(embedder, setting.test.queries, desc="embedding test"),
+    )
 
 
 def build_router(name: str, overrides: Mapping[str, Any] | None = None) -> Router:

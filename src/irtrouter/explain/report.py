@@ -22,7 +22,6 @@ import numpy as np
 
 from irtrouter import __version__
 from irtrouter.data.results import ResultsMatrix
-from irtrouter.embed.cache import CachedEmbedder
 from irtrouter.explain.abilities import AbilityTable, ability_table
 from irtrouter.explain.difficulty import (
     Correlation,
@@ -144,7 +143,7 @@ def write_report(
     groups: list[QueryDifficulties] = [train]
     correlations: list[Correlation] = []
     if data is not None:
-        X = _embed(router, data.queries, cache_dir, use_cache)
+        X = router.embed(data.queries, use_cache, cache_dir)
         prediction = router.predict_embedded(X, data.queries)
         held = prediction_difficulties(router, prediction, data.tasks, source=f"data: {data.source}")
         groups.append(held)
@@ -220,13 +219,6 @@ def write_report(
 
 
 # -- pieces -------------------------------------------------------------------------------------
-
-
-def _embed(router: IRTRouter, queries: tuple[str, ...], cache_dir: str | Path | None, use_cache: bool) -> np.ndarray:
-    # A ResultsMatrix's query texts were validated when it was built.
-    if not use_cache:
-        return router.embed(queries)
-    return CachedEmbedder(router.embedder_, cache_dir).encode(list(queries))
 
 
 def _router_summary(router: IRTRouter) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import numpy as np
 from irtrouter.data.catalog import LLMCatalog, LLMSpec
 from irtrouter.data.results import ResultsMatrix
 from irtrouter.embed.base import Embedder
-from irtrouter.embed.cache import CachedEmbedder
+from irtrouter.embed.cache import CachedEmbedder, encode_texts
 from irtrouter.embed.registry import make_embedder
 from irtrouter.errors import ConfigError, DataError, NotFittedError, UnknownLLMError
 from irtrouter.irt.abilities import ABILITY_NAMES
@@ -202,9 +202,7 @@ class IRTRouter:
         encoder: Any = CachedEmbedder(base, cache_dir) if use_cache else base
 
         def embed(texts: Sequence[str], desc: str) -> np.ndarray:
-            if isinstance(encoder, CachedEmbedder):
-                return encoder.encode(texts, progress=progress, desc=desc)
-            return np.asarray(encoder.encode(list(texts)), dtype=np.float32)
+            return encode_texts(encoder, texts, progress, desc)
 
         if query_embeddings is None:
             X_queries = embed(results.queries, "embedding queries")
@@ -288,13 +286,16 @@ class IRTRouter:
         self._check_fitted()
         return self.predictor_.llm_ids_
 
-    def embed(self, queries: Sequence[str]) -> np.ndarray:
-        """Embed queries with the router's embedder (validating the texts)."""
+    def embed(self, queries: Sequence[str], use_cache: bool = False, cache_dir: str | Path | None = None) -> np.ndarray:
+        """Embed queries with the router's embedder (validating the texts); ``use_cache`` reads and
+        fills the on-disk cache in ``cache_dir`` (default ``$IRTROUTER_CACHE_DIR``), for texts that
+        come back (quiz pools, evaluation sets) rather than live queries."""
         self._check_fitted()
         for i, q in enumerate(queries):
             if not isinstance(q, str) or not q.strip():
                 raise DataError("empty query", row=i, field="query")
-        return np.asarray(self.embedder_.encode(list(queries)), dtype=np.float32)
+        encoder = CachedEmbedder(self.embedder_, cache_dir) if use_cache else self.embedder_
+        return encode_texts(encoder, queries)
 
     def predict_embedded(self, X: np.ndarray, queries: Sequence[str], warmup_lambda: float | None = None) -> Prediction:
         """:class:`Prediction` for queries already embedded (``X``); ``queries`` price them."""
