@@ -81,12 +81,27 @@ def choose(
     [1]
     """
     a, b = resolve_weights(alpha, beta)
-    p_hat = np.atleast_2d(np.asarray(p_hat, dtype=np.float64))
-    cost = np.broadcast_to(np.asarray(cost, dtype=np.float64), p_hat.shape)
-    ok = np.ones(p_hat.shape, dtype=bool) if allowed is None else np.broadcast_to(allowed, p_hat.shape)
+    p_hat, cost, ok = routing_inputs(p_hat, cost, allowed)
+    return best_candidates(a * p_hat - b * cost, p_hat, cost, ok)
+
+
+def routing_inputs(
+    p_hat: np.ndarray, cost: np.ndarray, allowed: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``p_hat`` (n_queries, n_llms), ``cost`` and ``allowed`` broadcast to it, as every routing
+    rule takes them; an error when a query has no allowed LLM."""
+    p = np.atleast_2d(np.asarray(p_hat, dtype=np.float64))
+    c = np.broadcast_to(np.asarray(cost, dtype=np.float64), p.shape)
+    ok = np.ones(p.shape, dtype=bool) if allowed is None else np.broadcast_to(allowed, p.shape)
     if not ok.any(axis=1).all():
         raise ConfigError("no LLM is allowed for at least one query")
-    score = np.where(ok, a * p_hat - b * cost, -np.inf)
+    return p, c, ok
+
+
+def best_candidates(score: np.ndarray, p_hat: np.ndarray, cost: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Per query, the allowed LLM of highest ``score``; ties (within ``TIE_TOLERANCE``) go to the
+    cheapest, then to the highest ``p_hat``, then to the first."""
+    score = np.where(ok, score, -np.inf)
     best = score.max(axis=1, keepdims=True)
     tied = ok & (score >= best - TIE_TOLERANCE)
     cheapest = np.where(tied, cost, np.inf).min(axis=1, keepdims=True)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from irtrouter.errors import ConfigError
-from irtrouter.routing.decision import TIE_TOLERANCE, allowed_mask, choose
+from irtrouter.routing.decision import allowed_mask, best_candidates, choose, routing_inputs
 
 if TYPE_CHECKING:
     from irtrouter.routing.router import Prediction
@@ -47,17 +47,6 @@ def _check_weight(weight: float) -> float:
     return float(weight)
 
 
-def _inputs(
-    p_hat: np.ndarray, cost: np.ndarray, allowed: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    p = np.atleast_2d(np.asarray(p_hat, dtype=np.float64))
-    c = np.broadcast_to(np.asarray(cost, dtype=np.float64), p.shape)
-    ok = np.ones(p.shape, dtype=bool) if allowed is None else np.broadcast_to(allowed, p.shape)
-    if not ok.any(axis=1).all():
-        raise ConfigError("no LLM is allowed for at least one query")
-    return p, c, ok
-
-
 def chebyshev_choice(
     p_hat: np.ndarray, cost: np.ndarray, weight: float, allowed: np.ndarray | None = None
 ) -> np.ndarray:
@@ -70,15 +59,8 @@ def chebyshev_choice(
     [0, 1, 2]
     """
     w = _check_weight(weight)
-    p, c, ok = _inputs(p_hat, cost, allowed)
-    score = np.where(ok, np.maximum(w * (1.0 - p), (1.0 - w) * c), np.inf)
-    best = score.min(axis=1, keepdims=True)
-    tied = ok & (score <= best + TIE_TOLERANCE)
-    cheapest = np.where(tied, c, np.inf).min(axis=1, keepdims=True)
-    tied &= c <= cheapest
-    surest = np.where(tied, p, -np.inf).max(axis=1, keepdims=True)
-    tied &= p >= surest
-    return tied.argmax(axis=1)
+    p, c, ok = routing_inputs(p_hat, cost, allowed)
+    return best_candidates(-np.maximum(w * (1.0 - p), (1.0 - w) * c), p, c, ok)
 
 
 def scalarised_choice(
@@ -201,7 +183,7 @@ def calibrate_budget(
         raise ConfigError(f"the budget cap must be a finite number >= 0, got {cap!r}")
     if not 0 < tolerance < 1:
         raise ConfigError(f"tolerance must be in (0, 1), got {tolerance}")
-    p, c, ok = _inputs(p_hat, cost, allowed)
+    p, c, ok = routing_inputs(p_hat, cost, allowed)
     s = c if spend is None else np.asarray(spend, dtype=np.float64)
     if s.shape != p.shape:
         raise ConfigError(f"spend has shape {s.shape}, expected {p.shape}")
