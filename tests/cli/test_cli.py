@@ -185,6 +185,10 @@ def test_data_check(files, tmp_path):
         run("data", "check", write_csv(tmp_path, [{**GOOD[0], "score": "high"}]), "--llms", str(files / "llms.json")),
         "expected a number in [0, 1], got 'high'",
     )
+    (tmp_path / "not-a-benchmark").mkdir()
+    one_error_line(
+        run("data", "check", str(tmp_path / "not-a-benchmark")), "a directory, but not a benchmark irtrouter knows"
+    )
 
 
 def test_the_installed_console_script(router_dir):

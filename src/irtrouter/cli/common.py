@@ -58,20 +58,16 @@ def load_dataset(
     path = Path(data)
     catalog = load_catalog(llms) if llms else None
     name = fmt if fmt != "auto" else (detect_benchmark(path) if path.is_dir() else "long")
-    if name == "long" or (name is None and path.is_file()):
-        if path.is_dir():
-            raise DataError(
-                f"a directory, but not a benchmark irtrouter knows ({', '.join(BENCHMARKS)}); "
-                "pass a results file or --format",
-                source=data,
-            )
+    if name is None or (name == "long" and path.is_dir()):  # detect_benchmark found none
+        raise DataError(
+            f"a directory, but not a benchmark irtrouter knows ({', '.join(BENCHMARKS)}); "
+            f"pass a results file ({', '.join(LONG_FORMAT_SUFFIXES)}) or --format",
+            source=data,
+        )
+    if name == "long":
         if catalog is None:
             raise click.UsageError("a results file needs --llms CATALOG (prices and profiles of its LLMs)")
         return read_results(path, catalog=catalog, on_missing=on_missing), catalog  # type: ignore[arg-type]
-    if name is None:
-        raise DataError(
-            f"no such file or benchmark directory (results files: {', '.join(LONG_FORMAT_SUFFIXES)})", source=data
-        )
     bench = load_benchmark(name, path, seed=seed)
     parts = {"train": bench.train, "test": bench.test, "ood": bench.ood}
     results = parts.get(split)
