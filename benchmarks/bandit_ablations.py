@@ -26,8 +26,9 @@ from irtrouter.data import default_data_root, load_benchmark
 from irtrouter.evaluate.curves import hypervolume
 from irtrouter.evaluate.metrics import outcome, realised_costs, single_llm_cost_scale
 from irtrouter.routing import IRTRouter
-from irtrouter.routing.policy import PolicyRouter, PolicySettings
-from irtrouter.routing.policy_training import out_of_fold_p_hat, train_policy
+from irtrouter.routing.policy.router import PolicyRouter
+from irtrouter.routing.policy.settings import PolicySettings
+from irtrouter.routing.policy.training import out_of_fold_p_hat, train_policy
 
 VARIANTS: dict[str, dict] = {
     "defaults (sets pre-training + PPO, out-of-fold p-hat)": {},
@@ -83,7 +84,7 @@ def main() -> None:
             random_state=args.seed,
         )
         seconds = time.perf_counter() - started
-        router.policy_params_, router.settings_ = trained.params, settings
+        router.policy_weights_, router.settings_ = trained.params, settings
         history = trained.summary["validation_history"]
         kept = next(h["reward"] for h in history if h["step"] == trained.summary["kept_ppo_step"])
         result = scores(lambda w: router.choose(pred, preference=w))

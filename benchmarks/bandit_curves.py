@@ -33,7 +33,7 @@ from irtrouter.data import default_data_root, load_benchmark
 from irtrouter.evaluate.curves import aiq, hypervolume, pareto_front
 from irtrouter.evaluate.metrics import outcome, realised_costs
 from irtrouter.routing import IRTRouter, load_router
-from irtrouter.routing.policy import PolicyRouter
+from irtrouter.routing.policy.router import PolicyRouter
 
 DATASETS = ("llmrouter", "routerbench_subset", "routerdc_7llm", "routellm")
 ALPHAS = np.round(np.linspace(0.0, 1.0, 101), 4)
@@ -116,7 +116,8 @@ def run(name: str, seed: int, save: str | None = None, load: str | None = None) 
         p = router.predict(test.queries)
         curves[label] = curve(scores, usd, {a: router.choose(p, alpha=a) for a in ALPHAS})
     if test.n_llms == 2:  # RouteLLM's own setting: one strong and one weak LLM
-        from irtrouter.routing.registry import QueryBatch, TrainingData, make_router
+        from irtrouter.evaluate.routers.contract import QueryBatch, TrainingData
+        from irtrouter.evaluate.routers.registry import make_router
 
         started = time.perf_counter()
         mf = make_router("routellm-mf", random_state=seed)

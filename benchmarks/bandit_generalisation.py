@@ -39,7 +39,7 @@ from irtrouter.irt.ops import NUMPY_OPS
 from irtrouter.onboard.identity_quiz import identity_from_answers, select_quiz
 from irtrouter.onboard.newllm import ability_from_answers, onboard_llm
 from irtrouter.routing import IRTRouter
-from irtrouter.routing.policy import PolicyRouter
+from irtrouter.routing.policy.router import PolicyRouter
 
 # The workhorse of each pool (the LLM MIRT-Router picks most at alpha 0.8): its absence matters.
 NEWCOMER = {"llmrouter": "gemma-2-9b-it", "routerbench_subset": "zero-one-ai/Yi-34B-Chat"}

@@ -48,7 +48,8 @@ def main() -> None:
     from irtrouter.data import default_data_root, load_benchmark
     from irtrouter.irt.ops import NUMPY_OPS
     from irtrouter.routing import load_router
-    from irtrouter.routing.policy import PolicyRouter, policy_logits, set_costs
+    from irtrouter.routing.policy.network import policy_logits, set_costs
+    from irtrouter.routing.policy.router import PolicyRouter
 
     imported = rss_mb()
     started = time.perf_counter()
@@ -74,7 +75,7 @@ def main() -> None:
         t2 = time.perf_counter()
         logits = policy_logits(
             NUMPY_OPS,
-            router.policy_params_,
+            router.policy_weights_,
             X,
             router.predictor_.abilities_,
             set_costs(pred.cost).astype(np.float32),
@@ -92,7 +93,7 @@ def main() -> None:
         total.append((t4 - t3) * 1000)
     assert "torch" not in sys.modules, "routing imported torch"
 
-    policy_bytes = sum(v.nbytes for v in router.policy_params_.values())
+    policy_bytes = sum(v.nbytes for v in router.policy_weights_.values())
     identity_bytes = sum(np.asarray(v).nbytes for v in router.predictor_.params_.values())
     identity_bytes += router.predictor_.abilities_.nbytes
     weights = Path(args.router_dir) / "weights.npz"

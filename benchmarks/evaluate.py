@@ -28,8 +28,8 @@ from pathlib import Path
 
 from irtrouter.evaluate.plots import plot_ablation, plot_pareto
 from irtrouter.evaluate.report import Report
+from irtrouter.evaluate.routers.registry import available_routers
 from irtrouter.evaluate.suite import ABLATIONS, DATASETS, SuiteConfig, run_suite
-from irtrouter.routing.registry import available_routers
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Evaluation protocol: every router, every dataset (issue 7)"

@@ -43,8 +43,8 @@ from irtrouter.explain import (
     task_accuracy_correlation,
 )
 from irtrouter.routing import IRTRouter
-from irtrouter.routing.decision import allowed_mask, choose
 from irtrouter.routing.explanation import explain_decisions
+from irtrouter.routing.rule import allowed_mask, choose
 
 
 def accuracy_vector(results: ResultsMatrix, llm_ids: tuple[str, ...]) -> np.ndarray:

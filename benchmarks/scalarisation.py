@@ -37,7 +37,8 @@ from irtrouter.errors import ConfigError
 from irtrouter.evaluate.curves import cpt, hypervolume, pareto_front
 from irtrouter.evaluate.metrics import realised_costs
 from irtrouter.routing import IRTRouter, load_router
-from irtrouter.routing.scalarise import SCALARISATIONS, calibrate_budget, scalarised_choice
+from irtrouter.routing.rule import RULES, choose
+from irtrouter.routing.scalarise import calibrate_budget
 
 DATASETS = ("llmrouter", "routerbench_subset", "routerdc_7llm", "routellm")
 DIMS = {"2pl": 1, "mirt": 25}
@@ -60,7 +61,7 @@ def sweep(p: np.ndarray, c: np.ndarray, scores: np.ndarray, usd: np.ndarray, met
     rows = np.arange(len(p))
     points = []
     for w in WEIGHTS:
-        chosen = scalarised_choice(p, c, float(w), method)
+        chosen = choose(p, c, float(w), rule=method)
         points.append((usd[rows, chosen].sum(), scores[rows, chosen].mean()))
     return np.asarray(points)
 
@@ -91,7 +92,7 @@ def run(name: str, predictor: str, cache: Path, embedder: Any) -> dict[str, Any]
         "curves": {},
         "budget": [],
     }
-    for method in SCALARISATIONS:
+    for method in RULES:
         pts = sweep(pred.p_hat, pred.cost, test.scores, usd, method)
         front = pareto_front(pts[:, 0], pts[:, 1])
         out["curves"][method] = {
@@ -113,7 +114,7 @@ def run(name: str, predictor: str, cache: Path, embedder: Any) -> dict[str, Any]
     ref_per_query = float(val_usd[:, ref].mean())
     for share in CAPS:
         cap = share * ref_per_query
-        for method in SCALARISATIONS:
+        for method in RULES:
             entry: dict[str, Any] = {"method": method, "share": share, "cap": cap}
             try:
                 cal = calibrate_budget(pv.p_hat, pv.cost, cap, method, spend=val_usd)

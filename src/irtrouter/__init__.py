@@ -1,7 +1,7 @@
 """irtrouter: send each LLM query to the model that will answer it well at the lowest cost.
 
-Item Response Theory routers (MIRT-Router, NIRT-Router) over query and LLM-profile embeddings,
-with a numpy hot path. Importing this package is cheap: torch and pandas load only when training
+Item Response Theory routers (MIRT-Router, NIRT-Router, RADAR's 2PL, LLM Bandit's policy) over
+query and LLM-profile embeddings, with a numpy hot path. Importing this package is cheap: torch and pandas load only when training
 or reading data needs them.
 
 Examples
@@ -20,8 +20,10 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "IRTRouter": "irtrouter.routing.router",
+    "PolicyRouter": "irtrouter.routing.policy.router",
     "RoutingDecision": "irtrouter.routing.decision",
-    "load_router": "irtrouter.routing.persistence",
+    "TradeOff": "irtrouter.routing.rule",
+    "load_router": "irtrouter.routing.saved",
     "load_benchmark": "irtrouter.data.benchmarks",
     "load_catalog": "irtrouter.data.catalog",
     "read_results": "irtrouter.data.readers",

@@ -192,8 +192,9 @@ def test_data_check(files, tmp_path):
 
 
 def test_the_installed_console_script(router_dir):
-    done = subprocess.run([sys.executable, "-m", "irtrouter.cli", "--help"], capture_output=True, text=True)
-    assert done.returncode == 0 and "Route each LLM query" in done.stdout
+    for module in ("irtrouter", "irtrouter.cli"):
+        done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True)
+        assert done.returncode == 0 and "Route each LLM query" in done.stdout, module
     done = subprocess.run(["irtrouter", "route", str(router_dir), "integral of x"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("-> ")
     done = subprocess.run(["irtrouter", "route", str(router_dir) + "-missing", "x"], capture_output=True, text=True)

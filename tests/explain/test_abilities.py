@@ -18,7 +18,7 @@ def test_mirt_mean_logit_is_ability_times_mean_discrimination(mirt_warm_router):
     theta = router.predictor_.abilities_.astype(np.float64)
     np.testing.assert_allclose(table.mean_logit, theta @ mean_a - mean_b, atol=1e-4)
     np.testing.assert_allclose(table.mean_over_dims, theta.mean(axis=1), atol=1e-6)
-    assert table.dimensions == tuple(f"dim {k}" for k in range(1, router.n_dims + 1))
+    assert table.dimensions == tuple(f"dim {k}" for k in range(1, router.predictor_.n_dims + 1))
     # Each dimension's hint is the task whose training queries discriminate most on it.
     a = X @ p["W_a"].T + p["c_a"]
     tasks = np.array(router.train_tasks_)

@@ -3,7 +3,7 @@ import pytest
 
 from irtrouter.errors import ConfigError, DataError, NotFittedError
 from irtrouter.irt import MIRTPredictor, NIRTPredictor
-from irtrouter.routing.router import PREDICTORS as REGISTERED
+from irtrouter.irt.registry import PREDICTORS as REGISTERED
 from tests.helpers import mirt_data
 
 # The contract holds for every predictor a router can be built with.

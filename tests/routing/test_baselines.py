@@ -8,8 +8,10 @@ from irtrouter.data.results import ResultsMatrix
 from irtrouter.embed import make_embedder
 from irtrouter.errors import ConfigError, UnknownLLMError
 from irtrouter.evaluate.metrics import outcome, realised_costs
-from irtrouter.routing.baselines import HybridLLMRouter, TunedKNNRouter, small_and_large
-from irtrouter.routing.registry import BinaryDecisions, QueryBatch, TrainingData, available_routers, make_router
+from irtrouter.evaluate.routers.binary import HybridLLMRouter
+from irtrouter.evaluate.routers.contract import BinaryDecisions, QueryBatch, TrainingData, small_and_large
+from irtrouter.evaluate.routers.predictive import TunedKNNRouter
+from irtrouter.evaluate.routers.registry import available_routers, make_router
 
 SHORT = {"predictor_params": {"max_epochs": 8}, "max_epochs": 8, "max_iter": 40}
 

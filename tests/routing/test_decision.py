@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from irtrouter.errors import ConfigError, UnknownLLMError
-from irtrouter.routing.decision import allowed_mask, choose, resolve_weights
+from irtrouter.routing.rule import allowed_mask, choose, resolve_weights
 
 # Values on a grid of 1/1000: exact ties happen (and must break the same way), near-ties do not.
 grid = st.integers(0, 1000).map(lambda k: k / 1000)

@@ -17,15 +17,10 @@ from irtrouter.irt.torch_ops import TORCH_OPS
 from irtrouter.onboard.identity_quiz import identity_from_answers, select_quiz
 from irtrouter.onboard.newllm import onboard_llm
 from irtrouter.routing import load_router
-from irtrouter.routing.policy import (
-    PolicyRouter,
-    PolicySettings,
-    encode,
-    policy_logits,
-    set_costs,
-    state_value,
-)
-from irtrouter.routing.policy_training import train_policy
+from irtrouter.routing.policy.network import encode, policy_logits, set_costs, state_value
+from irtrouter.routing.policy.router import PolicyRouter
+from irtrouter.routing.policy.settings import PolicySettings
+from irtrouter.routing.policy.training import train_policy
 from tests.helpers import FILLER, TOPIC_WORDS
 
 LLMS = ("math-small", "code-small", "weak-small", "big")
@@ -89,7 +84,7 @@ def test_permuting_the_candidates_permutes_the_probabilities(router, k):
     rng = np.random.default_rng(k)
     X, ids, costs, p_hat = random_set(rng, k)
     w = np.array([0.0, 0.7, 2.0], np.float32)
-    params, heads = router.policy_params_, router.settings_.n_heads
+    params, heads = router.policy_weights_, router.settings_.n_heads
     probs = NUMPY_OPS.softmax(policy_logits(NUMPY_OPS, params, X, ids, costs, p_hat, w, heads))
     for _ in range(3):
         perm = rng.permutation(k)
@@ -107,7 +102,7 @@ def test_numpy_inference_equals_torch_training_formulas(router):
     rng = np.random.default_rng(0)
     X, ids, costs, p_hat = random_set(rng, 5)
     w = np.array([0.1, 1.0, 1.9], np.float32)
-    params, heads = router.policy_params_, router.settings_.n_heads
+    params, heads = router.policy_weights_, router.settings_.n_heads
     tp = {k: torch.from_numpy(v) for k, v in params.items()}
     tensors = [torch.from_numpy(a) for a in (X, ids, costs, p_hat, w)]
     np.testing.assert_allclose(
@@ -197,7 +192,7 @@ def test_a_quizzed_newcomer_is_routed_to_without_touching_the_policy(router, dat
     """A cheap LLM as able as the expensive one joins by a 30-prompt quiz; the unchanged policy
     scores it through its identity alone and prefers it to the weak LLMs where they fail."""
     train, test = data
-    before = {k: v.copy() for k, v in router.policy_params_.items()}
+    before = {k: v.copy() for k, v in router.policy_weights_.items()}
     newcomer = load_router(router.save(tmp_path / "copy"))
     assert isinstance(newcomer, PolicyRouter)
     X_pool = newcomer.embed(train.queries)
@@ -207,7 +202,7 @@ def test_a_quizzed_newcomer_is_routed_to_without_touching_the_policy(router, dat
     onboard_llm(newcomer, LLMSpec("big-cheap", 0.3, 0.3, "newcomer"), ability=estimate.mean)
     assert newcomer.llm_ids[-1] == "big-cheap"
     for k, v in before.items():
-        np.testing.assert_array_equal(newcomer.policy_params_[k], v)
+        np.testing.assert_array_equal(newcomer.policy_weights_[k], v)
     pred = newcomer.predict(test.queries)
     tasks = np.array(test.tasks)
     assert pred.p_hat[tasks == "history", -1].mean() > 0.7  # the quiz placed it near "big"
@@ -288,7 +283,7 @@ def test_cli_routes_with_a_preference(router, data, tmp_path):
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["beta"] == pytest.approx(0.75)
     res = run(cli, ["route", str(tmp_path / "irt"), "python list loop", "--preference", "-1"])
-    assert res.exit_code == 1 and "--preference must be a finite number >= 0" in res.stderr
+    assert res.exit_code == 1 and "preference must be a finite number >= 0, got -1.0" in res.stderr
 
 
 def test_cli_trains_a_policy_router(data, tmp_path, monkeypatch):

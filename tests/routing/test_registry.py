@@ -4,17 +4,9 @@ import numpy as np
 import pytest
 
 from irtrouter.errors import ConfigError, NotFittedError
-from irtrouter.routing.baselines import KNNRouter
-from irtrouter.routing.registry import (
-    BinaryDecisions,
-    FixedDecisions,
-    QueryBatch,
-    ScoredDecisions,
-    available_routers,
-    make_router,
-    parse_router_spec,
-    register_router,
-)
+from irtrouter.evaluate.routers.contract import BinaryDecisions, FixedDecisions, QueryBatch, ScoredDecisions
+from irtrouter.evaluate.routers.predictive import KNNRouter
+from irtrouter.evaluate.routers.registry import available_routers, make_router, parse_router_spec, register_router
 
 BUILTIN = (
     "small-llm", "large-llm", "random", "oracle", "hybrid-llm", "routellm-mf", "routerbench-knn",

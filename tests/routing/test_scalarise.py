@@ -1,4 +1,4 @@
-"""RADAR's linear and Chebyshev scalarisations and the hard budget mode."""
+"""RADAR's linear and Chebyshev scalarisations (the rules of routing.rule) and the hard budget mode."""
 
 import numpy as np
 import pytest
@@ -8,13 +8,8 @@ from hypothesis.extra.numpy import arrays
 
 from irtrouter.errors import ConfigError
 from irtrouter.routing import IRTRouter
-from irtrouter.routing.decision import choose
-from irtrouter.routing.scalarise import (
-    calibrate_budget,
-    chebyshev_choice,
-    choose_scalarised,
-    scalarised_choice,
-)
+from irtrouter.routing.rule import choose
+from irtrouter.routing.scalarise import calibrate_budget
 from tests.radar_data import configuration_catalog, configuration_results
 
 unit = st.floats(0.0, 1.0, allow_nan=False)
@@ -31,13 +26,13 @@ def predictions(draw, max_queries=6, max_llms=5):
 @given(predictions(), unit)
 def test_linear_is_the_routers_rule_with_alpha_equal_to_the_weight(pc, w):
     p, c = pc
-    np.testing.assert_array_equal(scalarised_choice(p, c, w, "linear"), choose(p, c, alpha=w))
+    np.testing.assert_array_equal(choose(p, c, w, rule="linear"), choose(p, c, alpha=w))
 
 
 @given(predictions(), unit)
 def test_chebyshev_picks_a_minimiser_of_the_weighted_max(pc, w):
     p, c = pc
-    chosen = chebyshev_choice(p, c, w)
+    chosen = choose(p, c, w, rule="chebyshev")
     score = np.maximum(w * (1 - p), (1 - w) * c)
     np.testing.assert_allclose(score[np.arange(len(p)), chosen], score.min(axis=1), atol=1e-12)
 
@@ -46,7 +41,7 @@ def test_chebyshev_picks_a_minimiser_of_the_weighted_max(pc, w):
 @given(pc=predictions(), w=unit)
 def test_dominated_candidates_are_never_chosen(scalarisation, pc, w):
     p, c = pc
-    chosen = scalarised_choice(p, c, w, scalarisation)
+    chosen = choose(p, c, w, rule=scalarisation)
     for i, j in enumerate(chosen):
         beaten = (p[i] >= p[i, j]) & (c <= c[j]) & ((p[i] > p[i, j]) | (c < c[j]))
         assert not beaten.any()
@@ -57,34 +52,34 @@ def test_dominated_candidates_are_never_chosen(scalarisation, pc, w):
 def test_more_weight_never_buys_a_cheaper_worse_candidate(scalarisation, pc, w1, w2):
     p, c = pc
     lo, hi = sorted((w1, w2))
-    a, b = scalarised_choice(p, c, lo, scalarisation)[0], scalarised_choice(p, c, hi, scalarisation)[0]
+    a, b = choose(p, c, lo, rule=scalarisation)[0], choose(p, c, hi, rule=scalarisation)[0]
     assert p[0, b] >= p[0, a] - 1e-12 and c[b] >= c[a] - 1e-12
 
 
 @pytest.mark.parametrize("scalarisation", ["linear", "chebyshev"])
 def test_the_extreme_weights_pick_cheapest_and_best(scalarisation):
     p, c = np.array([[0.4, 0.9, 0.7]]), np.array([0.2, 0.9, 0.05])
-    assert scalarised_choice(p, c, 0.0, scalarisation)[0] == 2
-    assert scalarised_choice(p, c, 1.0, scalarisation)[0] == 1
+    assert choose(p, c, 0.0, rule=scalarisation)[0] == 2
+    assert choose(p, c, 1.0, rule=scalarisation)[0] == 1
 
 
 def test_chebyshev_reaches_a_non_convex_point_that_no_linear_weight_reaches():
     # (cost, p): (0.01, 0.5), (0.5, 0.7), (1, 1): the middle point lies under the chord.
     p, c = np.array([[0.5, 0.7, 1.0]]), np.array([0.01, 0.5, 1.0])
     weights = np.linspace(0, 1, 1001)
-    linear = {int(scalarised_choice(p, c, w, "linear")[0]) for w in weights}
-    chebyshev = {int(scalarised_choice(p, c, w, "chebyshev")[0]) for w in weights}
+    linear = {int(choose(p, c, w, rule="linear")[0]) for w in weights}
+    chebyshev = {int(choose(p, c, w, rule="chebyshev")[0]) for w in weights}
     assert linear == {0, 2} and chebyshev == {0, 1, 2}
 
 
 def test_bad_arguments_are_named():
     p, c = np.array([[0.5, 0.7]]), np.array([0.1, 0.5])
-    with pytest.raises(ConfigError, match=r"weight must be a number in \[0, 1\], got 1.5"):
-        scalarised_choice(p, c, 1.5, "chebyshev")
-    with pytest.raises(ConfigError, match="unknown scalarisation 'pareto'; expected one of linear, chebyshev"):
-        scalarised_choice(p, c, 0.5, "pareto")
+    with pytest.raises(ConfigError, match=r"alpha must be a number in \[0, 1\] when beta is not given, got 1.5"):
+        choose(p, c, 1.5, rule="chebyshev")
+    with pytest.raises(ConfigError, match="unknown routing rule 'pareto'; expected one of linear, chebyshev"):
+        choose(p, c, 0.5, rule="pareto")
     with pytest.raises(ConfigError, match="no LLM is allowed"):
-        chebyshev_choice(p, c, 0.5, np.array([False, False]))
+        choose(p, c, 0.5, None, np.array([False, False]), rule="chebyshev")
     with pytest.raises(ConfigError, match="cap must be a finite number >= 0"):
         calibrate_budget(p, c, cap=-1)
     with pytest.raises(ConfigError, match="spend has shape"):
@@ -103,7 +98,7 @@ def test_budget_mode_never_exceeds_its_cap_on_its_calibration_data(data, n, m, s
     c = data.draw(arrays(np.float64, (m,), elements=unit))
     # Spend in another unit (USD) that need not follow the normalised cost exactly.
     spend = data.draw(arrays(np.float64, (n, m), elements=st.floats(0, 5)))
-    floor = spend[np.arange(n), scalarised_choice(p, c, 0.0, scalarisation)].mean()
+    floor = spend[np.arange(n), choose(p, c, 0.0, rule=scalarisation)].mean()
     cap = data.draw(st.floats(0, 5))
     try:
         cal = calibrate_budget(p, c, cap, scalarisation, spend=spend)
@@ -151,7 +146,7 @@ def test_budget_mode_on_a_router_over_configurations():
         rows = np.arange(val.n_queries)
         assert usd["val"][rows, cal.choose(pv.p_hat, pv.cost)].mean() <= cap
         pt = router.predict(test.queries)
-        chosen = choose_scalarised(pt, cal.weight, scalarisation)
+        chosen = router.choose(pt, cal.weight, rule=scalarisation)
         spent = usd["test"][np.arange(test.n_queries), chosen].mean()
         assert spent < 1.25 * cap
         # Under the cap, the router beats the cheapest configuration on realised accuracy.
@@ -159,14 +154,14 @@ def test_budget_mode_on_a_router_over_configurations():
 
 
 def test_registered_radar_routers_route_by_their_scalarisation():
-    from irtrouter.routing.radar import ChebyshevDecisions
-    from irtrouter.routing.registry import available_routers, make_router
+    from irtrouter.evaluate.routers.contract import ScoredDecisions
+    from irtrouter.evaluate.routers.registry import available_routers, make_router
 
     assert {"2pl", "2pl-chebyshev", "mirt-chebyshev"} <= set(available_routers())
     p, c = np.array([[0.5, 0.7, 1.0]]), np.array([0.01, 0.5, 1.0])
-    decisions = ChebyshevDecisions(("a", "b", "c"), p, c)
-    assert decisions.choose(0.6).tolist() == [1] == chebyshev_choice(p, c, 0.6).tolist()
+    decisions = ScoredDecisions(("a", "b", "c"), p, c, rule="chebyshev")
+    assert decisions.choose(0.6).tolist() == [1] == choose(p, c, 0.6, rule="chebyshev").tolist()
     # The scalarisation is applied at decision time: switching it needs no new fit.
-    assert make_router("2pl").with_params(scalarisation="chebyshev").scalarisation == "chebyshev"
+    assert make_router("2pl").with_params(rule="chebyshev").rule == "chebyshev"
     with pytest.raises(ConfigError, match="change what fit"):
         make_router("2pl").with_params(n_dims=2)

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from irtrouter.routing import load_router
-from irtrouter.routing.policy import PolicyRouter
+from irtrouter.routing.policy.router import PolicyRouter
 from irtrouter.serve import ServeSettings, create_app, parse_config
 from tests.helpers import topic_catalog, topic_results
 from tests.serve.conftest import CLIENT_KEY, environ, serve_config

@@ -155,7 +155,7 @@ def evaluate(
       irtrouter evaluate ../shared/data/llmrouter --quick --split id
       irtrouter evaluate results.csv --llms llms.json --ood-tasks gsm8k --out runs/eval --plots
     """
-    from irtrouter.routing.registry import available_routers, make_router
+    from irtrouter.evaluate.routers.registry import available_routers, make_router
 
     if list_routers:
         for name, entry in sorted(available_routers().items()):

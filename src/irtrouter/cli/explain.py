@@ -67,8 +67,8 @@ def explain(
       irtrouter explain my-router --data ../shared/data/llmrouter --split test --out report
     """
     from irtrouter.explain.report import write_report
-    from irtrouter.routing.decision import resolve_weights
-    from irtrouter.routing.persistence import load_router
+    from irtrouter.routing.rule import resolve_weights
+    from irtrouter.routing.saved import load_router
 
     resolve_weights(alpha)  # a bad alpha fails before any work
     if llms and not data_path:

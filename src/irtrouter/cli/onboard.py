@@ -167,7 +167,7 @@ def plan(
     """
     from irtrouter.onboard.newllm import ability_prior, quiz_bank
     from irtrouter.onboard.quiz import AdaptiveQuiz
-    from irtrouter.routing.persistence import load_router
+    from irtrouter.routing.saved import load_router
 
     if budget < 1:
         raise ConfigError(f"--budget must be >= 1, got {budget}")
@@ -262,7 +262,7 @@ def fit(
     """
     from irtrouter.data.catalog import LLMCatalog, LLMSpec, load_catalog
     from irtrouter.onboard.newllm import ability_from_answers, onboard_llm
-    from irtrouter.routing.persistence import load_router
+    from irtrouter.routing.saved import load_router
 
     if bool(answers) == profile_only:
         raise click.UsageError("give either --answers FILE or --profile-only")
@@ -350,7 +350,7 @@ def simulate(
     from irtrouter.evaluate.prediction import prediction_quality
     from irtrouter.onboard.newllm import ability_prior, onboarded, quiz_bank
     from irtrouter.onboard.quiz import simulate_quiz
-    from irtrouter.routing.persistence import load_router
+    from irtrouter.routing.saved import load_router
 
     if budget < 1:
         raise ConfigError(f"--budget must be >= 1, got {budget}")

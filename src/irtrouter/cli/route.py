@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 
 import click
 
-from irtrouter.errors import ConfigError, DataError
+from irtrouter.errors import DataError
 
 
 @click.command()
@@ -30,6 +29,22 @@ from irtrouter.errors import ConfigError, DataError
     help="Weight of cost against quality 1 (instead of --alpha/--beta; same as --alpha 1 --beta W). "
     "A policy router (LLM Bandit) takes W in its trained range, default [0, 2].",
 )
+@click.option(
+    "--rule",
+    type=click.Choice(["linear", "chebyshev", "policy"]),
+    default=None,
+    help="Routing rule: linear (alpha * P - beta * C), chebyshev (RADAR: min max{alpha (1 - P), beta C}), "
+    "policy (LLM Bandit routers). Default: the router's own.",
+)
+@click.option(
+    "--budget",
+    type=float,
+    default=None,
+    metavar="COST",
+    help="RADAR's budget mode: the best routing whose mean cost per query on the router's reference queries "
+    "stays within COST (expected USD where the cost model estimates it, else normalised cost C); "
+    "replaces --alpha/--beta/--preference.",
+)
 @click.option("--allow", "allowed", multiple=True, metavar="LLM", help="Only consider these LLMs (repeat the option).")
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
 def route(
@@ -38,6 +53,8 @@ def route(
     alpha: float,
     beta: float | None,
     preference: float | None,
+    rule: str | None,
+    budget: float | None,
     allowed: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -51,30 +68,27 @@ def route(
     Example:
       irtrouter route my-router "What is the capital of Australia?" --alpha 0.5
       irtrouter route my-policy-router "Prove Fermat's little theorem" --preference 0.3
+      irtrouter route my-router "Sort a list in Python" --rule chebyshev --budget 0.002
     """
-    from irtrouter.routing.persistence import load_router
-    from irtrouter.routing.policy import PolicyRouter
+    from irtrouter.routing.saved import load_router
 
     ctx = click.get_current_context()
-    if preference is not None and any(
-        ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT for name in ("alpha", "beta")
-    ):
+    given = [
+        f"--{name}"
+        for name in ("alpha", "beta")
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    ]
+    if preference is not None and given:
         raise click.UsageError("give either --preference or --alpha/--beta, not both")
+    if budget is not None and (given or preference is not None):
+        raise click.UsageError("--budget sets the trade-off itself: give it without --alpha/--beta/--preference")
 
     if query is None or query == "-":
         query = sys.stdin.read()
     if not query.strip():
         raise DataError("the query is empty")
     router = load_router(router_dir)
-    allowed_llms = list(allowed) or None
-    if isinstance(router, PolicyRouter):
-        decision = router.route(query, alpha=alpha, beta=beta, allowed_llms=allowed_llms, preference=preference)
-    elif preference is not None:
-        if not (math.isfinite(preference) and preference >= 0):
-            raise ConfigError(f"--preference must be a finite number >= 0, got {preference}")
-        decision = router.route(query, alpha=1.0, beta=preference, allowed_llms=allowed_llms)
-    else:
-        decision = router.route(query, alpha=alpha, beta=beta, allowed_llms=allowed_llms)
+    decision = router.route(query, alpha, beta, list(allowed) or None, preference=preference, rule=rule, budget=budget)
     if as_json:
         click.echo(json.dumps(decision.to_dict(), indent=2))
         return
@@ -82,8 +96,15 @@ def route(
         f"-> {decision.llm_id}   (alpha={decision.alpha:.2f}, beta={decision.beta:.2f}, "
         f"difficulty={decision.difficulty:+.3f})"
     )
-    if isinstance(router, PolicyRouter):
+    if decision.rule == "policy":
         click.echo(f"   LLM Bandit policy at preference w={decision.extras['preference']:g}; score = its probability")
+    elif decision.rule == "chebyshev":
+        click.echo("   RADAR's Chebyshev rule; score = -max{alpha (1 - P), beta C}")
+    if budget is not None:
+        click.echo(
+            f"   budget {budget:g} per query ({decision.extras['budget_unit']}): weight "
+            f"{decision.extras['budget_weight']:g}, reference spend {decision.extras['budget_reference_spend']:.4g}"
+        )
     if decision.explanation is not None:
         click.echo(f"   why: {decision.explanation.reason}")
     width = max(len(m) for m in decision.llm_ids)

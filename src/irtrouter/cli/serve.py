@@ -55,7 +55,7 @@ def serve(
       irtrouter serve my-router --config serve.yaml --check
       irtrouter serve my-router --config serve.yaml --port 8000
     """
-    from irtrouter.routing.persistence import load_router
+    from irtrouter.routing.saved import load_router
     from irtrouter.serve.config import check_config, load_config
     from irtrouter.serve.storage import sqlite_path
 

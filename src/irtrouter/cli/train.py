@@ -33,7 +33,12 @@ from irtrouter.routing.cost import COST_MODELS
     "2pl: RADAR's one scalar ability per LLM or configuration. policy: LLM Bandit, one policy for "
     "every preference and candidate set over identity vectors (route with --preference; minutes).",
 )
-@click.option("--dims", type=int, default=None, help="Ability dimensions N (default 25; nirt: 25; 2pl: 1; policy: 16).")
+@click.option(
+    "--dims",
+    type=int,
+    default=None,
+    help="Ability dimensions N (default: the predictor's own; mirt 25, nirt 25, 2pl 1, identity and policy 16).",
+)
 @click.option(
     "--embedder",
     default="use",
@@ -141,7 +146,7 @@ def train(
             pick = np.sort(np.random.default_rng(seed).choice(results.n_queries, size=sample, replace=False))
             results = results.take(pick)
     if predictor == "policy":
-        from irtrouter.routing.policy import PolicyRouter
+        from irtrouter.routing.policy.router import PolicyRouter
 
         # The identity model has its own defaults: only options given on the command line override them.
         ctx = click.get_current_context()
@@ -161,7 +166,7 @@ def train(
         return
     router = IRTRouter(
         predictor=predictor,
-        n_dims=dims if dims is not None else (1 if predictor == "2pl" else 25),
+        n_dims=dims,
         embedder=embedder,
         warmup_lambda=warmup_lambda,
         warmup_k=warmup_k,

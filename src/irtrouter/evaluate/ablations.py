@@ -28,7 +28,7 @@ from irtrouter.embed.cache import CachedEmbedder
 from irtrouter.embed.registry import make_embedder
 from irtrouter.evaluate.harness import ALPHAS, RouterRun, SettingResult, run_setting
 from irtrouter.evaluate.protocol import subsample
-from irtrouter.routing.decision import resolve_weights
+from irtrouter.routing.rule import resolve_weights
 
 WARMUP_LAMBDAS = (0.0, 0.1, 0.2, 0.3, 0.4)
 DIMENSIONS = (5, 10, 25, 50, 100)

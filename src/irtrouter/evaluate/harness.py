@@ -50,8 +50,9 @@ from irtrouter.evaluate.metrics import (
 )
 from irtrouter.evaluate.prediction import prediction_quality
 from irtrouter.evaluate.protocol import Setting
-from irtrouter.routing.decision import resolve_weights
-from irtrouter.routing.registry import BinaryDecisions, Decisions, QueryBatch, Router, TrainingData, make_router
+from irtrouter.evaluate.routers.contract import BinaryDecisions, Decisions, QueryBatch, Router, TrainingData
+from irtrouter.evaluate.routers.registry import make_router
+from irtrouter.routing.rule import resolve_weights
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from irtrouter.data.catalog import LLMCatalog
 from irtrouter.data.results import ResultsMatrix
 from irtrouter.data.tokens import estimate_tokens
 from irtrouter.errors import DataError
-from irtrouter.routing.decision import choose
+from irtrouter.routing.rule import choose
 
 CostKind = Literal["real", "tokens", "modelled"]
 ASSUMED_OUTPUT_TOKENS = 256

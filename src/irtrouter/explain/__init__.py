@@ -25,7 +25,8 @@ from irtrouter.explain.difficulty import (
 )
 from irtrouter.explain.report import ExplainReport, write_report
 from irtrouter.explain.routing_analysis import BandRouting, RoutingShares, band_routing, routing_shares
-from irtrouter.routing.explanation import DimensionWeight, Explanation, explain_decisions
+from irtrouter.routing.decision import DimensionWeight, Explanation
+from irtrouter.routing.explanation import explain_decisions
 
 __all__ = [
     "AbilityTable",

@@ -24,9 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from irtrouter.errors import ConfigError
-from irtrouter.irt.mirt import MIRTPredictor
 from irtrouter.irt.ops import NUMPY_OPS
-from irtrouter.routing.explanation import dimension_names
 from irtrouter.routing.router import IRTRouter
 
 if TYPE_CHECKING:
@@ -109,8 +107,9 @@ def ability_table(router: IRTRouter) -> AbilityTable:
     theta = np.asarray(pred.abilities_, dtype=np.float64)
     logits = training_logits(router).astype(np.float64)
     hints = None
-    if isinstance(pred, MIRTPredictor) and router.train_tasks_ is not None and any(router.train_tasks_):
-        a = pred.query_discrimination(router.neighbours_.embeddings)
+    if pred.labels_dimensions_by_task and router.train_tasks_ is not None and any(router.train_tasks_):
+        a = pred.dimension_weights(router.neighbours_.embeddings, router.train_relevance_)
+        assert a is not None  # a model that labels its dimensions by task weighs them
         tasks = np.asarray(router.train_tasks_, dtype=object)
         names = [t for t in dict.fromkeys(router.train_tasks_) if t]
         by_task = np.stack([a[tasks == t].mean(axis=0) for t in names])  # (n_tasks, n_dims)
@@ -118,7 +117,7 @@ def ability_table(router: IRTRouter) -> AbilityTable:
     return AbilityTable(
         kind=pred.kind,
         llm_ids=tuple(pred.llm_ids_),
-        dimensions=dimension_names(router),
+        dimensions=pred.dimension_names(theta.shape[1]),
         values=theta,
         mean_over_dims=theta.mean(axis=1),
         mean_logit=logits.mean(axis=0),

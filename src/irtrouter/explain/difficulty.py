@@ -24,12 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from irtrouter.errors import ConfigError
-from irtrouter.irt.mirt import MIRTPredictor
-from irtrouter.irt.nirt import NIRTPredictor
-from irtrouter.irt.ops import NUMPY_OPS
-from irtrouter.irt.twopl import TwoPLPredictor
+from irtrouter.routing.decision import Prediction
 from irtrouter.routing.explanation import difficulty_percentile
-from irtrouter.routing.router import IRTRouter, Prediction
+from irtrouter.routing.router import IRTRouter
 
 LOGIC_GRID_HOUSES = re.compile(r"There are (\d+) houses in a row")
 _LEVEL_NUMBER = re.compile(r"(\d+(?:\.\d+)?)")
@@ -61,17 +58,10 @@ class QueryDifficulties:
         return {t: self.difficulty[tasks == t] for t in dict.fromkeys(self.tasks)}
 
 
-def query_discrimination(router: IRTRouter, features: np.ndarray) -> np.ndarray:
-    """One discrimination number per query: MIRT ``|a_q|``, NIRT and 2PL the scalar ``a_q``; else NaN."""
-    pred = router.predictor_
-    if isinstance(pred, MIRTPredictor):
-        return np.linalg.norm(pred.query_discrimination(features), axis=1).astype(np.float64)
-    if isinstance(pred, TwoPLPredictor):
-        return pred.query_discrimination(features).astype(np.float64)
-    if isinstance(pred, NIRTPredictor):
-        X = np.atleast_2d(features).astype(np.float32)
-        return np.asarray(pred.discrimination(NUMPY_OPS, X, pred.params_), dtype=np.float64)
-    return np.full(len(features), np.nan)
+def query_discrimination(router: IRTRouter, features: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
+    """One discrimination number per query: MIRT ``|a_q|``, NIRT and 2PL the scalar ``a_q``; else NaN
+    (the predictor's :meth:`~irtrouter.irt.base.IRTPredictor.discrimination_magnitude`)."""
+    return router.predictor_.discrimination_magnitude(features, context)
 
 
 def training_difficulties(router: IRTRouter) -> QueryDifficulties:

@@ -35,9 +35,9 @@ from irtrouter.explain.difficulty import (
     training_difficulties,
 )
 from irtrouter.explain.routing_analysis import DEFAULT_ALPHAS, band_routing, routing_shares
-from irtrouter.routing.decision import resolve_weights
 from irtrouter.routing.explanation import DIFFICULTY_BANDS, difficulty_band
 from irtrouter.routing.router import IRTRouter
+from irtrouter.routing.rule import resolve_weights
 
 REPORT_FILE = "index.html"
 SUMMARY_FILE = "summary.json"

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from irtrouter.routing.decision import Prediction
 from irtrouter.routing.explanation import DIFFICULTY_BANDS, difficulty_band
-from irtrouter.routing.router import IRTRouter, Prediction
+from irtrouter.routing.router import IRTRouter
 
 DEFAULT_ALPHAS: tuple[float, ...] = tuple(np.round(np.linspace(0.0, 1.0, 11), 2).tolist())
 

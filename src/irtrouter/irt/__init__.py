@@ -1,8 +1,18 @@
-"""IRT predictors: MIRT and NIRT over embeddings, one shared training loop (torch, lazy)."""
+"""IRT predictors: what each LLM is likely to score on each query.
+
+``mirt`` (MIRT-Router), ``nirt`` (NIRT-Router, 25 named abilities over relevance vectors), ``2pl``
+(RADAR, one free scalar ability per configuration) and ``identity`` (LLM Bandit's variational
+identity vectors), by name in :data:`~irtrouter.irt.registry.PREDICTORS`; RouteLLM's matrix
+factorisation (:mod:`irtrouter.irt.mf`) for the evaluation's baseline. One formula per model over
+:mod:`irtrouter.irt.ops` serves numpy inference and torch training; one training loop
+(:mod:`irtrouter.irt.training`, torch, imported lazily) fits them all. Each predictor describes its
+own dimensions to the layers above (:class:`~irtrouter.irt.base.IRTPredictor`).
+"""
 
 from irtrouter.irt.abilities import ABILITIES, ABILITY_NAMES
 from irtrouter.irt.base import IRTPredictor
 from irtrouter.irt.mirt import MIRTPredictor
 from irtrouter.irt.nirt import NIRTPredictor
+from irtrouter.irt.registry import PREDICTORS
 
-__all__ = ["ABILITIES", "ABILITY_NAMES", "IRTPredictor", "MIRTPredictor", "NIRTPredictor"]
+__all__ = ["ABILITIES", "ABILITY_NAMES", "PREDICTORS", "IRTPredictor", "MIRTPredictor", "NIRTPredictor"]

@@ -8,26 +8,34 @@ this base class provides the estimator around them:
 * ``fit`` (torch, imported lazily) learns the parameters with the one shared training loop of
   :mod:`irtrouter.irt.training`;
 * ``predict_proba`` and friends are numpy only: loading and routing never import torch;
-* ``state()`` / ``from_state()`` give plain JSON config plus named arrays for saving.
+* ``state()`` / ``from_state()`` give plain JSON config plus named arrays for saving;
+* each predictor describes itself to the layers above, so that no code outside ``irt/`` switches on
+  a predictor class: :meth:`default_n_dims` and :meth:`resolve_n_dims` (its dimensions),
+  :meth:`dimension_names`, :meth:`dimension_weights` and :meth:`discrimination_magnitude` (what an
+  explanation shows), and the flags ``logit_is_linear``, ``has_named_abilities`` and
+  ``labels_dimensions_by_task``.
 
 Learned attributes end in ``_`` (``params_``, ``abilities_``, ``llm_ids_``, ``history_``).
 """
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
-from irtrouter.errors import ConfigError, DataError, NotFittedError
+from irtrouter._params import Params as EstimatorParams
+from irtrouter._params import check_is_fitted
+from irtrouter.errors import ConfigError, DataError
 from irtrouter.irt.ops import NUMPY_OPS, ArrayOps
 
 Params = dict[str, Any]
 
 
-class IRTPredictor(ABC):
+class IRTPredictor(EstimatorParams, ABC):
     """Base class: subclasses set ``kind`` and implement the four formula methods.
 
     Parameters
@@ -49,6 +57,14 @@ class IRTPredictor(ABC):
 
     kind: ClassVar[str]
     requires_context: ClassVar[bool] = False
+    #: N is set by the model itself (NIRT: its named abilities; 2PL: one scalar), and why.
+    fixed_n_dims: ClassVar[tuple[int, str] | None] = None
+    #: The logit is ``a_q . theta - (terms without theta)``: logit gaps decompose per dimension.
+    logit_is_linear: ClassVar[bool] = False
+    #: The dimensions are named abilities (NIRT), not latent axes.
+    has_named_abilities: ClassVar[bool] = False
+    #: Latent dimensions worth labelling by the training task that loads most on each (MIRT).
+    labels_dimensions_by_task: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -87,7 +103,7 @@ class IRTPredictor(ABC):
     def difficulty(self, ops: ArrayOps, X_queries: Any, params: Params, context: Any) -> Any:
         """One difficulty number per query (higher = harder), shape (n_queries,)."""
 
-    def constrain(self, params: Params) -> None:  # noqa: B027 - optional hook, no-op by default
+    def constrain(self, params: Params) -> None:
         """Project parameters back into their domain after an optimiser step (torch, in place)."""
 
     def sample_abilities(self, ops: ArrayOps, X_llms: Any, params: Params) -> Any:
@@ -100,17 +116,41 @@ class IRTPredictor(ABC):
         ``theta`` is what :meth:`sample_abilities` drew for the step."""
         return 0.0
 
-    def _after_fit(self, X_queries: np.ndarray, context: np.ndarray | None) -> None:  # noqa: B027 - optional hook
+    def _after_fit(self, X_queries: np.ndarray, context: np.ndarray | None) -> None:
         """Hook for identifiability fixes that leave every prediction unchanged."""
 
+    # -- what the predictor says of itself --------------------------------------------------------
+    @classmethod
+    def default_n_dims(cls) -> int:
+        """N when the caller gives none: the ``n_dims`` default of the constructor."""
+        return int(inspect.signature(cls.__init__).parameters["n_dims"].default)
+
+    @classmethod
+    def resolve_n_dims(cls, n_dims: int | None) -> int:
+        """``n_dims`` validated for this model (None: :meth:`default_n_dims`)."""
+        if n_dims is None:
+            return cls.default_n_dims()
+        if cls.fixed_n_dims is not None and n_dims != cls.fixed_n_dims[0]:
+            fixed, why = cls.fixed_n_dims
+            raise ConfigError(f"{why}: n_dims must be {fixed}, got {n_dims}")
+        if isinstance(n_dims, bool) or not isinstance(n_dims, int) or n_dims < 1:
+            raise ConfigError(f"n_dims must be a positive integer, got {n_dims!r}")
+        return n_dims
+
+    def dimension_names(self, n_dims: int) -> tuple[str, ...]:
+        """Names of the ability dimensions: ``dim 1`` ... ``dim N`` unless the model names them."""
+        return tuple(f"dim {k + 1}" for k in range(n_dims))
+
+    def dimension_weights(self, X_queries: np.ndarray, context: np.ndarray | None) -> np.ndarray | None:
+        """How much each ability dimension weighs for each query, (n_queries, n_dims), or None when
+        the model has no per-dimension weights (the default)."""
+        return None
+
+    def discrimination_magnitude(self, X_queries: np.ndarray, context: np.ndarray | None) -> np.ndarray:
+        """One discrimination number per query (how sharply it separates LLMs); NaN by default."""
+        return np.full(len(np.atleast_2d(X_queries)), np.nan)
+
     # -- estimator API ---------------------------------------------------------------------------
-    def get_params(self) -> dict[str, Any]:
-        """Constructor arguments (the scikit-learn convention; saved in the router config)."""
-        import inspect
-
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
-
     def fit(
         self,
         X_queries: np.ndarray,
@@ -176,8 +216,7 @@ class IRTPredictor(ABC):
             raise ConfigError(f"n_dims must be >= 1, got {self.n_dims}")
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "params_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted: call fit() or load a saved router")
+        check_is_fitted(self, "params_", "call fit() or load a saved router")
 
     def predict_proba(self, X_queries: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
         """P-hat (n_queries, n_llms) for every known LLM, numpy only."""
@@ -233,7 +272,3 @@ class IRTPredictor(ABC):
         self.train_seconds_ = float(config.get("train_seconds") or 0.0)
         self.history_ = config.get("history", [])
         return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"

@@ -38,6 +38,8 @@ class MIRTPredictor(IRTPredictor):
     """
 
     kind = "mirt"
+    logit_is_linear = True
+    labels_dimensions_by_task = True
 
     def init_params(self, d_query: int, d_llm: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         n = self.n_dims
@@ -70,6 +72,14 @@ class MIRTPredictor(IRTPredictor):
         """Discrimination vectors a_q (n_queries, n_dims)."""
         self._check_fitted()
         return np.asarray(self.discrimination(NUMPY_OPS, np.atleast_2d(X_queries).astype(np.float32), self.params_))
+
+    def dimension_weights(self, X_queries: np.ndarray, context: np.ndarray | None) -> np.ndarray:
+        """The discrimination vectors a_q."""
+        return self.query_discrimination(X_queries).astype(np.float64)
+
+    def discrimination_magnitude(self, X_queries: np.ndarray, context: np.ndarray | None) -> np.ndarray:
+        """``|a_q|``."""
+        return np.linalg.norm(self.query_discrimination(X_queries), axis=1).astype(np.float64)
 
     def _after_fit(self, X_queries: np.ndarray, context: np.ndarray | None) -> None:
         a = self.discrimination(NUMPY_OPS, X_queries, self.params_)

@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from irtrouter.irt.abilities import ABILITY_NAMES
 from irtrouter.irt.base import IRTPredictor, Params
-from irtrouter.irt.ops import ArrayOps
+from irtrouter.irt.ops import NUMPY_OPS, ArrayOps
 
 
 class NIRTPredictor(IRTPredictor):
@@ -46,6 +47,8 @@ class NIRTPredictor(IRTPredictor):
 
     kind = "nirt"
     requires_context = True
+    fixed_n_dims = (len(ABILITY_NAMES), f"NIRT's dimensions are the {len(ABILITY_NAMES)} named abilities")
+    has_named_abilities = True
 
     def __init__(
         self,
@@ -114,6 +117,23 @@ class NIRTPredictor(IRTPredictor):
         x = r[:, None, :] * (theta[None, :, :] - b[:, None, :]) * a[:, None, None]
         hidden = ops.sigmoid(x @ params["W_1"].T + params["b_1"])
         return hidden @ params["w_2"] + params["b_2"]
+
+    def dimension_names(self, n_dims: int) -> tuple[str, ...]:
+        return ABILITY_NAMES[:n_dims]
+
+    def dimension_weights(self, X_queries: np.ndarray, context: np.ndarray | None) -> np.ndarray | None:
+        """The relevance weights softmax(r_q / tau), which sum to 1 (the scalar discrimination
+        scales every dimension alike); None without relevance vectors."""
+        if context is None:
+            return None
+        rel = np.asarray(context, dtype=np.float64)
+        return np.asarray(self.relevance_weights(NUMPY_OPS, rel)) / rel.shape[-1]
+
+    def discrimination_magnitude(self, X_queries: np.ndarray, context: np.ndarray | None) -> np.ndarray:
+        """The scalar a_q."""
+        self._check_fitted()
+        X = np.atleast_2d(X_queries).astype(np.float32)
+        return np.asarray(self.discrimination(NUMPY_OPS, X, self.params_), dtype=np.float64)
 
     def constrain(self, params: Params) -> None:
         params["W_1"].data.clamp_(min=0)

@@ -1,9 +1,10 @@
 """The few array operations the IRT formulas need, for numpy and for torch.
 
-Each formula in :mod:`irtrouter.irt.mirt` and :mod:`irtrouter.irt.nirt` is written once against
-this interface and runs on numpy arrays (routing, no torch import) and on torch tensors
-(training, with gradients). Arithmetic and ``@`` are shared by both array types; only these
-functions differ.
+Each formula of the predictors (:mod:`irtrouter.irt.mirt`, ``nirt``, ``twopl``, ``identity``,
+``mf``) and of the LLM Bandit policy network (:mod:`irtrouter.routing.policy.network`) is written
+once against this interface and runs on numpy arrays (routing, no torch import) and on torch
+tensors (training, with gradients; :data:`irtrouter.irt.torch_ops.TORCH_OPS`). Arithmetic and
+``@`` are shared by both array types; only these functions differ.
 """
 
 from __future__ import annotations

@@ -61,6 +61,8 @@ class TwoPLPredictor(IRTPredictor):
     """
 
     kind = "2pl"
+    fixed_n_dims = (1, "2PL has one scalar ability")
+    logit_is_linear = True
 
     def __init__(
         self,
@@ -183,6 +185,16 @@ class TwoPLPredictor(IRTPredictor):
         self._check_fitted()
         X = np.atleast_2d(np.asarray(X_llm, dtype=np.float32))
         return (X @ self.params_["profile_w"] + self.params_["profile_c"])[:, None].astype(np.float32)
+
+    def dimension_names(self, n_dims: int) -> tuple[str, ...]:
+        return ("ability",)
+
+    def dimension_weights(self, X_queries: np.ndarray, context: np.ndarray | None) -> np.ndarray:
+        """The scalar a_q, as one column."""
+        return self.query_discrimination(X_queries).astype(np.float64).reshape(-1, 1)
+
+    def discrimination_magnitude(self, X_queries: np.ndarray, context: np.ndarray | None) -> np.ndarray:
+        return self.query_discrimination(X_queries).astype(np.float64)
 
     def query_discrimination(self, X_queries: np.ndarray) -> np.ndarray:
         """Discrimination a_q (n_queries,)."""

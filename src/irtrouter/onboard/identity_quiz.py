@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -48,12 +49,12 @@ QUIZ_METHODS = ("variance", "fisher")
 
 def _identity_predictor(router: IRTRouter) -> IdentityIRTPredictor:
     router._check_fitted()
-    if not isinstance(router.predictor_, IdentityIRTPredictor):
+    if router.predictor_.kind != IdentityIRTPredictor.kind:
         raise ConfigError(
             f"the identity quiz needs a router over identity vectors (PolicyRouter or predictor='identity'), "
             f"not {router.predictor_.kind}"
         )
-    return router.predictor_
+    return cast(IdentityIRTPredictor, router.predictor_)
 
 
 def _prior(router: IRTRouter, prior: str | AbilityPrior) -> AbilityPrior:

@@ -1,19 +1,30 @@
-"""Routing: cost models, the alpha/beta rule, warm-up, the IRTRouter and its on-disk format."""
+"""Routing: from a query to the LLM that answers it well at the lowest cost, and the servable routers.
+
+``rule`` (the trade-off and the linear / Chebyshev rules, tie-breaks), ``decision`` (the records a
+routing call returns), ``cost`` (cost models), ``neighbours`` (warm-up and NIRT's relevance from the
+nearest training queries), ``scalarise`` (RADAR's budget mode), ``explanation`` (why each decision),
+``router`` (:class:`IRTRouter`), ``policy/`` (LLM Bandit's :class:`PolicyRouter`), ``persistence``
+(the saved directory format) and ``saved`` (:func:`load_router`). The evaluation's baselines and
+adapters are in :mod:`irtrouter.evaluate.routers`.
+"""
 
 from irtrouter.routing.cost import COST_MODELS, make_cost_model
-from irtrouter.routing.decision import RoutingDecision, choose, resolve_weights
-from irtrouter.routing.persistence import load_router, save_router
-from irtrouter.routing.router import PREDICTORS, IRTRouter, Prediction
+from irtrouter.routing.decision import Prediction, RoutingDecision
+from irtrouter.routing.policy.router import PolicyRouter
+from irtrouter.routing.router import IRTRouter
+from irtrouter.routing.rule import RULES, TradeOff, choose, resolve_weights
+from irtrouter.routing.saved import load_router
 
 __all__ = [
     "COST_MODELS",
-    "PREDICTORS",
+    "RULES",
     "IRTRouter",
+    "PolicyRouter",
     "Prediction",
     "RoutingDecision",
+    "TradeOff",
     "choose",
     "load_router",
     "make_cost_model",
     "resolve_weights",
-    "save_router",
 ]

@@ -1,114 +1,143 @@
-"""The routing rule (IRT-Router eq. 1-2) and the decision object it produces.
+"""The records routing produces: a :class:`Prediction` for a batch, a :class:`RoutingDecision` per
+query and the :class:`Explanation` it carries (computed in :mod:`irtrouter.routing.explanation`).
 
-    S(q, M) = alpha * P(q, M) - beta * C(q, M),    M*(q) = argmax_M S(q, M)
-
-``beta`` defaults to ``1 - alpha`` (the paper's alpha + beta = 1). Only the ratio of alpha to
-beta matters: they are normalised to sum to 1 before scoring, so scaling both changes nothing.
-
-Ties (scores within 1e-12) are broken deterministically: the cheaper LLM, then the one with the
-higher P, then the one listed first. Hence an LLM that another beats or matches on both P and
-cost, and strictly on one, is never chosen.
+Plain frozen dataclasses with ``to_dict()`` for JSON (the CLI's ``--json`` and the HTTP bodies);
+the rule that makes them is :mod:`irtrouter.routing.rule`.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from irtrouter.errors import ConfigError, UnknownLLMError
 
-if TYPE_CHECKING:
-    from irtrouter.routing.explanation import Explanation
+@dataclass(frozen=True)
+class Prediction:
+    """Everything the routing rule needs for a batch of queries, computed once.
 
-TIE_TOLERANCE = 1e-12
+    ``p_hat``, ``cost`` and ``cost_usd`` are (n_queries, n_llms); ``difficulty`` is (n_queries,).
+    Sweeping alpha over a Prediction with :meth:`IRTRouter.choose` costs no re-embedding.
+    ``features`` (the query embeddings after warm-up, as the predictor saw them), ``context``
+    (NIRT's relevance vectors) and ``neighbours`` (indices of the nearest training queries) feed
+    the per-decision explanation (:mod:`irtrouter.routing.explanation`).
+    """
 
-
-def resolve_weights(alpha: float, beta: float | None = None) -> tuple[float, float]:
-    """Validated ``(alpha, beta)`` normalised to sum to 1."""
-    if beta is None:
-        if not (isinstance(alpha, int | float) and 0 <= alpha <= 1):
-            raise ConfigError(f"alpha must be a number in [0, 1] when beta is not given, got {alpha!r}")
-        beta = 1.0 - alpha
-    for name, value in (("alpha", alpha), ("beta", beta)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-            raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
-    total = float(alpha) + float(beta)
-    if total <= 0:
-        raise ConfigError("alpha and beta cannot both be 0")
-    return float(alpha) / total, float(beta) / total
-
-
-def allowed_mask(llm_ids: Sequence[str], allowed: Sequence[str] | None) -> np.ndarray:
-    """Boolean mask over ``llm_ids`` of the LLMs a call may use (all when ``allowed`` is None)."""
-    if allowed is None:
-        return np.ones(len(llm_ids), dtype=bool)
-    allowed = list(allowed)
-    if not allowed:
-        raise ConfigError("allowed_llms is empty: at least one LLM must be allowed")
-    known = set(llm_ids)
-    for m in allowed:
-        if m not in known:
-            raise UnknownLLMError(m, tuple(llm_ids), "allowed_llms")
-    wanted = set(allowed)
-    return np.array([m in wanted for m in llm_ids], dtype=bool)
+    llm_ids: tuple[str, ...]
+    p_hat: np.ndarray
+    cost: np.ndarray
+    difficulty: np.ndarray
+    cost_usd: np.ndarray | None = None
+    features: np.ndarray | None = None
+    context: np.ndarray | None = None
+    neighbours: np.ndarray | None = None
 
 
-def choose(
-    p_hat: np.ndarray,
-    cost: np.ndarray,
-    alpha: float,
-    beta: float | None = None,
-    allowed: np.ndarray | None = None,
-) -> np.ndarray:
-    """Index of the chosen LLM for each query.
+@dataclass(frozen=True)
+class DimensionWeight:
+    """One ability dimension's part in a decision.
 
-    Parameters
+    Attributes
     ----------
-    p_hat : ndarray (n_queries, n_llms)
-    cost : ndarray (n_queries, n_llms) or (n_llms,)
-        Normalised cost C.
-    alpha, beta : float
-        Trade-off weights (``beta`` defaults to ``1 - alpha``).
-    allowed : bool ndarray (n_llms,) or (n_queries, n_llms), optional
+    dimension : str
+        Its name (a named ability for NIRT, ``dim k`` for MIRT).
+    weight : float
+        MIRT: the query's discrimination a_qk; NIRT: its relevance weight (weights sum to 1).
+    ability_chosen, ability_runner_up : float
+        theta_k of the chosen LLM and of the runner-up (None when there is none).
+    logit_contribution : float or None
+        MIRT and 2PL: ``a_qk (theta_chosen,k - theta_runner-up,k)``; summed over every dimension
+        these give ``logit(P_chosen) - logit(P_runner-up)`` exactly.
+    """
+
+    dimension: str
+    weight: float
+    ability_chosen: float
+    ability_runner_up: float | None = None
+    logit_contribution: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dimension": self.dimension,
+            "weight": _r(self.weight),
+            "ability_chosen": _r(self.ability_chosen),
+            "ability_runner_up": _r(self.ability_runner_up),
+            "logit_contribution": _r(self.logit_contribution),
+        }
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why one query went to its LLM. Built by :func:`explain_decisions`; JSON via :meth:`to_dict`.
+
+    Attributes
+    ----------
+    llm_id, runner_up : str
+        The chosen LLM and the best other allowed LLM (None when only one LLM was allowed).
+    p_hat, runner_up_p_hat, p_margin : float
+        Predicted performance of both, and chosen minus runner-up.
+    cost, runner_up_cost : float
+        Normalised costs C of both.
+    cost_ratio : float or None
+        ``cost / runner_up_cost`` (None without a runner-up or when the runner-up costs 0).
+    score_margin : float
+        How far the chosen LLM's alpha * P - beta * C beats the runner-up's (>= 0).
+    difficulty, difficulty_percentile : float
+        The query's difficulty and its percentile rank among the training queries.
+    difficulty_band : str
+        ``easy`` / ``medium`` / ``hard`` (terciles of the training queries).
+    top_dimensions : tuple of DimensionWeight
+        The ability dimensions that weigh most for this query, heaviest first.
+    similar_task, similar_task_share : str or None, float or None
+        The training task most common among the query's nearest training queries, and its share.
+    reason : str
+        One line for humans.
 
     Examples
     --------
-    >>> choose(np.array([[0.9, 0.8]]), np.array([1.0, 0.1]), alpha=0.5).tolist()
-    [1]
+    >>> decision = router.route("Solve x^2 = 4", alpha=0.8)  # doctest: +SKIP
+    >>> decision.explanation.reason  # doctest: +SKIP
+    'easy (12th pct) gsm8k-like query: qwen-7b P=0.83 vs gpt-4o 0.91 at 0.03x cost'
     """
-    a, b = resolve_weights(alpha, beta)
-    p_hat, cost, ok = routing_inputs(p_hat, cost, allowed)
-    return best_candidates(a * p_hat - b * cost, p_hat, cost, ok)
 
+    llm_id: str
+    runner_up: str | None
+    p_hat: float
+    runner_up_p_hat: float | None
+    p_margin: float | None
+    cost: float
+    runner_up_cost: float | None
+    cost_ratio: float | None
+    score_margin: float | None
+    difficulty: float
+    difficulty_percentile: float
+    difficulty_band: str
+    top_dimensions: tuple[DimensionWeight, ...]
+    similar_task: str | None
+    similar_task_share: float | None
+    reason: str
 
-def routing_inputs(
-    p_hat: np.ndarray, cost: np.ndarray, allowed: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``p_hat`` (n_queries, n_llms), ``cost`` and ``allowed`` broadcast to it, as every routing
-    rule takes them; an error when a query has no allowed LLM."""
-    p = np.atleast_2d(np.asarray(p_hat, dtype=np.float64))
-    c = np.broadcast_to(np.asarray(cost, dtype=np.float64), p.shape)
-    ok = np.ones(p.shape, dtype=bool) if allowed is None else np.broadcast_to(allowed, p.shape)
-    if not ok.any(axis=1).all():
-        raise ConfigError("no LLM is allowed for at least one query")
-    return p, c, ok
-
-
-def best_candidates(score: np.ndarray, p_hat: np.ndarray, cost: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Per query, the allowed LLM of highest ``score``; ties (within ``TIE_TOLERANCE``) go to the
-    cheapest, then to the highest ``p_hat``, then to the first."""
-    score = np.where(ok, score, -np.inf)
-    best = score.max(axis=1, keepdims=True)
-    tied = ok & (score >= best - TIE_TOLERANCE)
-    cheapest = np.where(tied, cost, np.inf).min(axis=1, keepdims=True)
-    tied &= cost <= cheapest
-    surest = np.where(tied, p_hat, -np.inf).max(axis=1, keepdims=True)
-    tied &= p_hat >= surest
-    return tied.argmax(axis=1)
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (inside ``RoutingDecision.to_dict()["explanation"]``)."""
+        return {
+            "reason": self.reason,
+            "llm_id": self.llm_id,
+            "runner_up": self.runner_up,
+            "p_hat": _r(self.p_hat),
+            "runner_up_p_hat": _r(self.runner_up_p_hat),
+            "p_margin": _r(self.p_margin),
+            "cost": _r(self.cost),
+            "runner_up_cost": _r(self.runner_up_cost),
+            "cost_ratio": _r(self.cost_ratio),
+            "score_margin": _r(self.score_margin),
+            "difficulty": _r(self.difficulty),
+            "difficulty_percentile": _r(self.difficulty_percentile),
+            "difficulty_band": self.difficulty_band,
+            "top_dimensions": [d.to_dict() for d in self.top_dimensions],
+            "similar_task": self.similar_task,
+            "similar_task_share": _r(self.similar_task_share),
+        }
 
 
 @dataclass(frozen=True)
@@ -125,9 +154,13 @@ class RoutingDecision:
     llm_ids : tuple of str
         Every LLM the router knows, in order; ``allowed`` says which this call could use.
     p_hat, cost, score : tuple of float
-        Per LLM: predicted performance, normalised cost C, and alpha * P - beta * C.
+        Per LLM: predicted performance, normalised cost C, and the score of ``rule``.
     cost_usd : tuple of float or None
         Per LLM expected USD for this query, when the cost model estimates it.
+    rule : str
+        The rule that chose: ``linear`` (``score = alpha * P - beta * C``), ``chebyshev``
+        (``score = -max{alpha (1 - P), beta C}``) or ``policy`` (LLM Bandit; ``score`` holds the
+        policy's probabilities).
     difficulty : float
         The query's difficulty under the router (MIRT: b_q; NIRT: relevance-weighted b_q).
     explanation : Explanation or None
@@ -146,6 +179,7 @@ class RoutingDecision:
     score: tuple[float, ...]
     difficulty: float
     cost_usd: tuple[float, ...] | None = None
+    rule: str = "linear"
     extras: dict[str, Any] = field(default_factory=dict)
     explanation: Explanation | None = None
 
@@ -171,8 +205,13 @@ class RoutingDecision:
             "llm_id": self.llm_id,
             "alpha": round(self.alpha, 6),
             "beta": round(self.beta, 6),
+            "rule": self.rule,
             "difficulty": round(self.difficulty, 6),
             "llms": llms,
             **({"explanation": self.explanation.to_dict()} if self.explanation is not None else {}),
             **self.extras,
         }
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 6)

@@ -17,28 +17,27 @@ For each routed query it states
 * a one-line ``reason``, e.g. ``hard (92nd pct) gsm8k-like query: deepseek-chat P=0.81 vs
   qwen-7b 0.46 at 1.4x cost``.
 
-This runs in the routing hot path: numpy only, vectorised over the batch.
-(It lives in ``routing/`` rather than ``explain/`` because routing must not import the packages
-to its right; :mod:`irtrouter.explain` re-exports it.)
+Each predictor describes its own dimensions (``dimension_names``, ``dimension_weights``,
+``logit_is_linear``, ``has_named_abilities`` of :class:`~irtrouter.irt.base.IRTPredictor`), so
+nothing here knows a predictor class. This runs in the routing hot path: numpy only, vectorised
+over the batch. (It lives in ``routing/`` rather than ``explain/`` because routing must not import
+the packages to its right; :mod:`irtrouter.explain` re-exports it.)
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from irtrouter.irt.abilities import ABILITY_NAMES
-from irtrouter.irt.mirt import MIRTPredictor
-from irtrouter.irt.nirt import NIRTPredictor
-from irtrouter.irt.ops import NUMPY_OPS
-from irtrouter.irt.twopl import TwoPLPredictor
-from irtrouter.routing.decision import choose
+from irtrouter.routing.decision import DimensionWeight, Explanation, Prediction
+from irtrouter.routing.rule import TradeOff, choose, rule_scores
 
 if TYPE_CHECKING:
-    from irtrouter.routing.router import IRTRouter, Prediction
+    from irtrouter.routing.router import IRTRouter
 
 #: Bands of difficulty percentile among training queries: terciles.
 DIFFICULTY_BANDS: tuple[tuple[str, float], ...] = (("easy", 100 / 3), ("medium", 200 / 3), ("hard", np.inf))
@@ -72,148 +71,13 @@ def difficulty_percentile(difficulty: np.ndarray, sorted_reference: np.ndarray) 
     return 100.0 * (below + at_or_below) / (2.0 * len(sorted_reference))
 
 
-def dimension_names(router: IRTRouter) -> tuple[str, ...]:
-    """Names of the ability dimensions: NIRT's 25 named abilities, 2PL's one ``ability``, else
-    ``dim 1`` ... ``dim N``."""
-    n = router.predictor_.abilities_.shape[1]
-    if isinstance(router.predictor_, NIRTPredictor):
-        return ABILITY_NAMES[:n]
-    if isinstance(router.predictor_, TwoPLPredictor):
-        return ("ability",)
-    return tuple(f"dim {k + 1}" for k in range(n))
-
-
-def dimension_weights(router: IRTRouter, features: np.ndarray, context: np.ndarray | None) -> np.ndarray | None:
-    """How much each ability dimension weighs for each query, (n_queries, n_dims), or None.
-
-    MIRT: the discrimination vectors a_q; 2PL: its scalar a_q. NIRT: the relevance weights
-    softmax(r_q / tau), which sum to 1 (NIRT's scalar discrimination scales every dimension
-    alike). Other predictors have no per-dimension weights.
-    """
-    predictor = router.predictor_
-    if isinstance(predictor, MIRTPredictor):
-        return predictor.query_discrimination(features).astype(np.float64)
-    if isinstance(predictor, TwoPLPredictor):
-        return predictor.query_discrimination(features).astype(np.float64).reshape(-1, 1)
-    if isinstance(predictor, NIRTPredictor) and context is not None:
-        rel = np.asarray(context, dtype=np.float64)
-        return np.asarray(predictor.relevance_weights(NUMPY_OPS, rel)) / rel.shape[-1]
-    return None
-
-
-@dataclass(frozen=True)
-class DimensionWeight:
-    """One ability dimension's part in a decision.
-
-    Attributes
-    ----------
-    dimension : str
-        Its name (a named ability for NIRT, ``dim k`` for MIRT).
-    weight : float
-        MIRT: the query's discrimination a_qk; NIRT: its relevance weight (weights sum to 1).
-    ability_chosen, ability_runner_up : float
-        theta_k of the chosen LLM and of the runner-up (None when there is none).
-    logit_contribution : float or None
-        MIRT and 2PL: ``a_qk (theta_chosen,k - theta_runner-up,k)``; summed over every dimension
-        these give ``logit(P_chosen) - logit(P_runner-up)`` exactly.
-    """
-
-    dimension: str
-    weight: float
-    ability_chosen: float
-    ability_runner_up: float | None = None
-    logit_contribution: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "dimension": self.dimension,
-            "weight": _r(self.weight),
-            "ability_chosen": _r(self.ability_chosen),
-            "ability_runner_up": _r(self.ability_runner_up),
-            "logit_contribution": _r(self.logit_contribution),
-        }
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """Why one query went to its LLM. Built by :func:`explain_decisions`; JSON via :meth:`to_dict`.
-
-    Attributes
-    ----------
-    llm_id, runner_up : str
-        The chosen LLM and the best other allowed LLM (None when only one LLM was allowed).
-    p_hat, runner_up_p_hat, p_margin : float
-        Predicted performance of both, and chosen minus runner-up.
-    cost, runner_up_cost : float
-        Normalised costs C of both.
-    cost_ratio : float or None
-        ``cost / runner_up_cost`` (None without a runner-up or when the runner-up costs 0).
-    score_margin : float
-        How far the chosen LLM's alpha * P - beta * C beats the runner-up's (>= 0).
-    difficulty, difficulty_percentile : float
-        The query's difficulty and its percentile rank among the training queries.
-    difficulty_band : str
-        ``easy`` / ``medium`` / ``hard`` (terciles of the training queries).
-    top_dimensions : tuple of DimensionWeight
-        The ability dimensions that weigh most for this query, heaviest first.
-    similar_task, similar_task_share : str or None, float or None
-        The training task most common among the query's nearest training queries, and its share.
-    reason : str
-        One line for humans.
-
-    Examples
-    --------
-    >>> decision = router.route("Solve x^2 = 4", alpha=0.8)  # doctest: +SKIP
-    >>> decision.explanation.reason  # doctest: +SKIP
-    'easy (12th pct) gsm8k-like query: qwen-7b P=0.83 vs gpt-4o 0.91 at 0.03x cost'
-    """
-
-    llm_id: str
-    runner_up: str | None
-    p_hat: float
-    runner_up_p_hat: float | None
-    p_margin: float | None
-    cost: float
-    runner_up_cost: float | None
-    cost_ratio: float | None
-    score_margin: float | None
-    difficulty: float
-    difficulty_percentile: float
-    difficulty_band: str
-    top_dimensions: tuple[DimensionWeight, ...]
-    similar_task: str | None
-    similar_task_share: float | None
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (inside ``RoutingDecision.to_dict()["explanation"]``)."""
-        return {
-            "reason": self.reason,
-            "llm_id": self.llm_id,
-            "runner_up": self.runner_up,
-            "p_hat": _r(self.p_hat),
-            "runner_up_p_hat": _r(self.runner_up_p_hat),
-            "p_margin": _r(self.p_margin),
-            "cost": _r(self.cost),
-            "runner_up_cost": _r(self.runner_up_cost),
-            "cost_ratio": _r(self.cost_ratio),
-            "score_margin": _r(self.score_margin),
-            "difficulty": _r(self.difficulty),
-            "difficulty_percentile": _r(self.difficulty_percentile),
-            "difficulty_band": self.difficulty_band,
-            "top_dimensions": [d.to_dict() for d in self.top_dimensions],
-            "similar_task": self.similar_task,
-            "similar_task_share": _r(self.similar_task_share),
-        }
-
-
 def explain_decisions(
     router: IRTRouter,
     prediction: Prediction,
     chosen: np.ndarray,
-    alpha: float,
-    beta: float,
+    trade_off: TradeOff,
     allowed: np.ndarray,
+    rule: str = "linear",
 ) -> list[Explanation]:
     """One :class:`Explanation` per query of ``prediction``.
 
@@ -224,29 +88,32 @@ def explain_decisions(
     prediction : Prediction
         Must carry ``features`` (what the predictor saw) to name the weighing dimensions.
     chosen : ndarray of int (n_queries,)
-        The chosen LLM of each query (from :func:`~irtrouter.routing.decision.choose`).
-    alpha, beta : float
-        The normalised weights that chose them.
+        The chosen LLM of each query (from :func:`~irtrouter.routing.rule.choose`).
+    trade_off : TradeOff
+        The trade-off that chose them.
     allowed : bool ndarray (n_llms,)
+    rule : {"linear", "chebyshev"}
+        The rule that chose them; the runner-up and the score margin follow it.
     """
     llm_ids = prediction.llm_ids
     n = len(chosen)
     rows = np.arange(n)
     p, c = prediction.p_hat, prediction.cost
-    score = alpha * p - beta * c
+    score = rule_scores(p, c, trade_off, rule)
     # Runner-up: the same rule and tie-breaks over the allowed LLMs minus the chosen one.
     others = np.broadcast_to(allowed, p.shape).copy()
     others[rows, chosen] = False
     has_runner_up = bool(others.any(axis=1).all())
-    runner = choose(p, c, alpha, beta, others) if has_runner_up else None
+    runner = choose(p, c, trade_off, None, others, rule) if has_runner_up else None
 
+    predictor = router.predictor_
     percentile = difficulty_percentile(prediction.difficulty, router.train_difficulty_sorted_)
-    names = dimension_names(router)
+    theta = predictor.abilities_.astype(np.float64)
+    names = predictor.dimension_names(theta.shape[1])
     features = prediction.features
-    weights = None if features is None else dimension_weights(router, features, prediction.context)
-    theta = router.predictor_.abilities_.astype(np.float64)
+    weights = None if features is None else predictor.dimension_weights(features, prediction.context)
     # Logit gaps decompose per dimension when the logit is a_q . theta - (terms without theta).
-    linear = isinstance(router.predictor_, MIRTPredictor | TwoPLPredictor)
+    linear = predictor.logit_is_linear
     tasks = _similar_tasks(router, prediction)
 
     out = []
@@ -290,7 +157,7 @@ def explain_decisions(
             similar_task_share=share,
             reason="",
         )
-        out.append(_with_reason(expl, named=isinstance(router.predictor_, NIRTPredictor)))
+        out.append(_with_reason(expl, named=predictor.has_named_abilities))
     return out
 
 
@@ -350,7 +217,3 @@ def _ordinal(k: int) -> str:
 
 def _ratio(x: float) -> str:
     return f"{x:.0f}x" if x >= 10 else f"{x:.2g}x"
-
-
-def _r(x: float | None) -> float | None:
-    return None if x is None else round(float(x), 6)

@@ -1,7 +1,15 @@
 """IRTRouter: embeddings + an IRT predictor + warm-up + a cost model + the routing rule.
 
 Training (``fit``) imports torch; predicting and routing are numpy only, so a loaded router
-(:func:`irtrouter.routing.persistence.load_router`) serves queries without torch.
+(:func:`irtrouter.routing.saved.load_router`) serves queries without torch. Every routing call
+takes the same arguments, here and in :class:`~irtrouter.routing.policy.router.PolicyRouter`:
+the trade-off (``alpha`` / ``beta``, or ``preference``; :class:`~irtrouter.routing.rule.TradeOff`),
+``allowed_llms``, the ``rule`` (``linear`` or ``chebyshev``, :mod:`irtrouter.routing.rule`) and a
+``budget``: RADAR's hard budget mode, a mean cost per query that the trade-off is calibrated to
+(:mod:`irtrouter.routing.scalarise`) on up to 2,000 training queries kept with the router.
+
+(Over 450 lines: one estimator whose training, routing and saved state read the same attributes;
+split, each part would have to know the others' internals.)
 """
 
 from __future__ import annotations
@@ -9,63 +17,35 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from irtrouter._params import Params, check_is_fitted
 from irtrouter.data.catalog import LLMCatalog, LLMSpec
 from irtrouter.data.results import ResultsMatrix
 from irtrouter.embed.base import Embedder
 from irtrouter.embed.cache import CachedEmbedder, encode_texts
 from irtrouter.embed.registry import make_embedder
-from irtrouter.errors import ConfigError, DataError, NotFittedError, UnknownLLMError
+from irtrouter.errors import ConfigError, DataError, RouterFormatError, UnknownLLMError
 from irtrouter.irt.abilities import ABILITY_NAMES
 from irtrouter.irt.base import IRTPredictor
-from irtrouter.irt.identity import IdentityIRTPredictor
-from irtrouter.irt.mirt import MIRTPredictor
-from irtrouter.irt.nirt import NIRTPredictor
+from irtrouter.irt.registry import PREDICTORS, predictor_class
 from irtrouter.irt.relevance import AbilityLabeller, make_labeller, relevance_vectors
-from irtrouter.irt.twopl import TwoPLPredictor
-from irtrouter.routing.cost import CostModel, make_cost_model
-from irtrouter.routing.decision import RoutingDecision, allowed_mask, choose, resolve_weights
-from irtrouter.routing.explanation import Explanation, explain_decisions
+from irtrouter.routing.cost import CostModel, cost_model_from_state, make_cost_model
+from irtrouter.routing.decision import Explanation, Prediction, RoutingDecision
+from irtrouter.routing.explanation import explain_decisions
 from irtrouter.routing.neighbours import NeighbourIndex, warm_up
+from irtrouter.routing.persistence import CONFIG_FILE, prefixed, resolve_embedder, write_router_dir
+from irtrouter.routing.rule import RULES, TradeOff, allowed_mask, check_rule, choose, rule_scores
+from irtrouter.routing.scalarise import BudgetCalibration, BudgetReference, calibrate_budget
 
 log = logging.getLogger(__name__)
 
-PREDICTORS: dict[str, type[IRTPredictor]] = {
-    "mirt": MIRTPredictor,
-    "nirt": NIRTPredictor,
-    "2pl": TwoPLPredictor,
-    "identity": IdentityIRTPredictor,
-}
 
-
-@dataclass(frozen=True)
-class Prediction:
-    """Everything the routing rule needs for a batch of queries, computed once.
-
-    ``p_hat``, ``cost`` and ``cost_usd`` are (n_queries, n_llms); ``difficulty`` is (n_queries,).
-    Sweeping alpha over a Prediction with :meth:`IRTRouter.choose` costs no re-embedding.
-    ``features`` (the query embeddings after warm-up, as the predictor saw them), ``context``
-    (NIRT's relevance vectors) and ``neighbours`` (indices of the nearest training queries) feed
-    the per-decision explanation (:mod:`irtrouter.routing.explanation`).
-    """
-
-    llm_ids: tuple[str, ...]
-    p_hat: np.ndarray
-    cost: np.ndarray
-    difficulty: np.ndarray
-    cost_usd: np.ndarray | None = None
-    features: np.ndarray | None = None
-    context: np.ndarray | None = None
-    neighbours: np.ndarray | None = None
-
-
-class IRTRouter:
-    """Route each query to the LLM with the best ``alpha * P - beta * C``.
+class IRTRouter(Params):
+    """Route each query to the LLM with the best ``alpha * P - beta * C`` (or RADAR's Chebyshev rule).
 
     Parameters
     ----------
@@ -73,8 +53,9 @@ class IRTRouter:
         MIRT-Router (latent abilities), NIRT-Router (25 named abilities, relevance vectors),
         RADAR's 2PL (one free scalar ability per LLM or configuration) or LLM Bandit's variational
         identity vectors (:mod:`irtrouter.irt.identity`; the policy router builds on it).
-    n_dims : int
-        Ability dimensions N (NIRT: must be 25, one per named ability; 2PL: must be 1).
+    n_dims : int, optional
+        Ability dimensions N; default: the predictor's own (MIRT 25, NIRT its 25 named abilities,
+        2PL 1, identity 16).
     embedder : str
         Embedder spec (:func:`irtrouter.embed.make_embedder`): ``use`` (default), ``e5``, ``hashing``...
     warmup_lambda, warmup_k : float, int
@@ -82,8 +63,10 @@ class IRTRouter:
         0 disables it.
     relevance_k : int
         NIRT: unseen queries take the mean relevance of this many nearest training queries.
-    cost_model : {"auto", "price", "tokens", "observed"}
+    cost_model : {"auto", "price", "tokens", "observed", "configuration"}
         See :mod:`irtrouter.routing.cost`.
+    rule : {"linear", "chebyshev"}
+        The routing rule when a call names none (:mod:`irtrouter.routing.rule`).
     predictor_params : dict, optional
         Extra arguments of the predictor (``max_epochs``, ``learning_rate``, ``hidden_units``...).
     random_state : int
@@ -91,20 +74,29 @@ class IRTRouter:
 
     Examples
     --------
+    >>> IRTRouter(predictor="2pl").get_params()["rule"]
+    'linear'
     >>> router = IRTRouter(predictor="mirt", embedder="hashing").fit(results, catalog)  # doctest: +SKIP
     >>> decision = router.route("Prove that sqrt(2) is irrational", alpha=0.8)  # doctest: +SKIP
     >>> decision.llm_id, decision.p_hat  # doctest: +SKIP
+    >>> router.route("Prove that sqrt(2) is irrational", rule="chebyshev", budget=0.002)  # doctest: +SKIP
     """
+
+    #: ``config.json``'s ``router_kind`` (:mod:`irtrouter.routing.saved` maps it back to the class).
+    router_kind: ClassVar[str] = "irt"
+    #: The rules this router can route by.
+    rules: ClassVar[tuple[str, ...]] = RULES
 
     def __init__(
         self,
         predictor: str = "mirt",
-        n_dims: int = 25,
+        n_dims: int | None = None,
         embedder: str = "use",
         warmup_lambda: float = 0.3,
         warmup_k: int = 5,
         relevance_k: int = 5,
         cost_model: str = "auto",
+        rule: str = "linear",
         predictor_params: dict[str, Any] | None = None,
         random_state: int = 0,
     ) -> None:
@@ -115,44 +107,24 @@ class IRTRouter:
         self.warmup_k = warmup_k
         self.relevance_k = relevance_k
         self.cost_model = cost_model
+        self.rule = rule
         self.predictor_params = predictor_params
         self.random_state = random_state
 
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "predictor": self.predictor,
-            "n_dims": self.n_dims,
-            "embedder": self.embedder,
-            "warmup_lambda": self.warmup_lambda,
-            "warmup_k": self.warmup_k,
-            "relevance_k": self.relevance_k,
-            "cost_model": self.cost_model,
-            "predictor_params": dict(self.predictor_params or {}),
-            "random_state": self.random_state,
-        }
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"IRTRouter({args})"
-
     # -- training --------------------------------------------------------------------------------
-    def _validate_params(self) -> None:
-        if self.predictor not in PREDICTORS:
-            raise ConfigError(f"unknown predictor {self.predictor!r}; expected one of {', '.join(PREDICTORS)}")
-        if self.predictor == "nirt" and self.n_dims != len(ABILITY_NAMES):
-            raise ConfigError(
-                f"NIRT's dimensions are the {len(ABILITY_NAMES)} named abilities: n_dims must be "
-                f"{len(ABILITY_NAMES)}, got {self.n_dims}"
-            )
-        if self.predictor == "2pl" and self.n_dims != 1:
-            raise ConfigError(f"2PL has one scalar ability: n_dims must be 1, got {self.n_dims}")
-        if not isinstance(self.n_dims, int) or self.n_dims < 1:
-            raise ConfigError(f"n_dims must be a positive integer, got {self.n_dims!r}")
+    def _predictor_class(self) -> type[IRTPredictor]:
+        return predictor_class(self.predictor)
+
+    def _validate_params(self) -> int:
+        """Check the parameters; returns the predictor's number of dimensions."""
+        n_dims = self._predictor_class().resolve_n_dims(self.n_dims)
         if not 0 <= self.warmup_lambda <= 1:
             raise ConfigError(f"warmup_lambda must be in [0, 1], got {self.warmup_lambda}")
         for name in ("warmup_k", "relevance_k"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_rule(self.rule, self.rules)
+        return n_dims
 
     def fit(
         self,
@@ -188,7 +160,7 @@ class IRTRouter:
             ``results.queries`` already embedded by this embedder (e.g. shared by every router of
             an evaluation); they are then not embedded again.
         """
-        self._validate_params()
+        n_dims = self._validate_params()
         started = time.perf_counter()
         for m in results.llm_ids:
             if m not in catalog:
@@ -218,7 +190,7 @@ class IRTRouter:
         context = None
         self.relevance_info_: dict[str, Any] | None = None
         self.train_relevance_: np.ndarray | None = None
-        if self.predictor == "nirt":
+        if self._predictor_class().requires_context:  # NIRT's relevance vectors
             chosen = labeller or make_labeller(encoder)
             rel = relevance_vectors(
                 results.queries, X_queries, chosen, random_state=self.random_state, progress=progress
@@ -231,9 +203,9 @@ class IRTRouter:
                 "cluster_abilities": [[ABILITY_NAMES[i] for i in c] for c in rel.cluster_abilities],
             }
 
-        params = {"n_dims": self.n_dims, "random_state": self.random_state, **(self.predictor_params or {})}
+        params = {"n_dims": n_dims, "random_state": self.random_state, **(self.predictor_params or {})}
         try:
-            self.predictor_ = PREDICTORS[self.predictor](**params)
+            self.predictor_ = self._predictor_class()(**params)
         except TypeError as exc:
             raise ConfigError(f"bad predictor_params for {self.predictor}: {exc}") from None
         self.predictor_.fit(
@@ -250,6 +222,10 @@ class IRTRouter:
         # For explanations: difficulty percentiles and the task of the nearest training queries.
         self.train_difficulty_sorted_ = self._training_difficulty_sorted()
         self.train_tasks_: tuple[str, ...] | None = tuple(results.tasks)
+        self.budget_reference_: BudgetReference | None = BudgetReference.of_training(
+            self.cost_model_, results.queries, self.random_state
+        )
+        self.budget_calibrations_: dict[tuple[Any, ...], BudgetCalibration] = {}
         self.training_ = {
             "source": results.source,
             "n_queries": results.n_queries,
@@ -273,8 +249,7 @@ class IRTRouter:
 
     # -- prediction ------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
-        if not hasattr(self, "predictor_"):
-            raise NotFittedError("this IRTRouter is not fitted: call fit() or load_router()")
+        check_is_fitted(self, "predictor_", "call fit() or load_router()")
 
     def _training_difficulty_sorted(self) -> np.ndarray:
         """Sorted difficulties of the training queries (from their stored embeddings)."""
@@ -297,9 +272,11 @@ class IRTRouter:
         encoder = CachedEmbedder(self.embedder_, cache_dir) if use_cache else self.embedder_
         return encode_texts(encoder, queries)
 
-    def predict_embedded(self, X: np.ndarray, queries: Sequence[str], warmup_lambda: float | None = None) -> Prediction:
-        """:class:`Prediction` for queries already embedded (``X``); ``queries`` price them."""
-        self._check_fitted()
+    def _predict_features(
+        self, X: np.ndarray, warmup_lambda: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """``(p_hat, features, context, neighbours)`` of embedded queries: the warm-up and NIRT's
+        relevance from the nearest training queries, then the predictor."""
         X = np.atleast_2d(np.asarray(X, dtype=np.float32))
         if X.shape[1] != self.neighbours_.embeddings.shape[1]:
             raise DataError(
@@ -313,14 +290,19 @@ class IRTRouter:
             context = self.train_relevance_[near[:, : self.relevance_k]].mean(axis=1)
         if lam > 0 and near is not None:
             X = warm_up(X, self.neighbours_.embeddings[near[:, : self.warmup_k]], lam)
-        p_hat = self.predictor_.predict_proba(X, context)
+        return self.predictor_.predict_proba(X, context).astype(np.float64), X, context, near
+
+    def predict_embedded(self, X: np.ndarray, queries: Sequence[str], warmup_lambda: float | None = None) -> Prediction:
+        """:class:`Prediction` for queries already embedded (``X``); ``queries`` price them."""
+        self._check_fitted()
+        p_hat, features, context, near = self._predict_features(X, warmup_lambda)
         return Prediction(
             llm_ids=self.llm_ids,
-            p_hat=p_hat.astype(np.float64),
+            p_hat=p_hat,
             cost=self.cost_model_.normalised(queries),
-            difficulty=self.predictor_.query_difficulty(X, context).astype(np.float64),
+            difficulty=self.predictor_.query_difficulty(features, context).astype(np.float64),
             cost_usd=self.cost_model_.expected_usd(queries),
-            features=X,
+            features=features,
             context=context,
             neighbours=near,
         )
@@ -330,16 +312,82 @@ class IRTRouter:
         queries = list(queries)
         return self.predict_embedded(self.embed(queries), queries, warmup_lambda)
 
+    # -- routing ---------------------------------------------------------------------------------
+    def resolve_rule(self, rule: str | None) -> str:
+        """The rule of a call: ``rule``, else the router's own; an error for one it cannot apply."""
+        return check_rule(self.rule if rule is None else rule, self.rules)
+
+    def calibrate_budget(
+        self, budget: float, rule: str | None = None, allowed_llms: Sequence[str] | None = None
+    ) -> BudgetCalibration:
+        """RADAR's budget mode: the largest performance weight whose routing of the router's
+        reference queries (training queries, :class:`~irtrouter.routing.scalarise.BudgetReference`)
+        spends at most ``budget`` per query on average (expected USD when the cost model estimates
+        USD, else normalised cost C). Calibrations are kept, so a repeated budget costs nothing."""
+        self._check_fitted()
+        rule = self.resolve_rule(rule)
+        if rule not in RULES:
+            raise ConfigError(f"the budget mode calibrates a scalarisation ({', '.join(RULES)}), not {rule!r}")
+        reference = self.budget_reference_
+        if reference is None or reference.cost.shape[1] != len(self.llm_ids):
+            raise ConfigError(
+                "this router has no budget reference for all its LLMs (LLMs added after training, or saved "
+                "before the budget mode): retrain it, or call set_budget_reference(queries)"
+            )
+        mask = allowed_mask(self.llm_ids, allowed_llms)
+        key = (float(budget), rule, tuple(mask.tolist()))
+        if key not in self.budget_calibrations_:
+            p_hat = self._predict_features(reference.embeddings(self.neighbours_.embeddings))[0]
+            self.budget_calibrations_[key] = calibrate_budget(
+                p_hat, reference.cost, budget, rule, spend=reference.spend, allowed=mask
+            )
+        return self.budget_calibrations_[key]
+
+    def set_budget_reference(self, queries: Sequence[str]) -> None:
+        """Calibrate the budget mode on ``queries`` instead of the training queries (needed after
+        ``add_llm``: the training queries were priced for the trained LLMs only)."""
+        queries = list(queries)
+        self.budget_reference_ = BudgetReference.of_queries(self.cost_model_, queries, X=self.embed(queries))
+        self.budget_calibrations_ = {}
+
+    def _resolve_call(
+        self,
+        alpha: float,
+        beta: float | None,
+        preference: float | None,
+        allowed_llms: Sequence[str] | None,
+        rule: str | None,
+        budget: float | None,
+    ) -> tuple[TradeOff, np.ndarray, str, dict[str, Any]]:
+        """What one routing call asks: its trade-off (calibrated to ``budget`` when given), the
+        allowed mask, the rule, and what the decision records about them."""
+        rule = self.resolve_rule(rule)
+        mask = allowed_mask(self.llm_ids, allowed_llms)
+        if budget is None:
+            return TradeOff.of(alpha, beta, preference), mask, rule, {}
+        cal = self.calibrate_budget(budget, rule, allowed_llms)
+        notes = {
+            "budget": cal.cap,
+            "budget_unit": self.budget_reference_.unit if self.budget_reference_ else None,
+            "budget_weight": round(cal.weight, 6),
+            "budget_reference_spend": cal.mean_cost,
+        }
+        return TradeOff.of(cal.weight), mask, rule, notes
+
     def choose(
         self,
         prediction: Prediction,
         alpha: float = 0.8,
         beta: float | None = None,
         allowed_llms: Sequence[str] | None = None,
+        *,
+        preference: float | None = None,
+        rule: str | None = None,
+        budget: float | None = None,
     ) -> np.ndarray:
-        """Indices of the chosen LLMs for a :class:`Prediction` (fast alpha sweeps)."""
-        mask = allowed_mask(prediction.llm_ids, allowed_llms)
-        return choose(prediction.p_hat, prediction.cost, alpha, beta, mask)
+        """Indices of the chosen LLMs for a :class:`Prediction` (fast trade-off sweeps)."""
+        trade_off, mask, rule, _ = self._resolve_call(alpha, beta, preference, allowed_llms, rule, budget)
+        return choose(prediction.p_hat, prediction.cost, trade_off, None, mask, rule)
 
     def route(
         self,
@@ -347,9 +395,14 @@ class IRTRouter:
         alpha: float = 0.8,
         beta: float | None = None,
         allowed_llms: Sequence[str] | None = None,
+        *,
+        preference: float | None = None,
+        rule: str | None = None,
+        budget: float | None = None,
     ) -> RoutingDecision:
-        """Route one query. See :mod:`irtrouter.routing.decision` for the rule and tie-breaks."""
-        return self.route_many([query], alpha, beta, allowed_llms)[0]
+        """Route one query. See :mod:`irtrouter.routing.rule` for the rules and tie-breaks;
+        ``preference`` (when given) replaces ``alpha`` / ``beta``, and ``budget`` replaces both."""
+        return self.route_many([query], alpha, beta, allowed_llms, preference=preference, rule=rule, budget=budget)[0]
 
     def route_many(
         self,
@@ -357,24 +410,26 @@ class IRTRouter:
         alpha: float = 0.8,
         beta: float | None = None,
         allowed_llms: Sequence[str] | None = None,
+        *,
+        preference: float | None = None,
+        rule: str | None = None,
+        budget: float | None = None,
     ) -> list[RoutingDecision]:
         """Route a batch of queries with one embedding call; each decision carries its explanation."""
-        a, b = resolve_weights(alpha, beta)
-        mask = allowed_mask(self.llm_ids, allowed_llms)
+        trade_off, mask, rule, notes = self._resolve_call(alpha, beta, preference, allowed_llms, rule, budget)
         pred = self.predict(queries)
-        chosen = choose(pred.p_hat, pred.cost, a, b, mask)
-        explanations = explain_decisions(self, pred, chosen, a, b, mask)
-        return self._decisions(
-            queries, pred, chosen, a, b, mask, a * pred.p_hat - b * pred.cost, explanations=explanations
-        )
+        chosen = choose(pred.p_hat, pred.cost, trade_off, None, mask, rule)
+        explanations = explain_decisions(self, pred, chosen, trade_off, mask, rule)
+        scores = rule_scores(pred.p_hat, pred.cost, trade_off, rule)
+        return self._decisions(queries, pred, chosen, trade_off, rule, mask, scores, explanations, notes)
 
     def _decisions(
         self,
         queries: Sequence[str],
         pred: Prediction,
         chosen: np.ndarray,
-        alpha: float,
-        beta: float,
+        trade_off: TradeOff,
+        rule: str,
         mask: np.ndarray,
         scores: np.ndarray,
         explanations: Sequence[Explanation | None] | None = None,
@@ -386,8 +441,8 @@ class IRTRouter:
             RoutingDecision(
                 llm_id=self.llm_ids[int(chosen[i])],
                 query=q,
-                alpha=alpha,
-                beta=beta,
+                alpha=trade_off.alpha,
+                beta=trade_off.beta,
                 llm_ids=self.llm_ids,
                 allowed=allowed,
                 p_hat=tuple(pred.p_hat[i].tolist()),
@@ -395,6 +450,7 @@ class IRTRouter:
                 score=tuple(scores[i].tolist()),
                 difficulty=float(pred.difficulty[i]),
                 cost_usd=None if pred.cost_usd is None else tuple(pred.cost_usd[i].tolist()),
+                rule=rule,
                 extras=dict(extras or {}),
                 explanation=None if explanations is None else explanations[i],
             )
@@ -406,7 +462,8 @@ class IRTRouter:
         """Add an LLM without retraining: its ability from ``ability`` or from its profile alone.
 
         ``cost_estimates`` feed the cost model (``expected_output_tokens`` for ``tokens``,
-        ``mean_cost_usd`` for ``observed``).
+        ``mean_cost_usd`` for ``observed``). The budget mode then needs
+        :meth:`set_budget_reference` (the training queries were priced for the trained LLMs).
         """
         self._check_fitted()
         if spec.llm_id in self.llm_ids:
@@ -416,10 +473,75 @@ class IRTRouter:
         self.cost_model_.add_llm(spec, **cost_estimates)
         self.predictor_.add_llm(spec.llm_id, ability)
         self.catalog_ = LLMCatalog([*self.catalog_.values(), spec], source=self.catalog_.source)
+        self.budget_calibrations_ = {}
 
     # -- persistence -----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write the router to directory ``path`` (config.json + weights.npz)."""
-        from irtrouter.routing.persistence import save_router
+        """Write the router to directory ``path`` (config.json + weights.npz; :mod:`irtrouter.routing.persistence`)."""
+        return write_router_dir(path, *self._saved_state())
 
-        return save_router(self, path)
+    def _saved_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """``(config, arrays)`` of the saved directory; subclasses add their own keys."""
+        self._check_fitted()
+        pred_config, pred_arrays = self.predictor_.state()
+        cost_config, cost_arrays = self.cost_model_.state()
+        config: dict[str, Any] = {
+            "router_kind": self.router_kind,
+            "router": self.get_params(),
+            "embedder": {"spec": self.embedder_spec_, "name": self.embedder_.name, "dim": self.embedder_.dim},
+            "llms": self.catalog_.to_records(),
+            "predictor": pred_config,
+            "cost_model": cost_config,
+            "relevance": self.relevance_info_,
+            "training": self.training_,
+        }
+        arrays = {f"predictor.{k}": v for k, v in pred_arrays.items()}
+        arrays |= {f"cost.{k}": v for k, v in cost_arrays.items()}
+        arrays["train_embeddings"] = self.neighbours_.embeddings
+        if self.train_relevance_ is not None:
+            arrays["train_relevance"] = self.train_relevance_
+        arrays["train_difficulty_sorted"] = self.train_difficulty_sorted_
+        if self.train_tasks_ is not None:
+            arrays["train_tasks"] = np.asarray(self.train_tasks_, dtype=np.str_)  # unicode, no pickle
+        if self.budget_reference_ is not None:
+            config["budget_reference"], budget_arrays = self.budget_reference_.state()
+            arrays |= {f"budget.{k}": v for k, v in budget_arrays.items()}
+        return config, arrays
+
+    @classmethod
+    def from_saved(
+        cls, config: dict[str, Any], arrays: dict[str, np.ndarray], embedder: Embedder | None = None, source: Any = ""
+    ) -> IRTRouter:
+        """The router a saved directory describes (:func:`irtrouter.routing.saved.load_router` reads it)."""
+        embedder = resolve_embedder(config, embedder, source)
+        router = cls(**config["router"])
+        try:
+            router._restore(config, arrays, embedder, source)
+        except KeyError as exc:
+            raise RouterFormatError(f"{source}: missing {exc} in the saved router") from None
+        return router
+
+    def _restore(self, config: dict[str, Any], arrays: dict[str, np.ndarray], embedder: Embedder, source: Any) -> None:
+        kind = config["predictor"]["kind"]
+        if kind not in PREDICTORS:
+            raise RouterFormatError(f"unknown predictor {kind!r} in the saved router")
+        self.predictor_ = PREDICTORS[kind].from_state(config["predictor"], prefixed(arrays, "predictor."))
+        self.cost_model_ = cost_model_from_state(config["cost_model"], prefixed(arrays, "cost."))
+        self.neighbours_ = NeighbourIndex(arrays["train_embeddings"])
+        self.train_relevance_ = arrays.get("train_relevance")
+        # Routers saved before explanations existed lack these two arrays: the difficulties are
+        # recomputed exactly from the stored training embeddings; the tasks are simply unknown.
+        stored = arrays.get("train_difficulty_sorted")
+        self.train_difficulty_sorted_ = self._training_difficulty_sorted() if stored is None else stored
+        tasks = arrays.get("train_tasks")
+        self.train_tasks_ = None if tasks is None else tuple(str(t) for t in tasks)
+        budget = config.get("budget_reference")
+        self.budget_reference_ = (
+            None if budget is None else BudgetReference.from_state(budget, prefixed(arrays, "budget."))
+        )
+        self.budget_calibrations_ = {}
+        self.relevance_info_ = config.get("relevance")
+        self.catalog_ = LLMCatalog.from_records(config["llms"], source=str(Path(source) / CONFIG_FILE))
+        self.embedder_ = embedder
+        self.embedder_spec_ = config["embedder"].get("spec")
+        self.training_ = config.get("training", {})

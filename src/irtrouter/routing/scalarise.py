@@ -1,113 +1,36 @@
-"""RADAR's scalarisations of (predicted performance, cost) and its hard budget mode.
+"""RADAR's hard budget mode over the routing rules of :mod:`irtrouter.routing.rule`.
 
-For a query q, each candidate g (an LLM or a configuration) has a predicted performance
-``p = P(q, g)`` and a normalised cost ``c`` (the router's cost model; ``configuration`` is RADAR's
-price x mean output tokens, in [0, 1]). A weight ``w`` in [0, 1] says how much performance counts:
-
-``linear``
-    ``argmax_g  w * p - (1 - w) * c``: IRT-Router's rule with ``alpha = w`` (the same function,
-    :func:`irtrouter.routing.decision.choose`, so the tie-breaks are shared).
-``chebyshev``
-    ``argmin_g  max{w * (1 - p), (1 - w) * c}``: the weighted L-infinity distance to the ideal
-    point (p = 1, c = 0). Unlike the linear form it can pick points on non-convex parts of the
-    cost-performance front. Ties (within 1e-12) go to the cheaper candidate, then the surer one,
-    then the one listed first.
+RADAR scalarises (predicted performance p, normalised cost c) with a weight ``w`` in [0, 1]: the
+``linear`` rule ``argmax w p - (1 - w) c`` (IRT-Router's with ``alpha = w``) or the ``chebyshev``
+rule ``argmin max{w (1 - p), (1 - w) c}``; both are :func:`irtrouter.routing.rule.choose` with
+``alpha = w`` and ``rule=``, so the tie-breaks are shared.
 
 Hard budget mode
     Maximise expected performance subject to a mean cost per query of at most ``cap``:
-    :func:`calibrate_budget` finds, by bisection on validation queries, the largest weight whose
+    :func:`calibrate_budget` finds, by bisection on reference queries, the largest weight whose
     routing spends at most ``cap`` per query on them. A larger weight buys performance with cost
     (exactly so for the linear form with per-candidate costs; the bisection assumes it), and the
     bisection only ever returns a weight it evaluated and found within the cap, so the cap holds on
     the calibration queries whatever the shape of the curve. On new queries it holds in
-    expectation only.
+    expectation only. A router keeps its reference queries (:class:`BudgetReference`: up to
+    2,000 training queries, priced by its cost model) so that ``route(..., budget=)`` needs nothing
+    else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Any
 
 import numpy as np
 
 from irtrouter.errors import ConfigError
-from irtrouter.routing.decision import allowed_mask, best_candidates, choose, routing_inputs
+from irtrouter.routing.cost import CostModel
+from irtrouter.routing.rule import choose, routing_inputs
 
-if TYPE_CHECKING:
-    from irtrouter.routing.router import Prediction
-
-Scalarisation = Literal["linear", "chebyshev"]
-SCALARISATIONS: tuple[str, ...] = ("linear", "chebyshev")
-
-
-def _check_weight(weight: float) -> float:
-    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1:
-        raise ConfigError(f"the scalarisation weight must be a number in [0, 1], got {weight!r}")
-    return float(weight)
-
-
-def chebyshev_choice(
-    p_hat: np.ndarray, cost: np.ndarray, weight: float, allowed: np.ndarray | None = None
-) -> np.ndarray:
-    """Index per query of ``argmin max{w (1 - p), (1 - w) c}``.
-
-    Examples
-    --------
-    >>> p, c = np.array([[0.5, 0.8, 0.95]]), np.array([0.05, 0.4, 1.0])
-    >>> [int(chebyshev_choice(p, c, w)[0]) for w in (0.2, 0.6, 0.95)]
-    [0, 1, 2]
-    """
-    w = _check_weight(weight)
-    p, c, ok = routing_inputs(p_hat, cost, allowed)
-    return best_candidates(-np.maximum(w * (1.0 - p), (1.0 - w) * c), p, c, ok)
-
-
-def scalarised_choice(
-    p_hat: np.ndarray,
-    cost: np.ndarray,
-    weight: float,
-    scalarisation: str = "linear",
-    allowed: np.ndarray | None = None,
-) -> np.ndarray:
-    """Index per query of the candidate chosen by ``scalarisation`` at ``weight``.
-
-    Parameters
-    ----------
-    p_hat : ndarray (n_queries, n_llms)
-        Predicted performance.
-    cost : ndarray (n_queries, n_llms) or (n_llms,)
-        Normalised cost.
-    weight : float in [0, 1]
-        Weight of performance (0: cheapest, 1: best predicted).
-    scalarisation : {"linear", "chebyshev"}
-    allowed : bool ndarray (n_llms,) or (n_queries, n_llms), optional
-
-    Examples
-    --------
-    The middle candidate lies below the line joining the other two (a non-convex part of the
-    front): no linear weight picks it, Chebyshev does.
-
-    >>> p, c = np.array([[0.5, 0.7, 1.0]]), np.array([0.01, 0.5, 1.0])
-    >>> int(scalarised_choice(p, c, 0.6, "linear")[0]), int(scalarised_choice(p, c, 0.6, "chebyshev")[0])
-    (0, 1)
-    """
-    if scalarisation == "linear":
-        return choose(p_hat, cost, _check_weight(weight), None, allowed)
-    if scalarisation == "chebyshev":
-        return chebyshev_choice(p_hat, cost, weight, allowed)
-    raise ConfigError(f"unknown scalarisation {scalarisation!r}; expected one of {', '.join(SCALARISATIONS)}")
-
-
-def choose_scalarised(
-    prediction: Prediction,
-    weight: float,
-    scalarisation: str = "linear",
-    allowed_llms: Sequence[str] | None = None,
-) -> np.ndarray:
-    """:func:`scalarised_choice` over a router's :class:`~irtrouter.routing.router.Prediction`."""
-    mask = allowed_mask(prediction.llm_ids, allowed_llms)
-    return scalarised_choice(prediction.p_hat, prediction.cost, weight, scalarisation, mask)
+#: Most training queries a router keeps to calibrate its budget mode on (a seeded sample).
+BUDGET_REFERENCE_QUERIES = 2000
 
 
 @dataclass(frozen=True)
@@ -139,7 +62,7 @@ class BudgetCalibration:
 
     def choose(self, p_hat: np.ndarray, cost: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
         """Route new queries at the calibrated weight."""
-        return scalarised_choice(p_hat, cost, self.weight, self.scalarisation, allowed)
+        return choose(p_hat, cost, self.weight, None, allowed, self.scalarisation)
 
 
 def calibrate_budget(
@@ -193,7 +116,7 @@ def calibrate_budget(
     def evaluate(w: float) -> tuple[float, float]:
         nonlocal evaluations
         evaluations += 1
-        chosen = scalarised_choice(p, c, w, scalarisation, ok)
+        chosen = choose(p, c, w, None, ok, scalarisation)
         return float(s[rows, chosen].mean()), float(p[rows, chosen].mean())
 
     def result(w: float, spent: float, perf: float) -> BudgetCalibration:
@@ -217,3 +140,63 @@ def calibrate_budget(
         else:
             hi = mid
     return result(lo, *best)
+
+
+@dataclass(frozen=True)
+class BudgetReference:
+    """The queries a router calibrates its budget mode on, priced per LLM.
+
+    Attributes
+    ----------
+    cost, spend : ndarray (n_queries, n_llms)
+        Normalised cost C, and what routing there spends in the budget's unit: expected USD when
+        the cost model estimates it, else C itself.
+    unit : str
+        ``"usd"`` or ``"normalised cost"``.
+    rows : ndarray of int, optional
+        The queries as rows of the router's training embeddings (the default reference) ...
+    X : ndarray (n_queries, dim), optional
+        ... or their embeddings (a reference of other queries, :meth:`IRTRouter.set_budget_reference`).
+    """
+
+    cost: np.ndarray
+    spend: np.ndarray
+    unit: str
+    rows: np.ndarray | None = None
+    X: np.ndarray | None = None
+
+    @classmethod
+    def of_queries(
+        cls, cost_model: CostModel, queries: Sequence[str], rows: np.ndarray | None = None, X: np.ndarray | None = None
+    ) -> BudgetReference:
+        cost = cost_model.normalised(list(queries))
+        usd = cost_model.expected_usd(list(queries))
+        return cls(cost, cost if usd is None else usd, "normalised cost" if usd is None else "usd", rows, X)
+
+    @classmethod
+    def of_training(cls, cost_model: CostModel, queries: Sequence[str], seed: int) -> BudgetReference:
+        """At most :data:`BUDGET_REFERENCE_QUERIES` of the training ``queries`` (seeded sample)."""
+        n = len(queries)
+        rows = np.arange(n)
+        if n > BUDGET_REFERENCE_QUERIES:
+            rows = np.sort(np.random.default_rng(seed).choice(n, BUDGET_REFERENCE_QUERIES, replace=False))
+        return cls.of_queries(cost_model, [queries[int(i)] for i in rows], rows=rows)
+
+    def embeddings(self, train_embeddings: np.ndarray) -> np.ndarray:
+        """The reference queries' embeddings."""
+        if self.X is not None:
+            return self.X
+        assert self.rows is not None  # one of the two is always set
+        return train_embeddings[self.rows]
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        arrays = {"cost": self.cost, "spend": self.spend}
+        if self.rows is not None:
+            arrays["rows"] = self.rows
+        if self.X is not None:
+            arrays["X"] = self.X
+        return {"unit": self.unit, "n_queries": len(self.cost)}, arrays
+
+    @classmethod
+    def from_state(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> BudgetReference:
+        return cls(arrays["cost"], arrays["spend"], str(config["unit"]), arrays.get("rows"), arrays.get("X"))

@@ -23,7 +23,7 @@ import numpy as np
 from irtrouter.data.tokens import estimate_tokens
 from irtrouter.errors import IRTRouterError
 from irtrouter.routing.decision import RoutingDecision
-from irtrouter.routing.policy import PolicyRouter
+from irtrouter.routing.policy.router import PolicyRouter
 from irtrouter.routing.router import IRTRouter
 from irtrouter.serve.errors import APIError
 from irtrouter.serve.metrics import Metrics

@@ -1,5 +1,8 @@
 """Training of the LLM Bandit policy (torch; imported only by :meth:`PolicyRouter.fit`).
 
+(Over 450 lines: the two training stages share one pool, one validation and one seeded generator;
+the module docstring below is their specification.)
+
 Stage 1 (the identity predictor) is already trained and frozen when this runs. On the training
 queries observed for every LLM:
 
@@ -57,14 +60,8 @@ from irtrouter.errors import DataError, UnknownLLMError
 from irtrouter.irt.torch_ops import TORCH_OPS, single_thread
 from irtrouter.irt.training import split_validation
 from irtrouter.routing.neighbours import NeighbourIndex
-from irtrouter.routing.policy import (
-    PolicySettings,
-    candidate_logits,
-    encode,
-    init_policy_params,
-    set_costs,
-    state_value,
-)
+from irtrouter.routing.policy.network import candidate_logits, encode, init_policy_params, set_costs, state_value
+from irtrouter.routing.policy.settings import PolicySettings
 from irtrouter.routing.router import IRTRouter
 
 log = logging.getLogger(__name__)

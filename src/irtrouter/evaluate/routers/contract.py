@@ -1,4 +1,4 @@
-"""One registry of routers, so every router is trained and scored the same way.
+"""The contract every contender of the evaluation meets, so all are trained and scored alike.
 
 A *router* here is anything that, trained on a :class:`TrainingData` (results, catalog and the
 query embeddings), decides for a :class:`QueryBatch` which LLM gets each query. Routers differ in
@@ -7,54 +7,42 @@ yields a routing for any trade-off weight ``alpha``:
 
 :class:`ScoredDecisions`
     A predicted performance ``p_hat`` and a normalised cost per (query, LLM): the routing at
-    ``alpha`` is IRT-Router's rule ``argmax alpha * P - (1 - alpha) * C``
-    (:func:`irtrouter.routing.decision.choose`). ``p_hat`` is also scored as a predictor.
+    ``alpha`` is a rule of :mod:`irtrouter.routing.rule` (IRT-Router's ``argmax alpha * P -
+    (1 - alpha) * C`` by default, or RADAR's Chebyshev rule). ``p_hat`` is also scored as a predictor.
 :class:`FixedDecisions`
     The same routing at every weight (Small LLM, Random, Oracle).
 :class:`WeightedDecisions`
     The router's own choice per weight, from a function ``alpha -> routing`` (a policy
-    conditioned on a preference, a Chebyshev scalarisation, thresholds tuned per weight).
+    conditioned on a preference, thresholds tuned per weight).
 :class:`BinaryDecisions`
     Weighted decisions between a small and a large LLM from a "strong win rate" per query; they
     can also be read at a given share of calls to the large LLM (RouteLLM's APGR curve).
 
 A routing is either chosen indices ``(n_queries,)`` or a distribution ``(n_queries, n_llms)``
 (the Random router's exact expectation), as :func:`irtrouter.evaluate.metrics.outcome` takes.
-
-Registry
---------
-``make_router("knn-tuned")`` or ``make_router("routerbench-knn:k=100")`` builds a router by name;
-the keys after ``:`` are constructor arguments (values parsed as JSON where they parse, else text),
-so a configuration file can name a router with the same keys as the Python call. An unknown name
-or argument raises :class:`~irtrouter.errors.ConfigError` listing the valid ones.
-:func:`register_router` adds a router (other modules register theirs at import).
-
-Examples
---------
->>> "knn-tuned" in available_routers()
-True
->>> make_router("routerbench-knn:k=100").get_params()["k"]
-100
+The helpers at the foot (small and large LLM, validation carved from train, realised utility)
+serve the routers of :mod:`~irtrouter.evaluate.routers.reference`, ``predictive`` and ``binary``.
 """
 
 from __future__ import annotations
 
 import copy
-import inspect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from irtrouter._params import Params, check_is_fitted
 from irtrouter.data.catalog import LLMCatalog
 from irtrouter.data.results import ResultsMatrix
+from irtrouter.data.splits import validation_split
 from irtrouter.embed.base import Embedder
 from irtrouter.errors import ConfigError, DataError, NotFittedError, UnknownLLMError
 from irtrouter.routing.cost import CostModel, make_cost_model
-from irtrouter.routing.decision import choose, resolve_weights
+from irtrouter.routing.rule import choose, resolve_weights
 
 # -- what routers see -----------------------------------------------------------------------------
 
@@ -136,10 +124,12 @@ class Decisions(ABC):
 
 
 class ScoredDecisions(Decisions):
-    """Predicted performance and normalised cost; the routing is IRT-Router's alpha rule."""
+    """Predicted performance and normalised cost; the routing is ``rule`` (IRT-Router's alpha rule
+    by default) at each weight."""
 
-    def __init__(self, llm_ids: Sequence[str], p_hat: np.ndarray, cost: np.ndarray) -> None:
+    def __init__(self, llm_ids: Sequence[str], p_hat: np.ndarray, cost: np.ndarray, rule: str = "linear") -> None:
         self.llm_ids = tuple(llm_ids)
+        self.rule = rule
         self._p_hat = np.asarray(p_hat, dtype=np.float64)
         self.cost = np.broadcast_to(np.asarray(cost, dtype=np.float64), self._p_hat.shape)
 
@@ -148,7 +138,7 @@ class ScoredDecisions(Decisions):
         return self._p_hat
 
     def choose(self, alpha: float) -> np.ndarray:
-        return choose(self._p_hat, self.cost, alpha)
+        return choose(self._p_hat, self.cost, alpha, rule=self.rule)
 
 
 class FixedDecisions(Decisions):
@@ -233,7 +223,7 @@ class BinaryDecisions(WeightedDecisions):
 # -- the router contract --------------------------------------------------------------------------
 
 
-class Router(ABC):
+class Router(Params, ABC):
     """Base class of every router in the registry (scikit-learn estimator conventions).
 
     ``__init__`` only stores parameters (keyword arguments with defaults; they are the config
@@ -256,15 +246,7 @@ class Router(ABC):
     def __init__(self, cost_model: str = "auto") -> None:
         self.cost_model = cost_model
 
-    # -- parameters ------------------------------------------------------------------------------
-    @classmethod
-    def param_names(cls) -> list[str]:
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-
-    def get_params(self) -> dict[str, Any]:
-        """Constructor arguments (the config keys)."""
-        return {name: getattr(self, name) for name in self.param_names()}
-
+    # -- parameters (get_params, repr: irtrouter._params) --------------------------------------------
     def with_params(self, **params: Any) -> Router:
         """A copy with inference-only parameters changed, sharing what was learned."""
         unknown = set(params) - self.inference_params
@@ -299,10 +281,6 @@ class Router(ABC):
         self.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_") and not k.startswith("__")})
         return self
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
     # -- learning and deciding ---------------------------------------------------------------------
     def fit(self, data: TrainingData) -> Router:
         """Learn from training data; returns ``self``."""
@@ -315,13 +293,12 @@ class Router(ABC):
         self._fit(data)
         return self
 
-    def _fit(self, data: TrainingData) -> None:  # noqa: B027 - optional hook: routers that learn nothing skip it
+    def _fit(self, data: TrainingData) -> None:
         """Learn the router-specific state (called by :meth:`fit` after the common part)."""
 
     def decide(self, batch: QueryBatch) -> Decisions:
         """Decisions for ``batch`` (see :class:`Decisions`)."""
-        if not hasattr(self, "llm_ids_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted: call fit()")
+        check_is_fitted(self, "llm_ids_")
         if self.uses_outcomes and (batch.scores is None or batch.costs is None):
             raise ConfigError(f"{type(self).__name__} is an upper limit: it needs the batch's realised scores, costs")
         return self._decide(batch)
@@ -336,77 +313,46 @@ class Router(ABC):
         return self.cost_model_.normalised(list(queries))
 
 
-# -- registry ------------------------------------------------------------------------------------
+# -- helpers for the routers ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RouterEntry:
-    """A registered router: its class, the defaults that make this entry, and what it is."""
-
-    cls: type[Router]
-    defaults: dict[str, Any] = field(default_factory=dict)
-    description: str = ""
+def realised_utility(Y: np.ndarray, C: np.ndarray, alpha: float) -> np.ndarray:
+    """Per (query, LLM) value of the routing objective with realised scores: ``alpha * Y - beta * C``."""
+    a, b = resolve_weights(alpha)
+    return a * Y - b * C
 
 
-_REGISTRY: dict[str, RouterEntry] = {}
-
-
-def register_router(name: str, cls: type[Router], description: str = "", **defaults: Any) -> None:
-    """Register ``cls`` under ``name`` with constructor ``defaults`` (replacing an entry of that name).
+def small_and_large(results: ResultsMatrix, mean_cost: np.ndarray) -> tuple[int, int]:
+    """Default (small, large) column indices: cheapest and dearest, ties broken by training score.
 
     Examples
     --------
-    >>> register_router("knn-5", available_routers()["routerbench-knn"].cls, "kNN, k=5", k=5)
-    >>> make_router("knn-5").k
-    5
+    >>> scores = np.array([[1.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    >>> results = ResultsMatrix(("q1", "q2"), ("a", "b"), ("x", "y", "z"), scores, ("", ""))
+    >>> small_and_large(results, np.array([0.1, 0.1, 5.0]))  # x and y tie on cost: y is weaker
+    (1, 2)
     """
-    unknown = set(defaults) - set(cls.param_names())
-    if unknown:
-        raise ConfigError(f"{cls.__name__} has no parameter(s) {sorted(unknown)}; it takes {cls.param_names()}")
-    _REGISTRY[name] = RouterEntry(cls, dict(defaults), description)
+    with np.errstate(invalid="ignore"):
+        mean_score = np.nan_to_num(np.nanmean(results.scores, axis=0), nan=0.0)
+    tol = 1e-9 * max(float(np.abs(mean_cost).max()), 1e-12)
+    cheapest = np.flatnonzero(mean_cost <= mean_cost.min() + tol)
+    dearest = np.flatnonzero(mean_cost >= mean_cost.max() - tol)
+    small = int(cheapest[np.argmin(mean_score[cheapest])])
+    large = int(dearest[np.argmax(mean_score[dearest])])
+    return small, large
 
 
-def _load_builtins() -> None:
-    import irtrouter.routing.baselines  # noqa: F401 - registers the built-in routers at import
-    from irtrouter.routing import (
-        bandit,  # noqa: F401 - registers the LLM Bandit policy
-        radar,  # noqa: F401 - registers RADAR's 2PL and scalarisations
-    )
+def carve_validation(data: TrainingData, fraction: float, seed: int) -> tuple[TrainingData, TrainingData]:
+    """Split training data per task into (fit part, validation part); the test set is never touched."""
+    fit_part, val_part = validation_split(data.results, fraction=fraction, seed=seed)
+    pos = {q: i for i, q in enumerate(data.results.query_ids)}
+    fit_rows = np.array([pos[q] for q in fit_part.query_ids], dtype=np.int64)
+    val_rows = np.array([pos[q] for q in val_part.query_ids], dtype=np.int64)
+    return data.take(fit_rows), data.take(val_rows)
 
 
-def available_routers() -> dict[str, RouterEntry]:
-    """Every registered router by name."""
-    _load_builtins()
-    return dict(_REGISTRY)
-
-
-def parse_router_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """``"name:key=value,key=value"`` -> ``(name, params)``; values are JSON where they parse."""
-    name, _, rest = spec.partition(":")
-    params: dict[str, Any] = {}
-    for part in filter(None, (p.strip() for p in rest.split(","))):
-        key, eq, raw = part.partition("=")
-        if not eq or not key.strip():
-            raise ConfigError(f"router spec {spec!r}: expected key=value after ':', got {part!r}")
-        try:
-            params[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            params[key.strip()] = raw.strip()
-    return name.strip(), params
-
-
-def make_router(spec: str, **params: Any) -> Router:
-    """A new router from a registry name or spec string, ``params`` overriding its defaults."""
-    name, from_spec = parse_router_spec(spec)
-    routers = available_routers()
-    if name not in routers:
-        raise ConfigError(f"unknown router {name!r}; known routers: {', '.join(sorted(routers))}")
-    entry = routers[name]
-    merged = {**entry.defaults, **from_spec, **params}
-    unknown = set(merged) - set(entry.cls.param_names())
-    if unknown:
-        raise ConfigError(
-            f"router {name!r} has no parameter(s) {sorted(unknown)}; "
-            f"its parameters: {', '.join(entry.cls.param_names())}"
-        )
-    return entry.cls(**merged)
+def llm_index(results: ResultsMatrix, llm_id: str) -> int:
+    try:
+        return results.llm_ids.index(llm_id)
+    except ValueError:
+        raise UnknownLLMError(llm_id, results.llm_ids, results.source) from None

@@ -1,0 +1,53 @@
+"""The estimator conventions every irtrouter estimator shares (scikit-learn's, written once).
+
+``__init__`` only stores its arguments under their own names; :meth:`Params.get_params` reads
+them back by introspecting the constructor, and ``repr`` shows them. Learned state ends in ``_``;
+:func:`check_is_fitted` is the one way to ask whether it is there.
+
+Examples
+--------
+>>> class Knob(Params):
+...     def __init__(self, k: int = 3, name: str = "a") -> None:
+...         self.k = k
+...         self.name = name
+>>> Knob(k=5)
+Knob(k=5, name='a')
+>>> check_is_fitted(Knob(), "weights_")
+Traceback (most recent call last):
+...
+irtrouter.errors.NotFittedError: this Knob is not fitted: call fit()
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from irtrouter.errors import NotFittedError
+
+
+class Params:
+    """Mixin: ``get_params`` and ``repr`` from the constructor's arguments."""
+
+    @classmethod
+    def param_names(cls) -> list[str]:
+        """The constructor's argument names, in order (the config keys)."""
+        return [
+            name
+            for name, p in inspect.signature(cls.__init__).parameters.items()
+            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor arguments, as given (saved in a router's ``config.json``)."""
+        return {name: getattr(self, name) for name in self.param_names()}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+def check_is_fitted(estimator: object, attribute: str, how: str = "call fit()") -> None:
+    """Raise :class:`~irtrouter.errors.NotFittedError` unless ``estimator`` has ``attribute``."""
+    if not hasattr(estimator, attribute):
+        raise NotFittedError(f"this {type(estimator).__name__} is not fitted: {how}")

@@ -1,0 +1,87 @@
+"""Reference points of every table: one LLM always (small or large), random, and the oracle.
+
+``small-llm``
+    Always the cheapest LLM (IRT-Router's "Small LLM").
+``large-llm``
+    Always the most expensive LLM ("Large LLM").
+``random``
+    Uniformly at random; scored as the exact expectation (a routing distribution).
+``oracle``
+    The best realised score, the cheapest LLM among ties: the upper limit. Reads the outcomes of
+    the test queries, so it is a reference, not a router.
+
+Small and large LLM
+    By default the cheapest and the most expensive LLM by the router's cost model averaged over
+    the training queries (real mean USD where the data has it, else prices). Where several LLMs
+    cost the same (RouterDC's pool is priced alike), the small one is the weakest of them on the
+    training data and the large one the strongest, so the two differ. Pass ``llm_id`` to pick
+    another.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import numpy as np
+
+from irtrouter.errors import ConfigError
+from irtrouter.evaluate.routers.contract import (
+    Decisions,
+    FixedDecisions,
+    QueryBatch,
+    Router,
+    TrainingData,
+    llm_index,
+    small_and_large,
+)
+from irtrouter.routing.rule import choose
+
+
+class SingleLLMRouter(Router):
+    """Send every query to one LLM: ``llm_id``, else the default small or large LLM.
+
+    Examples
+    --------
+    >>> router = SingleLLMRouter(default="large").fit(train)  # doctest: +SKIP
+    >>> router.chosen_llm_  # doctest: +SKIP
+    'big'
+    """
+
+    def __init__(
+        self, llm_id: str | None = None, default: Literal["small", "large"] = "small", cost_model: str = "auto"
+    ) -> None:
+        self.llm_id = llm_id
+        self.default = default
+        self.cost_model = cost_model
+
+    def _fit(self, data: TrainingData) -> None:
+        if self.default not in ("small", "large"):
+            raise ConfigError(f"default must be 'small' or 'large', got {self.default!r}")
+        if self.llm_id is not None:
+            self.index_ = llm_index(data.results, self.llm_id)
+        else:
+            small, large = small_and_large(data.results, self.normalised_cost(data.results.queries).mean(axis=0))
+            self.index_ = small if self.default == "small" else large
+        self.chosen_llm_ = self.llm_ids_[self.index_]
+
+    def _decide(self, batch: QueryBatch) -> Decisions:
+        return FixedDecisions(self.llm_ids_, np.full(len(batch), self.index_, dtype=np.int64))
+
+
+class RandomRouter(Router):
+    """Each LLM with probability 1/n: the decisions are the distribution, so scores are exact expectations."""
+
+    def _decide(self, batch: QueryBatch) -> Decisions:
+        n = len(self.llm_ids_)
+        return FixedDecisions(self.llm_ids_, np.full((len(batch), n), 1.0 / n))
+
+
+class OracleRouter(Router):
+    """The best realised score for each query, the cheapest LLM among ties (an upper limit)."""
+
+    uses_outcomes: ClassVar[bool] = True
+
+    def _decide(self, batch: QueryBatch) -> Decisions:
+        assert batch.scores is not None and batch.costs is not None  # checked by decide()
+        # alpha = 1: the rule compares scores only and breaks ties by the lower cost.
+        return FixedDecisions(self.llm_ids_, choose(batch.scores, batch.costs, alpha=1.0))
