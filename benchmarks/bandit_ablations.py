@@ -25,7 +25,6 @@ import numpy as np
 from irtrouter.data import default_data_root, load_benchmark
 from irtrouter.evaluate.curves import hypervolume
 from irtrouter.evaluate.metrics import outcome, realised_costs, single_llm_cost_scale
-from irtrouter.routing import IRTRouter
 from irtrouter.routing.policy.router import PolicyRouter
 from irtrouter.routing.policy.settings import PolicySettings
 from irtrouter.routing.policy.training import out_of_fold_p_hat, train_policy
@@ -71,7 +70,7 @@ def main() -> None:
     print("| policy variant | hypervolume | Reward @0.8 | Reward @0.5 | validation reward (pre-trained -> kept) | s |")
     print("|---|---|---|---|---|---|")
     # The same p-hat under IRT-Router's rule, alpha = 1 / (1 + w).
-    reference = scores(lambda w: IRTRouter.choose(router, pred, alpha=1 / (1 + w)))
+    reference = scores(lambda w: router.choose(pred, preference=w, rule="linear"))
     print(f"| scalarised identity IRT (reference) | {reference} | - | - |", flush=True)
     for label, change in VARIANTS.items():
         settings = PolicySettings.from_params(change)

@@ -32,7 +32,7 @@ import numpy as np
 from irtrouter.data import default_data_root, load_benchmark
 from irtrouter.evaluate.curves import aiq, hypervolume, pareto_front
 from irtrouter.evaluate.metrics import outcome, realised_costs
-from irtrouter.routing import IRTRouter, load_router
+from irtrouter.routing import IRTRouter, TradeOff, load_router
 from irtrouter.routing.policy.router import PolicyRouter
 
 DATASETS = ("llmrouter", "routerbench_subset", "routerdc_7llm", "routellm")
@@ -106,7 +106,8 @@ def run(name: str, seed: int, save: str | None = None, load: str | None = None) 
     pred = policy.predict(test.queries)
     curves["llm-bandit policy"] = curve(scores, usd, {w: policy.choose(pred, preference=w) for w in PREFERENCES})
     # The same p-hat under IRT-Router's rule: the policy's contribution over scalarisation.
-    curves["scalarised identity IRT"] = curve(scores, usd, {a: IRTRouter.choose(policy, pred, alpha=a) for a in ALPHAS})
+    linear = {a: policy.choose(pred, alpha=a, rule="linear") for a in ALPHAS}
+    curves["scalarised identity IRT"] = curve(scores, usd, linear)
     summary: dict = policy.training_["policy"]  # type: ignore[assignment]
     result["policy_training"] = {k: summary[k] for k in ("kept_ppo_step", "validation_history", "seconds")}
     for label, predictor, dims in (("MIRT-Router", "mirt", 25), ("2PL (RADAR)", "2pl", 1)):
@@ -143,7 +144,7 @@ def summarise(r: dict) -> dict[str, dict]:
     seconds = r.get("seconds") or {label: row["train_seconds"] for label, row in r["routers"].items()}
     scale = max(cost for _, cost, _ in r["single_llms"])  # the dearest single LLM's Total Cost
     policy = [tuple(x) for x in curves["llm-bandit policy"]]
-    lowest_alpha = 1.0 / (1.0 + max(w for w, _, _ in policy))
+    lowest_alpha = TradeOff.of(preference=max(w for w, _, _ in policy)).alpha
     out = {}
     for label, pts in curves.items():
         pts = [tuple(x) for x in pts]

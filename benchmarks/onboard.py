@@ -40,8 +40,9 @@ from irtrouter.embed.cache import CachedEmbedder
 from irtrouter.embed.registry import make_embedder
 from irtrouter.evaluate.metrics import outcome, realised_costs, single_llm_cost_scale
 from irtrouter.evaluate.prediction import prediction_quality
-from irtrouter.onboard.newllm import ability_prior, onboarded, quiz_bank
-from irtrouter.onboard.quiz import map_ability, simulate_quiz
+from irtrouter.onboard.newllm import ability_prior, quiz_bank
+from irtrouter.onboard.quiz import map_ability
+from irtrouter.onboard.simulate import Newcomer, simulate_onboarding
 from irtrouter.routing import IRTRouter, load_router
 
 DATASETS = ("llmrouter", "routerbench_subset", "routerdc_7llm", "routellm")
@@ -139,12 +140,11 @@ def hold_out(
 ) -> dict[str, Any]:
     """Every way of bringing LLM ``k`` back into ``router`` (trained without it), scored on test."""
     llm = train.llm_ids[k]
-    spec = catalog[llm]
     y = train.scores[:, k]
-    costs = {}
-    if router.cost_model_.kind == "observed":
-        # Every variant gets k's mean real cost on the train split: the rows compare abilities.
-        costs = {"cost_usd": train.cost_usd[:, k]}
+    # Every variant gets k's mean real cost on the train split (observed cost model) or its catalog's
+    # expected tokens: the rows compare abilities, not pricing.
+    observed_cost = router.cost_model_.kind == "observed"
+    newcomer = Newcomer(catalog[llm], y, cost_usd=train.cost_usd[:, k] if observed_cost else None)
     row: dict[str, Any] = {"full": score(full, X_test, test, catalog, llm)}
     row["not added"] = {"reward": score_without(router, X_test, test, catalog)}
     bank = quiz_bank(router, X_train)
@@ -155,17 +155,19 @@ def hold_out(
     def variant(theta: np.ndarray | None) -> dict:
         """Scores with k added at ``theta`` (None: from its profile), and the distance of the
         ability from the all-answers estimate through the same frozen query side."""
-        grown = onboarded(router, spec, theta, **costs)
+        grown = newcomer.into(router, theta)
         res = score(grown, X_test, test, catalog, llm)
         res["ability_error"] = float(np.linalg.norm(grown.predictor_.abilities_[-1] - theta_all))
         return res
 
     row["profile"] = variant(None)
     quiz_started = time.perf_counter()
-    adaptive = simulate_quiz(bank, y, prior=prior, max_items=max(BUDGETS))
+    adaptive = simulate_onboarding(router, newcomer, X_train, prior=prior, max_items=max(BUDGETS))
     row["quiz_ms"] = 1000 * (time.perf_counter() - quiz_started)
     uniform = [
-        simulate_quiz(bank, y, prior=prior, selection="uniform", max_items=max(BUDGETS), random_state=s)
+        simulate_onboarding(
+            router, newcomer, X_train, prior=prior, selection="uniform", max_items=max(BUDGETS), random_state=s
+        )
         for s in range(args.uniform_repeats)
     ]
     for n in BUDGETS:

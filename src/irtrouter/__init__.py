@@ -1,8 +1,8 @@
 """irtrouter: send each LLM query to the model that will answer it well at the lowest cost.
 
 Item Response Theory routers (MIRT-Router, NIRT-Router, RADAR's 2PL, LLM Bandit's policy) over
-query and LLM-profile embeddings, with a numpy hot path. Importing this package is cheap: torch and pandas load only when training
-or reading data needs them.
+query and LLM-profile embeddings, with a numpy hot path. Importing this package is cheap: torch
+and pandas load only when training or reading data needs them.
 
 Examples
 --------

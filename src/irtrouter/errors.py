@@ -1,11 +1,26 @@
 """The one exception tree of irtrouter.
 
-Every error the library raises on purpose is an :class:`IRTRouterError`. The subclasses also
-derive from the built-in exception a caller would naturally catch (``ValueError``,
-``KeyError``...), so ``except ValueError`` keeps working for code that does not know irtrouter.
+Every error irtrouter raises on purpose is an :class:`IRTRouterError`::
+
+    IRTRouterError                      catch this for any deliberate irtrouter error
+    |-- DataError (ValueError)          malformed input data; names the source, the row and the field
+    |-- UnknownLLMError (KeyError)      an LLM id the catalog or the router does not know
+    |-- ConfigError (ValueError)        an invalid parameter or configuration value
+    |-- NotFittedError (AttributeError) a router or predictor used before fit() or load_router()
+    |-- RouterFormatError (ValueError)  a saved router directory that cannot be read
+    |-- EmbedderError (RuntimeError)    an embedder that could not be built or failed to encode
+    |   the HTTP service's own (irtrouter.serve.errors):
+    |-- APIError                        answered as is: an HTTP status and the OpenAI error envelope
+    |-- UpstreamError                   a provider call failed (timeout, connect, 5xx, 429 fall back)
+    `-- StorageError (RuntimeError)     the decision store could not be opened or written (503)
+
+The subclasses also derive from the built-in exception a caller would naturally catch
+(``ValueError``, ``KeyError``...), so ``except ValueError`` keeps working for code that does not
+know irtrouter.
 
 The CLI turns any of these into one line on stderr and a non-zero exit; the HTTP service turns
-them into the OpenAI error envelope with a 4xx status.
+them into the OpenAI error envelope (``DataError`` / ``ConfigError`` / ``UnknownLLMError``: 400,
+``StorageError``: 503, see :func:`irtrouter.serve.errors.api_error_from`).
 """
 
 from __future__ import annotations

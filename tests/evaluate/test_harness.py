@@ -14,7 +14,7 @@ from irtrouter.evaluate.protocol import make_setting
 from irtrouter.evaluate.report import Report
 from irtrouter.evaluate.routers.contract import FixedDecisions, Router
 from irtrouter.evaluate.routers.registry import RouterEntry
-from irtrouter.routing import registry
+from irtrouter.evaluate.routers import registry
 
 SHORT = {"predictor_params": {"max_epochs": 8}, "max_epochs": 8, "max_iter": 40}
 

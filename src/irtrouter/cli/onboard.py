@@ -348,8 +348,7 @@ def simulate(
     from irtrouter.data.benchmarks import detect_benchmark, load_benchmark
     from irtrouter.data.readers import read_results
     from irtrouter.evaluate.prediction import prediction_quality
-    from irtrouter.onboard.newllm import ability_prior, onboarded, quiz_bank
-    from irtrouter.onboard.quiz import simulate_quiz
+    from irtrouter.onboard.simulate import Newcomer, simulate_onboarding
     from irtrouter.routing.saved import load_router
 
     if budget < 1:
@@ -366,15 +365,17 @@ def simulate(
         test = None
     if test_path:
         test = read_results(test_path, catalog=catalog, on_missing="drop")
-    pool = pool.select_llms([llm])
-    trace = simulate_quiz(
-        quiz_bank(router, _embed(router, list(pool.queries), cache_dir), pool.query_ids),
-        pool.scores[:, 0],
-        prior=ability_prior(router, prior),
+    newcomer = Newcomer.from_results(pool, llm, catalog)
+    trace = simulate_onboarding(
+        router,
+        newcomer,
+        _embed(router, list(pool.queries), cache_dir),
+        prior=prior,
         selection=selection,
         criterion=criterion,
         max_items=budget,
         random_state=seed,
+        query_ids=pool.query_ids,
     )
     for n in sorted({*(c for c in (5, 10, 20, 30, 50, 100) if c < len(trace.asked)), len(trace.asked)}):
         theta = trace.ability_after(n)
@@ -384,18 +385,12 @@ def simulate(
         test = test.select_llms([llm])
         test = test.take(~np.isnan(test.scores[:, 0]))
         X = _embed(router, list(test.queries), cache_dir)
-        spec = catalog[llm]
-        asked = list(trace.asked)
         # Both variants are priced from the quiz answers' tokens / costs where the cost model needs them.
-        costs = {
-            "output_tokens": None if pool.output_tokens is None else pool.output_tokens[asked, 0],
-            "cost_usd": None if pool.cost_usd is None else pool.cost_usd[asked, 0],
-        }
         for label, ability in (
-            (f"quiz ({len(asked)} {selection})", trace.ability_after(len(asked))),
+            (f"quiz ({len(trace.asked)} {selection})", trace.ability_after(len(trace.asked))),
             ("profile only", None),
         ):
-            grown = onboarded(router, spec, ability, **costs)
+            grown = newcomer.into(router, ability, rows=trace.asked)
             p_new = grown.predict_embedded(X, test.queries).p_hat[:, -1]
             q = prediction_quality(test.scores[:, 0], p_new)
             click.echo(
