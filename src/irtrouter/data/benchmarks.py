@@ -20,6 +20,9 @@ catalog shipped with irtrouter (``irtrouter/data/catalogs``) gives prices and pr
 ``cost_source`` says whether evaluation costs are real USD or modelled from prices.
 
 Loaders read whatever path they are given; nothing is downloaded.
+
+(Over 450 lines: one short loader per native format, sharing the readers at the foot; a module per
+benchmark would scatter those readers.)
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from irtrouter.errors import DataError
+from irtrouter.errors import DataError, UnknownLLMError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -167,8 +167,6 @@ class ResultsMatrix:
 
     def select_llms(self, llm_ids: Iterable[str]) -> ResultsMatrix:
         """The same queries with only the LLMs ``llm_ids`` (in that order)."""
-        from irtrouter.errors import UnknownLLMError
-
         ids = tuple(llm_ids)
         pos = {m: j for j, m in enumerate(self.llm_ids)}
         for m in ids:

@@ -96,7 +96,7 @@ def write_report(
     >>> report.html_path  # doctest: +SKIP
     PosixPath('report/index.html')
     """
-    from irtrouter.explain import plots
+    import irtrouter.explain.plots as plots  # matplotlib: only when a report is drawn
 
     a, b = resolve_weights(alpha)
     out = Path(out_dir)

@@ -28,16 +28,26 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from irtrouter.irt.abilities import ABILITY_NAMES
+from irtrouter.irt.base import IRTPredictor
 from irtrouter.routing.decision import DimensionWeight, Explanation, Prediction
+from irtrouter.routing.neighbours import NeighbourIndex
 from irtrouter.routing.rule import TradeOff, choose, rule_scores
 
-if TYPE_CHECKING:
-    from irtrouter.routing.router import IRTRouter
+
+class ExplainedRouter(Protocol):
+    """What an explanation reads of a fitted router (an :class:`~irtrouter.routing.router.IRTRouter`)."""
+
+    predictor_: IRTPredictor
+    train_difficulty_sorted_: np.ndarray
+    train_tasks_: tuple[str, ...] | None
+    neighbours_: NeighbourIndex
+    warmup_k: int
+
 
 #: Bands of difficulty percentile among training queries: terciles.
 DIFFICULTY_BANDS: tuple[tuple[str, float], ...] = (("easy", 100 / 3), ("medium", 200 / 3), ("hard", np.inf))
@@ -72,7 +82,7 @@ def difficulty_percentile(difficulty: np.ndarray, sorted_reference: np.ndarray) 
 
 
 def explain_decisions(
-    router: IRTRouter,
+    router: ExplainedRouter,
     prediction: Prediction,
     chosen: np.ndarray,
     trade_off: TradeOff,
@@ -84,7 +94,7 @@ def explain_decisions(
     Parameters
     ----------
     router : IRTRouter
-        The fitted router that made ``prediction``.
+        The fitted router that made ``prediction`` (:class:`ExplainedRouter`).
     prediction : Prediction
         Must carry ``features`` (what the predictor saw) to name the weighing dimensions.
     chosen : ndarray of int (n_queries,)
@@ -161,7 +171,7 @@ def explain_decisions(
     return out
 
 
-def _similar_tasks(router: IRTRouter, prediction: Prediction) -> list[tuple[str | None, float | None]]:
+def _similar_tasks(router: ExplainedRouter, prediction: Prediction) -> list[tuple[str | None, float | None]]:
     """Most common named training task among each query's nearest training queries."""
     tasks = router.train_tasks_
     n = len(prediction.difficulty)
