@@ -11,6 +11,7 @@ import openai
 import pytest
 
 from irtrouter.routing import IRTRouter, load_router
+from irtrouter.routing.policy.router import PolicyRouter
 from irtrouter.serve import ServeSettings, create_app, parse_config
 from tests.helpers import TOPIC_LLMS, topic_catalog, topic_results
 from tests.serve.fake_upstream import FakeProvider, ServerThread
@@ -65,6 +66,21 @@ def router_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small LLM Bandit policy router on the synthetic topics (short training: mechanics only)."""
+    path = tmp_path_factory.mktemp("serve-policy")
+    router = PolicyRouter(
+        embedder="hashing:64",
+        n_dims=4,
+        identity_params={"learning_rate": 0.01, "max_epochs": 20},
+        policy_params={"hidden_units": 16, "pretrain_steps": 40, "ppo_steps": 10, "ppo_batch": 32, "crossfit_folds": 0},
+    )
+    router.fit(topic_results(n_per_topic=30, seed=5), topic_catalog(), use_cache=False)
+    router.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def provider_server() -> Iterator[tuple[FakeProvider, ServerThread]]:
     provider = FakeProvider(slow_seconds=READ_TIMEOUT * 4)
     with ServerThread(provider.app) as server:
@@ -90,6 +106,18 @@ def proxy(
     """The real service (uvicorn, loopback) in front of the fake provider."""
     config = parse_config(serve_config(provider_server[1].url, proxy_db))
     app = create_app(ServeSettings(config=config, router=load_router(router_dir), environ=environ()))
+    with ServerThread(app) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def policy_proxy(
+    policy_dir: Path, provider_server: tuple[FakeProvider, ServerThread], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerThread]:
+    """The real service in front of the fake provider, routing with the policy router."""
+    db = tmp_path_factory.mktemp("serve-policy-db") / "decisions.sqlite"
+    config = parse_config(serve_config(provider_server[1].url, db))
+    app = create_app(ServeSettings(config=config, router=load_router(policy_dir), environ=environ()))
     with ServerThread(app) as server:
         yield server
 

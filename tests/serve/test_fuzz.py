@@ -54,6 +54,9 @@ chat_bodies = st.fixed_dictionaries(
         "model": models,
         "messages": st.lists(message, max_size=4) | json_values,
         "alpha": st.floats(-0.5, 1.5) | json_values,
+        "preference": st.floats(-1, 5) | json_values,
+        "budget": st.floats(-0.5, 1.5) | json_values,
+        "rule": st.sampled_from(["linear", "chebyshev", "policy", "pareto", ""]) | json_values,
         "allowed_llms": st.lists(st.sampled_from([*TOPIC_LLMS, "gpt-x"]), max_size=3) | json_values,
         "max_cost": st.floats(-1, 0.02) | json_values,
         "max_tokens": st.integers(-5, 100) | json_values,
@@ -72,6 +75,8 @@ valid_bodies = st.fixed_dictionaries(
     {"model": st.sampled_from(["irtrouter/auto", "irtrouter/cheap", *TOPIC_LLMS]), "messages": user_turns},
     optional={
         "alpha": st.floats(0, 1),
+        "budget": st.floats(0, 1),
+        "rule": st.sampled_from(["linear", "chebyshev"]),
         "allowed_llms": st.lists(st.sampled_from(TOPIC_LLMS), min_size=1, max_size=3, unique=True),
         "max_cost": st.floats(1e-7, 0.02),
         "max_tokens": st.integers(1, 4096),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -10,10 +9,7 @@ import openai
 import pytest
 
 from irtrouter.routing import load_router
-from irtrouter.routing.policy.router import PolicyRouter
-from irtrouter.serve import ServeSettings, create_app, parse_config
-from tests.helpers import topic_catalog, topic_results
-from tests.serve.conftest import CLIENT_KEY, environ, serve_config
+from tests.serve.conftest import CLIENT_KEY
 from tests.serve.fake_upstream import FakeProvider, ServerThread
 
 CODE = "python function that returns a list"
@@ -22,30 +18,6 @@ CODE = "python function that returns a list"
 def post(server: ServerThread, body: dict) -> httpx.Response:
     headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
     return httpx.post(f"{server.url}/v1/route", json=body, headers=headers, timeout=30)
-
-
-@pytest.fixture(scope="module")
-def policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small LLM Bandit policy router on the synthetic topics (short training: mechanics only)."""
-    path = tmp_path_factory.mktemp("serve-policy")
-    router = PolicyRouter(
-        embedder="hashing:64",
-        n_dims=4,
-        identity_params={"learning_rate": 0.01, "max_epochs": 20},
-        policy_params={"hidden_units": 16, "pretrain_steps": 40, "ppo_steps": 10, "ppo_batch": 32, "crossfit_folds": 0},
-    )
-    router.fit(topic_results(n_per_topic=30, seed=5), topic_catalog(), use_cache=False)
-    router.save(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def policy_proxy(policy_dir: Path, provider_server, tmp_path_factory) -> Iterator[ServerThread]:
-    db = tmp_path_factory.mktemp("serve-policy-db") / "decisions.sqlite"
-    config = parse_config(serve_config(provider_server[1].url, db))
-    app = create_app(ServeSettings(config=config, router=load_router(policy_dir), environ=environ()))
-    with ServerThread(app) as server:
-        yield server
 
 
 def test_an_irt_router_reads_preference_as_alpha(proxy, router_dir: Path) -> None:
@@ -82,7 +54,8 @@ def test_a_policy_router_routes_by_the_requested_preference(policy_proxy, policy
         assert body["llm_id"] == router.route(CODE, preference=w).llm_id
     response = post(policy_proxy, {"query": CODE, "preference": 2.5})
     assert response.status_code == 400
-    assert "[0, 2] for this LLM Bandit policy router" in response.json()["error"]["message"]
+    error = response.json()["error"]
+    assert "preference w must lie in [0, 2]" in error["message"] and error["param"] == "preference"
 
 
 def test_preference_is_not_forwarded_to_the_provider(policy_proxy, provider: FakeProvider) -> None:

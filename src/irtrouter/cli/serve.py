@@ -45,10 +45,11 @@ def serve(
     """Serve the router saved in DIR as an OpenAI-compatible chat-completions proxy.
 
     Clients call POST /v1/chat/completions with model "irtrouter/auto" (or "irtrouter/PROFILE", or
-    an LLM id) and optional "alpha", "allowed_llms", "max_cost" fields; the service routes each
-    request, forwards it to the chosen LLM's provider (falling back to the next-best LLM on
-    provider failures) and records the decision in SQLite before answering. Also: POST /v1/route,
-    POST /v1/feedback, GET /v1/models, GET /healthz, GET /metrics. See examples/serve.yaml.
+    an LLM id) and optional "alpha" (or "preference", or "budget"), "rule", "allowed_llms" and
+    "max_cost" fields; the service routes each request, forwards it to the chosen LLM's provider
+    (falling back to the next-best LLM on provider failures) and records the decision in SQLite
+    before answering. Also: POST /v1/route, POST /v1/feedback, GET /v1/models, GET /healthz,
+    GET /metrics. See examples/serve.yaml.
 
     \b
     Examples:
@@ -63,7 +64,7 @@ def serve(
     router = load_router(router_dir)
     if db_url is not None:
         sqlite_path(db_url)  # validate the URL now, not at start-up
-    result = check_config(config, router.llm_ids)
+    result = check_config(config, router.llm_ids, router=router)
     if check:
         click.echo(f"router {router_dir}: {len(router.llm_ids)} LLMs; routable: {', '.join(result.routable) or 'none'}")
         for warning in result.warnings:

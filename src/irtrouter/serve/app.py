@@ -17,7 +17,9 @@
 ==================================  ===========================================================
 
 Every decision is committed to the database before its response is sent. Errors use the OpenAI
-envelope (:mod:`irtrouter.serve.errors`); client mistakes are 4xx, never 500.
+envelope (:mod:`irtrouter.serve.errors`); client mistakes are 4xx, never 500. Here: the app
+factory, the endpoints and the per-app state; the provider calls (fallback, streaming relay) are
+in :mod:`irtrouter.serve.proxy`, the routing (batching, costs) in :mod:`irtrouter.serve.routing`.
 
 Examples
 --------
@@ -38,19 +40,20 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import irtrouter.serve.proxy as proxy
 from irtrouter import __version__
 from irtrouter.errors import ConfigError, IRTRouterError
 from irtrouter.routing.router import IRTRouter
 from irtrouter.serve.config import AUTO_PROFILE, MODEL_PREFIX, ServeConfig, check_config
-from irtrouter.serve.errors import APIError, UpstreamError, api_error_from
+from irtrouter.serve.errors import APIError, api_error_from
 from irtrouter.serve.metrics import Metrics
 from irtrouter.serve.overrides import RouteRequest, parse_request
 from irtrouter.serve.routing import Routed, RoutingService
@@ -60,8 +63,6 @@ from irtrouter.serve.upstream import Upstreams, make_upstream
 log = logging.getLogger(__name__)
 
 ENDPOINTS = ("/v1/chat/completions", "/v1/route", "/v1/feedback", "/v1/models", "/healthz", "/metrics")
-HEADER_PREFIX = "x-irtrouter-"
-T = TypeVar("T")
 
 
 @dataclass
@@ -95,7 +96,7 @@ class _Service:
     def __init__(self, settings: ServeSettings) -> None:
         config, router = settings.config, settings.router
         environ = os.environ if settings.environ is None else settings.environ
-        check = check_config(config, router.llm_ids, environ)
+        check = check_config(config, router.llm_ids, environ, router=router)
         if not check.ok:
             raise ConfigError("serve config: " + "; ".join(check.problems))
         for warning in check.warnings:
@@ -259,38 +260,6 @@ def _reject_lone_surrogates(body: Any) -> None:
             stack.extend(value)
 
 
-def _headers(routed: Routed, request_id: str, answered: str | None) -> dict[str, str]:
-    d = routed.decision
-    out = {
-        f"{HEADER_PREFIX}request-id": request_id,
-        f"{HEADER_PREFIX}chosen-llm": d.llm_id,
-        f"{HEADER_PREFIX}p-hat": f"{d.p_hat[d.index]:.6f}",
-        f"{HEADER_PREFIX}expected-cost-usd": f"{routed.expected_usd(d.llm_id):.8f}",
-        f"{HEADER_PREFIX}reason": routed.reason().encode("latin-1", "replace").decode("latin-1"),
-    }
-    if answered is not None:
-        out[f"{HEADER_PREFIX}llm"] = answered
-    return out
-
-
-def _failure(err: UpstreamError, routed: Routed, request_id: str) -> APIError:
-    headers = _headers(routed, request_id, None)
-    if err.kind == "rejected" and err.status in (401, 403):
-        return APIError(
-            502,
-            f"{err.llm_id}: the provider rejected the service's credentials ({err.status})",
-            code="upstream_auth_failed",
-            headers=headers,
-        )
-    if err.kind == "rejected" and err.status is not None:
-        return APIError(err.status, err.message, code="upstream_rejected", headers=headers)
-    if err.kind == "timeout":
-        return APIError(
-            504, f"no provider answered in time; last: {err.message}", code="upstream_timeout", headers=headers
-        )
-    return APIError(502, f"no provider answered; last: {err.message}", code="upstream_error", headers=headers)
-
-
 def create_app(settings: ServeSettings) -> FastAPI:
     """Build the service for ``settings`` (validated against the router; nothing global).
 
@@ -357,12 +326,12 @@ def create_app(settings: ServeSettings) -> FastAPI:
         request_id = f"irt-{uuid.uuid4().hex}"
         routing = routed.routing_object(request_id, req)
         if req.stream:
-            return await _stream(service, req, forward, routed, routing, request_id, started)
+            return await proxy.stream(service, req, forward, routed, routing, request_id, started)
 
         async def complete(llm_id: str) -> tuple[int, dict[str, Any]]:
             return await service.upstreams.complete(llm_id, service.upstreams.body_for(llm_id, forward, stream=False))
 
-        answered, payload, attempts, failure = await _with_fallback(service, routed, complete)
+        answered, payload, attempts, failure = await proxy.with_fallback(service, routed, complete)
         record = service.outcome(request_id, "chat", req, routed, routing, answered, attempts, "ok")
         if answered is not None:
             assert payload is not None
@@ -374,10 +343,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
         await service.store.add_decision(record)
         if answered is None or payload is None:
             assert failure is not None
-            raise _failure(failure, routed, request_id)
+            raise proxy.failure(failure, routed, request_id)
         payload["model"] = answered
         payload["irtrouter"] = routing
-        return JSONResponse(payload, headers=_headers(routed, request_id, answered))
+        return JSONResponse(payload, headers=proxy.headers(routed, request_id, answered))
 
     @app.post("/v1/route", summary="Routing decision only (no provider call)")
     async def route(request: Request) -> JSONResponse:
@@ -387,7 +356,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         request_id = f"irt-{uuid.uuid4().hex}"
         routing = routed.routing_object(request_id, req)
         await service.store.add_decision(service.record(request_id, "route", req, routed, routing, "routed"))
-        return JSONResponse({"object": "irtrouter.route", **routing}, headers=_headers(routed, request_id, None))
+        return JSONResponse({"object": "irtrouter.route", **routing}, headers=proxy.headers(routed, request_id, None))
 
     @app.post("/v1/feedback", summary="Record a score for a past request")
     async def feedback(request: Request) -> JSONResponse:
@@ -443,125 +412,6 @@ def create_app(settings: ServeSettings) -> FastAPI:
         return PlainTextResponse(service.metrics.render(), media_type="text/plain; version=0.0.4")
 
     return app
-
-
-async def _with_fallback(
-    service: _Service, routed: Routed, call: Callable[[str], Awaitable[tuple[int, T]]]
-) -> tuple[str | None, T | None, list[dict[str, Any]], UpstreamError | None]:
-    """Call the chosen LLM, then the next-best ones on retryable failures (``fallback_attempts``).
-
-    Returns the LLM that answered (None if none did), what ``call`` returned for it, every
-    attempt, and the last failure.
-    """
-    attempts: list[dict[str, Any]] = []
-    failure: UpstreamError | None = None
-    for llm_id in routed.order[: 1 + service.config.routing.fallback_attempts]:
-        if attempts:
-            service.metrics.fallback(attempts[-1]["llm_id"], llm_id)
-        t0 = time.perf_counter()
-        try:
-            status, result = await call(llm_id)
-        except UpstreamError as err:
-            attempts.append(_attempt(llm_id, t0, err.status, err.kind))
-            service.metrics.upstream_error(llm_id, err.kind)
-            failure = err
-            if not err.retryable:
-                break
-            continue
-        service.metrics.upstream_call(llm_id, time.perf_counter() - t0)
-        attempts.append(_attempt(llm_id, t0, status, None))
-        return llm_id, result, attempts, None
-    return None, None, attempts, failure
-
-
-def _attempt(llm_id: str, t0: float, status: int | None, error: str | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"llm_id": llm_id, "status": status, "ms": round((time.perf_counter() - t0) * 1000, 2)}
-    if error:
-        out["error"] = error
-    return out
-
-
-async def _stream(
-    service: _Service,
-    req: RouteRequest,
-    forward: dict[str, Any],
-    routed: Routed,
-    routing: dict[str, Any],
-    request_id: str,
-    started: float,
-) -> Response:
-    """Open the provider stream (falling back before the first byte), then relay it event by event."""
-
-    async def open_stream(llm_id: str) -> tuple[int, httpx.Response]:
-        response = await service.upstreams.open_stream(llm_id, service.upstreams.body_for(llm_id, forward, stream=True))
-        return response.status_code, response
-
-    answered, upstream, attempts, failure = await _with_fallback(service, routed, open_stream)
-    record = service.outcome(request_id, "chat-stream", req, routed, routing, answered, attempts, "streaming")
-    if upstream is None or answered is None:
-        record.latency_ms = (time.perf_counter() - started) * 1000
-        await service.store.add_decision(record)
-        assert failure is not None
-        raise _failure(failure, routed, request_id)
-    # Committed before the first byte: the stream's headers acknowledge the request id.
-    await service.store.add_decision(record)
-    return StreamingResponse(
-        _relay(service, upstream, answered, record, started),
-        media_type="text/event-stream",
-        headers={**_headers(routed, request_id, answered), "Cache-Control": "no-cache"},
-    )
-
-
-async def _relay(
-    service: _Service, upstream: httpx.Response, llm_id: str, record: DecisionRecord, started: float
-) -> AsyncIterator[bytes]:
-    """Pass the provider's SSE events through, naming the answering LLM in each chunk's ``model``."""
-    usage: Any = None
-    status = "ok"
-    event: list[str] = []
-    try:
-        async for line in upstream.aiter_lines():
-            if line.startswith("data:"):
-                data = line[5:].strip()
-                if data and data != "[DONE]":
-                    try:
-                        chunk = json.loads(data)
-                    except ValueError:
-                        chunk = None
-                    if isinstance(chunk, dict):
-                        if "model" in chunk:
-                            chunk["model"] = llm_id
-                        if chunk.get("usage"):
-                            usage = chunk["usage"]
-                        line = "data: " + json.dumps(chunk, separators=(",", ":"))
-            event.append(line)
-            if line == "":
-                yield ("\n".join(event) + "\n").encode("utf-8")
-                event = []
-        if event:
-            yield ("\n".join(event) + "\n\n").encode("utf-8")
-    except (asyncio.CancelledError, GeneratorExit):
-        status = "client_closed"  # the client went away mid-stream
-        raise
-    except httpx.HTTPError as exc:
-        status = "stream_error"
-        kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connect"
-        service.metrics.upstream_error(llm_id, kind)
-        message = service.upstreams.redact(f"{llm_id}: the provider stream broke off ({type(exc).__name__})")
-        error = APIError(502, message, code="upstream_stream_error").envelope()
-        yield f"data: {json.dumps(error)}\n\n".encode()
-    finally:
-        record.status = status
-        record.input_tokens, record.output_tokens, record.cost_usd = service.actual_cost(llm_id, usage)
-        record.latency_ms = (time.perf_counter() - started) * 1000
-
-        async def finish() -> None:
-            await upstream.aclose()
-            await service.store.update_outcome(record)
-
-        # A client that disconnects cancels this generator, not the closing write: the task is
-        # held by the service until done, and only the wait for it is cancelled.
-        await asyncio.shield(service.spawn(finish()))
 
 
 class _CountRequests:

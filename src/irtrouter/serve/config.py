@@ -10,8 +10,8 @@ A complete example with every key is ``examples/serve.yaml``. In short::
         timeout: {connect: 5, read: 60}
         request_defaults: {}           # body fields sent unless the client sets them
         extra_body: {}                 # body fields always sent (win over the client's)
-    routing: {alpha: 0.8, allowed_llms: null, max_cost: null, fallback_attempts: 1}
-    profiles: {cheap: {alpha: 0.3}}    # clients ask for model "irtrouter/cheap"
+    routing: {alpha: 0.8, allowed_llms: null, max_cost: null, rule: null, budget: null, fallback_attempts: 1}
+    profiles: {cheap: {alpha: 0.3}, capped: {rule: chebyshev, budget: 0.3}}   # model "irtrouter/cheap"
     auth: {api_keys_env: [IRTROUTER_API_KEY]}
     storage: {url: "sqlite:///irtrouter-serve.sqlite", store_text: false, synchronous: normal}
     server: {host: 127.0.0.1, port: 8000, max_body_bytes: 1048576}
@@ -26,11 +26,14 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from irtrouter.errors import ConfigError
+
+if TYPE_CHECKING:
+    from irtrouter.routing.router import IRTRouter
 
 AUTO_PROFILE = "auto"
 MODEL_PREFIX = "irtrouter/"
@@ -77,11 +80,29 @@ class UpstreamLLM(_Strict):
 
 
 class RoutingPolicy(_Strict):
-    """The trade-off a request is routed with; a profile is a named policy."""
+    """The trade-off a request is routed with; a profile is a named policy.
+
+    ``rule`` is the routing rule (None: the router's own, ``router.rule``); ``budget`` is RADAR's
+    hard budget mode, a mean cost per query (expected USD when the router's cost model estimates
+    USD, else normalised cost) that the trade-off is calibrated to, in place of ``alpha``.
+    """
 
     alpha: float = Field(default=0.8, ge=0, le=1)
     allowed_llms: list[str] | None = None
     max_cost: float | None = Field(default=None, gt=0, description="most expected USD per request")
+    rule: str | None = None
+    budget: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="mean cost per query")
+
+    @model_validator(mode="after")
+    def _one_trade_off(self) -> RoutingPolicy:
+        if self.budget is not None and "alpha" in self.model_fields_set:
+            raise ValueError("give either alpha or budget, not both (a budget sets the trade-off)")
+        return self
+
+    def allowed(self, router_llms: Sequence[str], routable: Sequence[str]) -> list[str]:
+        """The LLMs this policy may route to: the routable ones it allows, in the router's order."""
+        allowed = set(routable) if self.allowed_llms is None else set(routable) & set(self.allowed_llms)
+        return [m for m in router_llms if m in allowed]
 
 
 class RoutingConfig(RoutingPolicy):
@@ -199,13 +220,22 @@ class ConfigCheck:
 
 
 def check_config(
-    config: ServeConfig, router_llms: Sequence[str], environ: Mapping[str, str] | None = None
+    config: ServeConfig,
+    router_llms: Sequence[str],
+    environ: Mapping[str, str] | None = None,
+    *,
+    router: IRTRouter | None = None,
 ) -> ConfigCheck:
     """Check ``config`` against the router's LLMs and the environment.
 
     Problems: an LLM configured that the router does not know, a profile (or the defaults)
     allowing an unknown or unroutable LLM, an unset provider or client key variable, no routable
     LLM. Warnings: router LLMs without an ``llms`` entry (never called).
+
+    With the loaded ``router``, each policy's ``rule`` must be one of ``router.rules`` and its
+    ``budget`` must calibrate (:meth:`~irtrouter.routing.router.IRTRouter.calibrate_budget`: not
+    below what the cheapest routing spends, not with the ``policy`` rule), which also spares the
+    first request that calibration.
 
     Examples
     --------
@@ -232,6 +262,8 @@ def check_config(
                 problems.append(f"{where}.allowed_llms: {m!r} is unroutable (no 'llms' entry)")
         if policy.allowed_llms == []:
             problems.append(f"{where}.allowed_llms: empty (omit it to allow every LLM)")
+        elif router is not None:
+            problems += _check_rule_and_budget(where, policy, router, policy.allowed(router_llms, routable))
     unset: dict[str, list[str]] = {}
     for m, up in config.llms.items():
         if up.api_key_env and not env.get(up.api_key_env):
@@ -246,3 +278,17 @@ def check_config(
         problems.append("no router LLM is configured under 'llms': nothing can be routed")
     warnings = [f"unroutable (no 'llms' entry, never called): {', '.join(unroutable)}"] if unroutable else []
     return ConfigCheck(routable, unroutable, tuple(problems), tuple(warnings))
+
+
+def _check_rule_and_budget(where: str, policy: RoutingPolicy, router: IRTRouter, allowed: list[str]) -> list[str]:
+    try:
+        rule = router.resolve_rule(policy.rule)
+    except ConfigError as exc:
+        return [f"{where}.rule: {exc}"]
+    if policy.budget is None or not allowed:
+        return []
+    try:
+        router.calibrate_budget(policy.budget, rule, allowed)
+    except ConfigError as exc:
+        return [f"{where}.budget: {exc}"]
+    return []

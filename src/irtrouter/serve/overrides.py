@@ -4,7 +4,7 @@ This is the one place that reads the irtrouter fields of a request. A chat-compl
 an OpenAI body plus optional routing fields at the top level (the ``openai`` client sends them
 with ``extra_body=``)::
 
-    {"model": "irtrouter/auto", "messages": [...], "alpha": 0.5,
+    {"model": "irtrouter/auto", "messages": [...], "alpha": 0.5, "rule": "chebyshev",
      "allowed_llms": ["gpt-4o-mini", "llama-3-70b"], "max_cost": 0.002}
 
 ``model``
@@ -12,21 +12,38 @@ with ``extra_body=``)::
     routable LLM id (that LLM only: the decision is still computed and recorded).
 ``alpha``
     Weight of predicted performance in ``alpha * P - (1 - alpha) * C``, in [0, 1]; replaces the
-    profile's.
+    profile's trade-off (its ``alpha`` or ``budget``).
 ``preference``
-    Instead of ``alpha``: the weight w of cost against quality 1, any number >= 0, read as
-    ``alpha = 1 / (1 + w)`` (the same trade-off). An LLM Bandit policy router takes it as its
-    preference, within the range it was trained on (default [0, 2]; otherwise 400).
+    Instead of ``alpha``: the weight w of cost against quality 1, any number >= 0 (the same
+    trade-off as ``alpha = 1 / (1 + w)``; the router converts it, :class:`~irtrouter.routing.rule.TradeOff`).
+    An LLM Bandit policy router takes it as its preference, within the range it was trained on
+    (default [0, 2]; otherwise 400).
+``budget``
+    Instead of ``alpha`` / ``preference``: RADAR's hard budget mode, a mean cost per query >= 0
+    (expected USD when the router's cost model estimates USD, else normalised cost) that the
+    trade-off is calibrated to on reference queries kept with the router; replaces the profile's
+    trade-off. 400 when even the cheapest routing spends more, or with the ``policy`` rule. The
+    decision then reports ``budget``, ``budget_unit``, ``budget_weight`` and
+    ``budget_reference_spend``.
+``rule``
+    The routing rule, one of the router's (``linear``, ``chebyshev``; a policy router also
+    ``policy``); replaces the profile's (default: the router's own). Unknown rules get a 400
+    from :mod:`irtrouter.serve.routing`, which knows the router.
 ``allowed_llms``
     Narrows the profile's allowed LLMs (it cannot widen them).
 ``max_cost``
     Most expected USD for this request; LLMs expected to cost more are not considered. The
     stricter of the request's and the profile's applies.
 
+A request gives at most one of ``alpha``, ``preference`` and ``budget``. A pinned LLM (``model``
+an LLM id) keeps the ``routing`` rule but not its budget: with one LLM there is nothing to
+calibrate, only a request to refuse.
+
 These fields are removed before the body goes to the provider; everything else passes through.
 To add a field (a preference vector, a reasoning budget...), add it to :data:`ROUTING_FIELDS`,
 read it in :func:`parse_request` into :class:`RouteRequest`, and use it where the router is
-called (``irtrouter.serve.routing``).
+called (``irtrouter.serve.routing.RoutingCall``, which is also the batching key: a field that
+changes the decision must be in it).
 
 The query the router sees is the text of the last ``user`` message (``routing.query_text:
 last_user``), or the system messages followed by it (``system_and_last_user``). The last user
@@ -42,10 +59,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from irtrouter.errors import ConfigError
+from irtrouter.routing.rule import TradeOff
 from irtrouter.serve.config import AUTO_PROFILE, MODEL_PREFIX, RoutingPolicy, ServeConfig
 from irtrouter.serve.errors import APIError
 
-ROUTING_FIELDS = ("alpha", "allowed_llms", "max_cost", "preference")
+ROUTING_FIELDS = ("alpha", "allowed_llms", "budget", "max_cost", "preference", "rule")
 
 
 @dataclass(frozen=True)
@@ -53,7 +72,8 @@ class RouteRequest:
     """What one request asks of the router.
 
     ``allowed_llms`` is already the effective set (profile, request and routable LLMs combined),
-    in the router's order.
+    in the router's order. The trade-off is ``budget`` when set, else ``preference`` when set,
+    else ``alpha``, as the router reads them; ``rule`` None is the router's own.
     """
 
     profile: str
@@ -65,6 +85,8 @@ class RouteRequest:
     max_tokens: int | None
     stream: bool
     preference: float | None = None
+    rule: str | None = None
+    budget: float | None = None
 
 
 def parse_request(
@@ -95,28 +117,28 @@ def parse_request(
     else:
         query, prompt_text = _query_from_messages(body.get("messages"), config.routing.query_text)
 
-    alpha = policy.alpha
+    alpha, preference, budget = policy.alpha, None, policy.budget
     if "alpha" in body:
-        alpha = _number(body["alpha"], "alpha", low=0.0, high=1.0)
-    preference = None
+        alpha, budget = _number(body["alpha"], "alpha", low=0.0, high=1.0), None
     if body.get("preference") is not None:
-        preference = body["preference"]
         if "alpha" in body:
             raise APIError(
                 400, "give either 'alpha' or 'preference', not both", param="preference", code="invalid_value"
             )
-        if isinstance(preference, bool) or not isinstance(preference, int | float) or not 0 <= preference < math.inf:
+        preference, budget = _preference(body["preference"]), None
+    if body.get("budget") is not None:
+        other = next((k for k in ("alpha", "preference") if body.get(k) is not None), None)
+        if other is not None:
+            raise APIError(400, f"give either '{other}' or 'budget', not both", param="budget", code="invalid_value")
+        budget = _number(body["budget"], "budget", low=0.0, high=math.inf)
+    rule = policy.rule
+    if body.get("rule") is not None:
+        rule = body["rule"]
+        if not isinstance(rule, str) or not rule:
             raise APIError(
-                400,
-                f"'preference' must be a finite number >= 0 (the weight of cost against quality 1), got {preference!r}",
-                param="preference",
-                code="invalid_value",
+                400, f"'rule' must be the name of a routing rule, got {rule!r}", param="rule", code="invalid_value"
             )
-        preference = float(preference)
-        alpha = 1.0 / (1.0 + preference)  # alpha * P - (1 - alpha) * C is proportional to P - w * C
-    allowed = [m for m in router_llms if m in set(routable)]
-    if policy.allowed_llms is not None:
-        allowed = [m for m in allowed if m in set(policy.allowed_llms)]
+    allowed = policy.allowed(router_llms, routable)
     if pinned is not None:
         allowed = [pinned]
     if body.get("allowed_llms") is not None:
@@ -160,7 +182,9 @@ def parse_request(
         raise APIError(400, f"'stream' must be true or false, got {stream!r}", param="stream", code="invalid_value")
 
     forward = {k: v for k, v in body.items() if k not in ROUTING_FIELDS}
-    request = RouteRequest(profile, query, prompt_text, alpha, tuple(allowed), max_cost, max_tokens, stream, preference)
+    request = RouteRequest(
+        profile, query, prompt_text, alpha, tuple(allowed), max_cost, max_tokens, stream, preference, rule, budget
+    )
     return request, forward
 
 
@@ -186,7 +210,7 @@ def _resolve_model(
         known = ", ".join(MODEL_PREFIX + p for p in (AUTO_PROFILE, *config.profiles))
         raise APIError(404, f"no profile {model!r}; profiles: {known}", param="model", code="model_not_found")
     if model in routable:
-        return model, config.routing.model_copy(update={"allowed_llms": None}), model
+        return model, config.routing.model_copy(update={"allowed_llms": None, "budget": None}), model
     if model in router_llms:
         raise APIError(
             404, f"LLM {model!r} is not configured for calls (no 'llms' entry)", param="model", code="model_not_found"
@@ -244,11 +268,25 @@ def _query_from_messages(messages: Any, mode: str) -> tuple[str, str]:
     return query, "\n".join(t for t in texts if t)
 
 
+def _preference(value: Any) -> float:
+    try:
+        return TradeOff.of(preference=value).cost_weight  # the library's check of a preference
+    except ConfigError:
+        raise APIError(
+            400,
+            f"'preference' must be a finite number >= 0 (the weight of cost against quality 1), got {value!r}",
+            param="preference",
+            code="invalid_value",
+        ) from None
+
+
 def _number(value: Any, name: str, low: float, high: float, open_low: bool = False) -> float:
     ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     if ok and (value > low if open_low else value >= low) and value <= high:
         return float(value)
-    expected = f"a number > {low:g}" if high == math.inf else f"a number in [{low:g}, {high:g}]"
+    expected = (
+        f"a number {'>' if open_low else '>='} {low:g}" if high == math.inf else f"a number in [{low:g}, {high:g}]"
+    )
     raise APIError(400, f"'{name}' must be {expected}, got {value!r}", param=name, code="invalid_value")
 
 

@@ -2,10 +2,16 @@
 
 Embedding is CPU work, so it never runs on the event loop. Requests waiting at the same moment
 are routed together: a worker takes every waiting request (up to ``server.max_batch``), groups
-them by routing parameters and calls ``router.route_many`` once per group in a thread, so one
-embedding call serves many requests under load (the encoder is several times cheaper per query
-in a batch) and an idle service still answers a lone request at once. Nothing on this path takes
-a lock: the queue is only touched on the event loop, and the router is read-only.
+them by everything that changes a decision besides the query (:class:`RoutingCall`: trade-off,
+preference, budget, rule, allowed LLMs) and calls ``router.route_many`` once per group in a
+thread, so one embedding call serves many requests under load (the encoder is several times
+cheaper per query in a batch) and an idle service still answers a lone request at once. A group
+the router refuses is routed again query by query, so one bad query or parameter fails only its
+own requests; the router's :class:`~irtrouter.errors.ConfigError` (a budget below what the
+cheapest routing spends, a budget with the ``policy`` rule, a preference outside a policy's
+trained range) reaches the client as a 400 naming the field. Nothing on this path takes a lock:
+the queue is only touched on the event loop, and the router is only read (but for the budget
+calibrations it keeps).
 """
 
 from __future__ import annotations
@@ -21,9 +27,8 @@ from typing import Any
 import numpy as np
 
 from irtrouter.data.tokens import estimate_tokens
-from irtrouter.errors import IRTRouterError
+from irtrouter.errors import ConfigError, IRTRouterError
 from irtrouter.routing.decision import RoutingDecision
-from irtrouter.routing.policy.router import PolicyRouter
 from irtrouter.routing.router import IRTRouter
 from irtrouter.serve.errors import APIError
 from irtrouter.serve.metrics import Metrics
@@ -67,6 +72,14 @@ def estimate_cost(router: IRTRouter, request: RouteRequest, default_max_tokens: 
     )
 
 
+# What a decision's fallback reason says was maximised, per rule (routing.rule's formulas).
+_SCORE_TEXT = {
+    "linear": "{a:.2f}*P - {b:.2f}*C",
+    "chebyshev": "-max({a:.2f}*(1-P), {b:.2f}*C)",
+    "policy": "policy probability",
+}
+
+
 @dataclass(frozen=True)
 class Routed:
     """A routed request: the decision, who to try in order, and the expected costs."""
@@ -88,8 +101,9 @@ class Routed:
             return " ".join(explained.split())
         j = d.index
         n_allowed = sum(d.allowed)
+        score = _SCORE_TEXT.get(d.rule, "{rule} score").format(a=d.alpha, b=d.beta, rule=d.rule)
         line = (
-            f"{d.llm_id} has the best {d.alpha:.2f}*P - {d.beta:.2f}*C among {n_allowed} allowed LLM"
+            f"{d.llm_id} has the best {score} among {n_allowed} allowed LLM"
             f"{'s' if n_allowed != 1 else ''}: P={d.p_hat[j]:.3f}, C={d.cost[j]:.4f}"
         )
         if len(self.order) > 1:
@@ -126,7 +140,26 @@ def fallback_order(decision: RoutingDecision) -> tuple[str, ...]:
     return (decision.llm_id, *(decision.llm_ids[j] for j in others))
 
 
-_Key = tuple[float, tuple[str, ...]]
+@dataclass(frozen=True)
+class RoutingCall:
+    """Everything that changes a decision besides the query: requests with equal calls share one
+    ``route_many`` call. ``rule`` is resolved (None never stands for the router's default here)."""
+
+    alpha: float
+    preference: float | None
+    budget: float | None
+    rule: str
+    allowed: tuple[str, ...]
+
+    def route(self, router: IRTRouter, queries: Sequence[str]) -> list[RoutingDecision]:
+        return router.route_many(
+            queries,
+            alpha=self.alpha,
+            allowed_llms=list(self.allowed),
+            preference=self.preference,
+            rule=self.rule,
+            budget=self.budget,
+        )
 
 
 class RoutingService:
@@ -154,7 +187,7 @@ class RoutingService:
         self.max_batch = max_batch
         self._threads = threads
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="irtrouter-route")
-        self._pending: list[tuple[str, _Key, asyncio.Future[RoutingDecision]]] = []
+        self._pending: list[tuple[str, RoutingCall, asyncio.Future[RoutingDecision]]] = []
         self._wakeup = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
 
@@ -172,18 +205,13 @@ class RoutingService:
         self.router.route("warm-up query", alpha=0.5)
 
     async def route(self, request: RouteRequest) -> Routed:
-        """The decision for ``request`` (400 when ``max_cost`` excludes every allowed LLM)."""
+        """The decision for ``request``; 400 for a rule the router lacks, when ``max_cost``
+        excludes every allowed LLM, and for a budget or preference the router refuses."""
         started = time.perf_counter()
-        if request.preference is not None and isinstance(self.router, PolicyRouter):
-            top = self.router.settings_.max_preference
-            if request.preference > top:
-                raise APIError(
-                    400,
-                    f"'preference' must lie in [0, {top:g}] for this LLM Bandit policy router (the range it was "
-                    f"trained on), got {request.preference:g}",
-                    param="preference",
-                    code="invalid_value",
-                )
+        try:
+            rule = self.router.resolve_rule(request.rule)
+        except ConfigError as exc:
+            raise APIError(400, str(exc), param="rule", code="invalid_value") from None
         cost = estimate_cost(self.router, request, self.default_max_tokens)
         allowed = request.allowed_llms
         if request.max_cost is not None:
@@ -198,10 +226,17 @@ class RoutingService:
                     param="max_cost",
                     code="max_cost_too_low",
                 )
+        call = RoutingCall(request.alpha, request.preference, request.budget, rule, allowed)
         future: asyncio.Future[RoutingDecision] = asyncio.get_running_loop().create_future()
-        self._pending.append((request.query, (request.alpha, allowed), future))
+        self._pending.append((request.query, call, future))
         self._wakeup.set()
-        decision = await future
+        try:
+            decision = await future
+        except ConfigError as exc:
+            # The rule, alpha and allowed LLMs are checked by now: what the router can still refuse
+            # is the budget (too low, or with the policy rule) or the preference (a policy's range).
+            param = "budget" if request.budget is not None else "preference" if request.preference is not None else None
+            raise APIError(400, str(exc), param=param, code="invalid_value") from None
         seconds = time.perf_counter() - started
         self.metrics.decision(decision.llm_id, seconds)
         return Routed(decision, fallback_order(decision), cost, seconds)
@@ -215,7 +250,7 @@ class RoutingService:
                 continue
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
             self.metrics.routing_batch.observe(len(batch))
-            groups: dict[_Key, list[int]] = defaultdict(list)
+            groups: dict[RoutingCall, list[int]] = defaultdict(list)
             for i, (_, key, _) in enumerate(batch):
                 groups[key].append(i)
             queries = [q for q, _, _ in batch]
@@ -233,17 +268,17 @@ class RoutingService:
                     future.set_result(result)
 
     def _route_groups(
-        self, queries: Sequence[str], groups: dict[_Key, list[int]]
+        self, queries: Sequence[str], groups: dict[RoutingCall, list[int]]
     ) -> list[RoutingDecision | BaseException]:
         out: list[RoutingDecision | BaseException] = [RuntimeError("not routed")] * len(queries)
-        for (alpha, allowed), rows in groups.items():
+        for call, rows in groups.items():
             try:
-                decisions = self.router.route_many([queries[i] for i in rows], alpha=alpha, allowed_llms=list(allowed))
+                decisions = call.route(self.router, [queries[i] for i in rows])
             except IRTRouterError:
                 # One bad query must not fail its neighbours: route them one by one.
                 for i in rows:
                     try:
-                        out[i] = self.router.route(queries[i], alpha=alpha, allowed_llms=list(allowed))
+                        out[i] = call.route(self.router, [queries[i]])[0]
                     except IRTRouterError as exc:
                         out[i] = exc
                 continue
