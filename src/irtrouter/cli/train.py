@@ -26,12 +26,20 @@ from irtrouter.routing.cost import COST_MODELS
 )
 @click.option(
     "--predictor",
-    default="mirt",
+    default="auto",
     show_default=True,
-    type=click.Choice(["mirt", "nirt", "2pl", "policy"]),
-    help="mirt: latent abilities (fast). nirt: 25 named abilities with relevance vectors. "
-    "2pl: RADAR's one scalar ability per LLM or configuration. policy: LLM Bandit, one policy for "
-    "every preference and candidate set over identity vectors (route with --preference; minutes).",
+    type=click.Choice(["auto", "mirt", "nirt", "2pl", "policy"]),
+    help="auto (recommended): MIRT or 2PL, whichever routes better on validation queries carved from "
+    "the training data, calibrated per LLM and guarded (it leaves the best single LLM only when the "
+    "predicted gain beats a validated margin). mirt: latent abilities (fast). nirt: 25 named abilities "
+    "with relevance vectors. 2pl: RADAR's one scalar ability per LLM or configuration. policy: LLM "
+    "Bandit, one policy for every preference and candidate set over identity vectors (route with "
+    "--preference; minutes).",
+)
+@click.option(
+    "--explain-choice",
+    is_flag=True,
+    help="Print how --predictor auto chose: each candidate's validation value, the calibration and margins.",
 )
 @click.option(
     "--dims",
@@ -101,6 +109,7 @@ def train(
     out_dir: str,
     llms: str | None,
     predictor: str,
+    explain_choice: bool,
     dims: int | None,
     embedder: str,
     warmup_lambda: float,
@@ -175,16 +184,40 @@ def train(
         predictor_params={"max_epochs": max_epochs, "learning_rate": learning_rate},
     )
     labeller = None
-    if predictor == "nirt" and labeller_url:
+    if predictor in ("nirt", "auto") and labeller_url:
         labeller = LLMAbilityLabeller(labeller_url, labeller_model)
     router.fit(results, catalog, labeller=labeller, cache_dir=cache_dir, use_cache=not no_cache, progress=show)
     router.save(out)
     t = router.training_
+    selection: dict[str, Any] | None = t.get("selection")  # type: ignore[assignment]
+    if selection is not None:
+        ranked = ", ".join(f"{row['candidate']} {row['validation_value']:+.4f}" for row in selection["table"])
+        click.echo(
+            f"chose {selection['chosen']} on {selection['n_validation_queries']} validation queries "
+            f"(value per query over alpha {', '.join(f'{a:g}' for a in selection['alphas'])}: {ranked})"
+        )
+        if explain_choice:
+            _explain_choice(router, selection)
     click.echo(
-        f"trained {predictor} on {t['n_queries']} queries x {t['n_llms']} LLMs "
+        f"trained {router.predictor_kind_} on {t['n_queries']} queries x {t['n_llms']} LLMs "
         f"({t['epochs']} epochs, best validation BCE {t['best_val_bce']:.4f} at epoch {t['best_epoch']}, "
         f"{t['train_seconds']:.1f}s); cost model {router.cost_model_.kind}; saved to {out}"
     )
+
+
+def _explain_choice(router: Any, selection: dict[str, Any]) -> None:
+    """The calibration chosen per LLM and the guard's margins, one line each."""
+    calibration = selection.get("calibration") or {}
+    for llm, losses in calibration.items():
+        if losses:
+            best = min(losses, key=losses.__getitem__)
+            shown = ", ".join(f"{m} {v:.4f}" for m, v in losses.items())
+            click.echo(f"  calibration {llm}: {best} (cross-fitted log-loss: {shown})")
+    guard = selection.get("guard")
+    if guard is not None and router.guard_ is not None:
+        margins = router.guard_.margins["linear"]
+        shown = ", ".join(f"{a:g}:{m:g}" for a, m in zip(guard["alphas"], margins, strict=True))
+        click.echo(f"  guard margins by alpha (inf: always the best single LLM): {shown}")
 
 
 command = train

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from irtrouter.errors import ConfigError
+from irtrouter.errors import ConfigError, DataError
+from irtrouter.irt.base import IRTPredictor
 
 _ROWS_PER_BLOCK = 1024  # bounds the similarity block to 1024 x n_train floats
 
@@ -57,3 +58,27 @@ def warm_up(X: np.ndarray, neighbour_embeddings: np.ndarray, lam: float) -> np.n
     if lam == 0:
         return np.asarray(X, dtype=np.float32)
     return ((1 - lam) * X + lam * neighbour_embeddings.mean(axis=1)).astype(np.float32)
+
+
+def predict_near(
+    predictor: IRTPredictor,
+    index: NeighbourIndex,
+    train_relevance: np.ndarray | None,
+    X: np.ndarray,
+    warmup_lambda: float,
+    warmup_k: int,
+    relevance_k: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``(p_hat, features, context, neighbours)`` of embedded queries ``X``: the warm-up and NIRT's
+    relevance from the nearest rows of ``index``, then the predictor (raw, uncalibrated P)."""
+    X = np.atleast_2d(np.asarray(X, dtype=np.float32))
+    if X.shape[1] != index.embeddings.shape[1]:
+        raise DataError(f"embeddings have {X.shape[1]} dimensions, the router expects {index.embeddings.shape[1]}")
+    k = max(warmup_k if warmup_lambda > 0 else 0, relevance_k if train_relevance is not None else 0)
+    near = index.search(X, k) if k else None
+    context = None
+    if train_relevance is not None and near is not None:
+        context = train_relevance[near[:, :relevance_k]].mean(axis=1)
+    if warmup_lambda > 0 and near is not None:
+        X = warm_up(X, index.embeddings[near[:, :warmup_k]], warmup_lambda)
+    return predictor.predict_proba(X, context).astype(np.float64), X, context, near

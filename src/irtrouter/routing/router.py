@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,23 +26,36 @@ import numpy as np
 from irtrouter._params import Params, check_is_fitted
 from irtrouter.data.catalog import LLMCatalog, LLMSpec
 from irtrouter.data.results import ResultsMatrix
+from irtrouter.data.splits import validation_split
 from irtrouter.embed.base import Embedder
 from irtrouter.embed.cache import CachedEmbedder, encode_texts
 from irtrouter.embed.registry import make_embedder
 from irtrouter.errors import ConfigError, DataError, RouterFormatError, UnknownLLMError
 from irtrouter.irt.abilities import ABILITY_NAMES
 from irtrouter.irt.base import IRTPredictor
+from irtrouter.irt.calibration import CALIBRATION_METHODS, Calibrator, fit_calibrator
 from irtrouter.irt.registry import PREDICTORS, predictor_class
 from irtrouter.irt.relevance import AbilityLabeller, make_labeller, relevance_vectors
 from irtrouter.routing.cost import CostModel, cost_model_from_state, make_cost_model
 from irtrouter.routing.decision import Explanation, Prediction, RoutingDecision
 from irtrouter.routing.explanation import explain_decisions
-from irtrouter.routing.neighbours import NeighbourIndex, warm_up
+from irtrouter.routing.neighbours import NeighbourIndex, predict_near
 from irtrouter.routing.persistence import CONFIG_FILE, prefixed, resolve_embedder, write_router_dir
 from irtrouter.routing.rule import RULES, TradeOff, allowed_mask, check_rule, choose, rule_scores
 from irtrouter.routing.scalarise import BudgetCalibration, BudgetReference, calibrate_budget
+from irtrouter.routing.selection import (
+    SELECTION_ALPHAS,
+    Guard,
+    filled_scores,
+    fit_guard,
+    select_by_validation,
+    validation_value,
+)
 
 log = logging.getLogger(__name__)
+
+#: ``calibration=`` values: none, per LLM by validation log-loss (auto), or one method for all.
+CALIBRATIONS = ("none", "auto", "platt", "isotonic")
 
 
 class IRTRouter(Params):
@@ -67,6 +81,19 @@ class IRTRouter(Params):
         See :mod:`irtrouter.routing.cost`.
     rule : {"linear", "chebyshev"}
         The routing rule when a call names none (:mod:`irtrouter.routing.rule`).
+    calibration : {"none", "auto", "platt", "isotonic"}, optional
+        Per-LLM calibration of P on validation queries carved from train
+        (:mod:`irtrouter.irt.calibration`; ``auto`` picks per LLM by cross-fitted log-loss).
+        Default: ``auto`` with ``predictor="auto"``, else ``none``.
+    guard : bool, optional
+        Switch away from the best single LLM only when the predicted gain beats a margin tuned on
+        validation queries (:mod:`irtrouter.routing.selection`). Default: on with ``predictor="auto"``.
+    candidates : sequence of str
+        ``predictor="auto"``: the predictors compared on validation queries by the routing objective
+        over ``selection_alphas`` (guarded and calibrated as the router will route); the winner is
+        refitted on every training query and the table is kept in ``training_["selection"]``.
+    validation_fraction : float
+        Share of each task's training queries carved out for calibration, the guard and the choice.
     predictor_params : dict, optional
         Extra arguments of the predictor (``max_epochs``, ``learning_rate``, ``hidden_units``...).
     random_state : int
@@ -97,6 +124,11 @@ class IRTRouter(Params):
         relevance_k: int = 5,
         cost_model: str = "auto",
         rule: str = "linear",
+        calibration: str | None = None,
+        guard: bool | None = None,
+        candidates: Sequence[str] = ("mirt", "2pl"),
+        selection_alphas: Sequence[float] = SELECTION_ALPHAS,
+        validation_fraction: float = 0.2,
         predictor_params: dict[str, Any] | None = None,
         random_state: int = 0,
     ) -> None:
@@ -108,23 +140,47 @@ class IRTRouter(Params):
         self.relevance_k = relevance_k
         self.cost_model = cost_model
         self.rule = rule
+        self.calibration = calibration
+        self.guard = guard
+        self.candidates = candidates
+        self.selection_alphas = selection_alphas
+        self.validation_fraction = validation_fraction
         self.predictor_params = predictor_params
         self.random_state = random_state
 
     # -- training --------------------------------------------------------------------------------
-    def _predictor_class(self) -> type[IRTPredictor]:
-        return predictor_class(self.predictor)
+    def _candidates(self) -> list[str]:
+        if self.predictor != "auto":
+            return [self.predictor]
+        names = list(self.candidates)
+        if not names:
+            raise ConfigError("predictor='auto' needs at least one candidate predictor")
+        return names
 
-    def _validate_params(self) -> int:
-        """Check the parameters; returns the predictor's number of dimensions."""
-        n_dims = self._predictor_class().resolve_n_dims(self.n_dims)
+    def _calibration_method(self) -> str:
+        method = self.calibration or ("auto" if self.predictor == "auto" else "none")
+        if method not in CALIBRATIONS:
+            raise ConfigError(f"unknown calibration {method!r}; expected one of {', '.join(CALIBRATIONS)}")
+        return method
+
+    def _guarded(self) -> bool:
+        return bool(self.predictor == "auto" if self.guard is None else self.guard)
+
+    def _validate_params(self) -> dict[str, int]:
+        """Check the parameters; returns each candidate predictor's number of dimensions."""
+        dims = {name: predictor_class(name).resolve_n_dims(self.n_dims) for name in self._candidates()}
         if not 0 <= self.warmup_lambda <= 1:
             raise ConfigError(f"warmup_lambda must be in [0, 1], got {self.warmup_lambda}")
         for name in ("warmup_k", "relevance_k"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         check_rule(self.rule, self.rules)
-        return n_dims
+        self._calibration_method()
+        if not 0 < self.validation_fraction < 1:
+            raise ConfigError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
+        for a in self.selection_alphas:
+            TradeOff.of(a)
+        return dims
 
     def fit(
         self,
@@ -160,7 +216,7 @@ class IRTRouter(Params):
             ``results.queries`` already embedded by this embedder (e.g. shared by every router of
             an evaluation); they are then not embedded again.
         """
-        n_dims = self._validate_params()
+        dims = self._validate_params()
         started = time.perf_counter()
         for m in results.llm_ids:
             if m not in catalog:
@@ -187,15 +243,15 @@ class IRTRouter(Params):
         X_llms = embed([self.catalog_[m].profile_text for m in results.llm_ids], "embedding LLM profiles")
         embed_seconds = time.perf_counter() - started
 
-        context = None
+        self.cost_model_: CostModel = make_cost_model(self.cost_model, results).fit(results, self.catalog_)
         self.relevance_info_: dict[str, Any] | None = None
         self.train_relevance_: np.ndarray | None = None
-        if self._predictor_class().requires_context:  # NIRT's relevance vectors
+        if any(predictor_class(name).requires_context for name in dims):  # NIRT's relevance vectors
             chosen = labeller or make_labeller(encoder)
             rel = relevance_vectors(
                 results.queries, X_queries, chosen, random_state=self.random_state, progress=progress
             )
-            context = self.train_relevance_ = rel.vectors
+            self.train_relevance_ = rel.vectors
             self.relevance_info_ = {
                 "labeller": rel.labeller,
                 "abilities": list(ABILITY_NAMES),
@@ -203,21 +259,31 @@ class IRTRouter(Params):
                 "cluster_abilities": [[ABILITY_NAMES[i] for i in c] for c in rel.cluster_abilities],
             }
 
-        params = {"n_dims": n_dims, "random_state": self.random_state, **(self.predictor_params or {})}
-        try:
-            self.predictor_ = self._predictor_class()(**params)
-        except TypeError as exc:
-            raise ConfigError(f"bad predictor_params for {self.predictor}: {exc}") from None
+        self.calibrator_: Calibrator | None = None
+        self.guard_: Guard | None = None
+        selection: dict[str, Any] | None = None
+        winner = next(iter(dims))
+        if self._calibration_method() != "none" or self._guarded() or len(dims) > 1:
+            winner, selection = self._validate(results, X_queries, X_llms, dims, progress)
+        if not predictor_class(winner).requires_context:
+            self.train_relevance_, self.relevance_info_ = None, None
+        self.predictor_kind_ = winner
+        self.predictor_ = self._new_predictor(winner, dims[winner])
         self.predictor_.fit(
             X_queries,
             X_llms,
             results.scores,
             llm_ids=results.llm_ids,
-            context=context,
+            context=self.train_relevance_,
             groups=results.tasks,
             progress=progress,
         )
-        self.cost_model_: CostModel = make_cost_model(self.cost_model, results).fit(results, self.catalog_)
+        if self.guard_ is not None:
+            # The default LLM: best mean on every training query, holes filled by the final model.
+            p_train = self._calibrated(self.predictor_.predict_proba(X_queries, self.train_relevance_))
+            mean_score = filled_scores(results.scores, p_train).mean(axis=0)
+            mean_cost = self.cost_model_.normalised(results.queries).mean(axis=0)
+            self.guard_ = Guard(mean_score, mean_cost, self.guard_.margins, self.guard_.validation)
         self.neighbours_ = NeighbourIndex(X_queries)
         # For explanations: difficulty percentiles and the task of the nearest training queries.
         self.train_difficulty_sorted_ = self._training_difficulty_sorted()
@@ -237,15 +303,82 @@ class IRTRouter(Params):
             "epochs": len(self.predictor_.history_),
             "best_epoch": self.predictor_.best_epoch_,
             "best_val_bce": min(h["val_bce"] for h in self.predictor_.history_),
+            **({"selection": selection} if selection is not None else {}),
         }
         log.info(
             "trained %s on %d queries x %d LLMs in %.1fs",
-            self.predictor,
+            winner,
             results.n_queries,
             results.n_llms,
             time.perf_counter() - started,
         )
         return self
+
+    def _new_predictor(self, name: str, n_dims: int) -> IRTPredictor:
+        params = {"n_dims": n_dims, "random_state": self.random_state, **(self.predictor_params or {})}
+        try:
+            return predictor_class(name)(**params)
+        except TypeError as exc:
+            raise ConfigError(f"bad predictor_params for {name}: {exc}") from None
+
+    def _validate(
+        self, results: ResultsMatrix, X: np.ndarray, X_llms: np.ndarray, dims: dict[str, int], progress: bool
+    ) -> tuple[str, dict[str, Any]]:
+        """Fit each candidate on most of the training queries and judge it on the rest (calibrated
+        and guarded as it will route); sets ``calibrator_`` and ``guard_`` of the winner and returns
+        it with the selection record."""
+        started = time.perf_counter()
+        fit_part, val_part = validation_split(results, self.validation_fraction, self.random_state)
+        pos = {q: i for i, q in enumerate(results.query_ids)}
+        fit_rows = np.array([pos[q] for q in fit_part.query_ids], dtype=np.int64)
+        val_rows = np.array([pos[q] for q in val_part.query_ids], dtype=np.int64)
+        index = NeighbourIndex(X[fit_rows])
+        C_fit, C_val = self.cost_model_.normalised(fit_part.queries), self.cost_model_.normalised(val_part.queries)
+        method = self._calibration_method()
+        values: dict[str, float] = {}
+        fitted: dict[str, tuple[Calibrator | None, Guard | None]] = {}
+        for name, n_dims in dims.items():
+            rel = (
+                None
+                if self.train_relevance_ is None or not predictor_class(name).requires_context
+                else self.train_relevance_
+            )
+            rel_fit = None if rel is None else rel[fit_rows]
+            model = self._new_predictor(name, n_dims).fit(
+                X[fit_rows], X_llms, fit_part.scores, llm_ids=results.llm_ids, context=rel_fit,
+                groups=fit_part.tasks, progress=progress,
+            )  # fmt: skip
+            p_val = predict_near(
+                model, index, rel_fit, X[val_rows], self.warmup_lambda, self.warmup_k, self.relevance_k
+            )[0]
+            calibrator = None
+            if method != "none":
+                methods = CALIBRATION_METHODS if method == "auto" else (method,)
+                calibrator = fit_calibrator(p_val, val_part.scores, results.llm_ids, methods, self.random_state)
+                p_val = calibrator.transform(p_val)
+            p_fit = model.predict_proba(X[fit_rows], rel_fit)
+            p_fit = p_fit if calibrator is None else calibrator.transform(p_fit)
+            mean_score, mean_cost = filled_scores(fit_part.scores, p_fit).mean(axis=0), C_fit.mean(axis=0)
+            guard = fit_guard(p_val, C_val, val_part.scores, mean_score, mean_cost) if self._guarded() else None
+            values[name] = validation_value(
+                p_val, C_val, val_part.scores, mean_score, mean_cost, self.selection_alphas, guard
+            )
+            fitted[name] = (calibrator, guard)
+        winner, table = select_by_validation(values)
+        self.calibrator_, self.guard_ = fitted[winner]
+        record = {
+            "chosen": winner,
+            "table": table,
+            "alphas": list(self.selection_alphas),
+            "n_validation_queries": val_part.n_queries,
+            "calibration": None if self.calibrator_ is None else self.calibrator_.report,
+            "guard": None if self.guard_ is None else self.guard_.validation,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        return winner, record
+
+    def _calibrated(self, p_hat: np.ndarray) -> np.ndarray:
+        return p_hat if self.calibrator_ is None else self.calibrator_.transform(p_hat)
 
     # -- prediction ------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -276,21 +409,12 @@ class IRTRouter(Params):
         self, X: np.ndarray, warmup_lambda: float | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         """``(p_hat, features, context, neighbours)`` of embedded queries: the warm-up and NIRT's
-        relevance from the nearest training queries, then the predictor."""
-        X = np.atleast_2d(np.asarray(X, dtype=np.float32))
-        if X.shape[1] != self.neighbours_.embeddings.shape[1]:
-            raise DataError(
-                f"embeddings have {X.shape[1]} dimensions, the router expects {self.neighbours_.embeddings.shape[1]}"
-            )
+        relevance from the nearest training queries, the predictor, then the calibration."""
         lam = self.warmup_lambda if warmup_lambda is None else warmup_lambda
-        k = max(self.warmup_k if lam > 0 else 0, self.relevance_k if self.train_relevance_ is not None else 0)
-        near = self.neighbours_.search(X, k) if k else None
-        context = None
-        if self.train_relevance_ is not None and near is not None:
-            context = self.train_relevance_[near[:, : self.relevance_k]].mean(axis=1)
-        if lam > 0 and near is not None:
-            X = warm_up(X, self.neighbours_.embeddings[near[:, : self.warmup_k]], lam)
-        return self.predictor_.predict_proba(X, context).astype(np.float64), X, context, near
+        p_hat, features, context, near = predict_near(
+            self.predictor_, self.neighbours_, self.train_relevance_, X, lam, self.warmup_k, self.relevance_k
+        )
+        return self._calibrated(p_hat), features, context, near
 
     def predict_embedded(self, X: np.ndarray, queries: Sequence[str], warmup_lambda: float | None = None) -> Prediction:
         """:class:`Prediction` for queries already embedded (``X``); ``queries`` price them."""
@@ -387,7 +511,7 @@ class IRTRouter(Params):
     ) -> np.ndarray:
         """Indices of the chosen LLMs for a :class:`Prediction` (fast trade-off sweeps)."""
         trade_off, mask, rule, _ = self._resolve_call(alpha, beta, preference, allowed_llms, rule, budget)
-        return choose(prediction.p_hat, prediction.cost, trade_off, None, mask, rule)
+        return self._choose(prediction, trade_off, mask, rule, guarded=budget is None)[0]
 
     def route(
         self,
@@ -418,10 +542,35 @@ class IRTRouter(Params):
         """Route a batch of queries with one embedding call; each decision carries its explanation."""
         trade_off, mask, rule, notes = self._resolve_call(alpha, beta, preference, allowed_llms, rule, budget)
         pred = self.predict(queries)
-        chosen = choose(pred.p_hat, pred.cost, trade_off, None, mask, rule)
+        chosen, stayed, guard_notes = self._choose(pred, trade_off, mask, rule, guarded=budget is None)
         explanations = explain_decisions(self, pred, chosen, trade_off, mask, rule)
+        if stayed is not None:
+            explanations = [
+                replace(e, reason=f"{e.reason}; stayed on the best single LLM (gain under the validated margin)")
+                if s
+                else e
+                for e, s in zip(explanations, stayed, strict=True)
+            ]
         scores = rule_scores(pred.p_hat, pred.cost, trade_off, rule)
-        return self._decisions(queries, pred, chosen, trade_off, rule, mask, scores, explanations, notes)
+        decisions = self._decisions(queries, pred, chosen, trade_off, rule, mask, scores, explanations, notes)
+        if stayed is None:
+            return decisions
+        return [
+            replace(d, extras={**d.extras, **guard_notes, "stayed_on_default": bool(s)})
+            for d, s in zip(decisions, stayed, strict=True)
+        ]
+
+    def _choose(
+        self, pred: Prediction, trade_off: TradeOff, mask: np.ndarray, rule: str, guarded: bool
+    ) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+        """The rule's choice per query, then the guard's (``selection.Guard``; not in budget mode,
+        whose calibration routes by the rule alone): ``(chosen, stayed or None, notes)``."""
+        chosen = choose(pred.p_hat, pred.cost, trade_off, None, mask, rule)
+        if self.guard_ is None or not guarded:
+            return chosen, None, {}
+        chosen, stayed, default, margin = self.guard_.apply(pred.p_hat, pred.cost, chosen, trade_off, rule, mask)
+        notes = {} if default is None else {"default_llm": self.llm_ids[default], "margin": round(margin, 6)}
+        return chosen, (stayed if default is not None else None), notes
 
     def _decisions(
         self,
@@ -472,6 +621,8 @@ class IRTRouter(Params):
             ability = self.predictor_.profile_ability(self.embedder_.encode([spec.profile_text]))[0]
         self.cost_model_.add_llm(spec, **cost_estimates)
         self.predictor_.add_llm(spec.llm_id, ability)
+        if self.calibrator_ is not None:  # nothing validated it: its P is used as predicted
+            self.calibrator_ = self.calibrator_.with_identity(spec.llm_id)
         self.catalog_ = LLMCatalog([*self.catalog_.values(), spec], source=self.catalog_.source)
         self.budget_calibrations_ = {}
 
@@ -506,6 +657,10 @@ class IRTRouter(Params):
         if self.budget_reference_ is not None:
             config["budget_reference"], budget_arrays = self.budget_reference_.state()
             arrays |= {f"budget.{k}": v for k, v in budget_arrays.items()}
+        for name, part in (("calibration", self.calibrator_), ("guard", self.guard_)):
+            if part is not None:
+                config[name], part_arrays = part.state()
+                arrays |= {f"{name}.{k}": v for k, v in part_arrays.items()}
         return config, arrays
 
     @classmethod
@@ -540,6 +695,12 @@ class IRTRouter(Params):
             None if budget is None else BudgetReference.from_state(budget, prefixed(arrays, "budget."))
         )
         self.budget_calibrations_ = {}
+        calibration, guard = config.get("calibration"), config.get("guard")
+        self.calibrator_ = (
+            None if calibration is None else Calibrator.from_state(calibration, prefixed(arrays, "calibration."))
+        )
+        self.guard_ = None if guard is None else Guard.from_state(guard, prefixed(arrays, "guard."))
+        self.predictor_kind_ = kind
         self.relevance_info_ = config.get("relevance")
         self.catalog_ = LLMCatalog.from_records(config["llms"], source=str(Path(source) / CONFIG_FILE))
         self.embedder_ = embedder

@@ -30,6 +30,8 @@ from irtrouter.evaluate.routers.contract import (
     WeightedDecisions,
 )
 from irtrouter.irt.abilities import ABILITY_NAMES
+from irtrouter.irt.registry import predictor_class
+from irtrouter.routing.decision import Prediction
 from irtrouter.routing.policy.router import PolicyRouter
 from irtrouter.routing.router import IRTRouter
 from irtrouter.routing.rule import RULES, check_rule
@@ -64,10 +66,18 @@ class IRTAdapter(Router):
         relevance_k: int = 5,
         relevance: Literal["labelled", "uniform"] = "labelled",
         rule: str = "linear",
+        calibration: str | None = None,
+        guard: bool | None = None,
+        candidates: Sequence[str] = ("mirt", "2pl"),
+        validation_fraction: float = 0.2,
         predictor_params: dict[str, Any] | None = None,
         random_state: int = 0,
         cost_model: str = "auto",
     ) -> None:
+        self.calibration = calibration
+        self.guard = guard
+        self.candidates = candidates
+        self.validation_fraction = validation_fraction
         self.predictor = predictor
         self.n_dims = n_dims
         self.warmup_lambda = warmup_lambda
@@ -95,7 +105,9 @@ class IRTAdapter(Router):
             predictor_params=self.predictor_params,
             random_state=self.random_state,
         )
-        uniform = self.relevance == "uniform" and self.router_._predictor_class().requires_context
+        uniform = self.relevance == "uniform" and any(
+            predictor_class(n).requires_context for n in self.router_._candidates()
+        )
         self.router_.fit(
             data.results,
             data.catalog,
@@ -108,7 +120,21 @@ class IRTAdapter(Router):
     def _decide(self, batch: QueryBatch) -> Decisions:
         rule = check_rule(self.rule, RULES)
         pred = self.router_.predict_embedded(batch.X, batch.queries, warmup_lambda=self.warmup_lambda)
-        return ScoredDecisions(pred.llm_ids, pred.p_hat, pred.cost, rule)
+        if self.router_.guard_ is None:
+            return ScoredDecisions(pred.llm_ids, pred.p_hat, pred.cost, rule)
+        return RouterDecisions(self.router_, pred, rule)
+
+
+class RouterDecisions(WeightedDecisions):
+    """The servable router's own choice per weight (its guard included), with its p-hat."""
+
+    def __init__(self, router: IRTRouter, prediction: Prediction, rule: str) -> None:
+        self._prediction = prediction
+        super().__init__(router.llm_ids, lambda alpha: router.choose(prediction, alpha=alpha, rule=rule))
+
+    @property
+    def p_hat(self) -> np.ndarray:
+        return self._prediction.p_hat
 
 
 class PolicyDecisions(WeightedDecisions):

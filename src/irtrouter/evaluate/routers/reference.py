@@ -9,6 +9,9 @@
 ``oracle``
     The best realised score, the cheapest LLM among ties: the upper limit. Reads the outcomes of
     the test queries, so it is a reference, not a router.
+``best-single``
+    At each alpha, the one LLM with the best Reward on the *training* split (what a user without a
+    router would pick): the bar every router must clear.
 
 Small and large LLM
     By default the cheapest and the most expensive LLM by the router's cost model averaged over
@@ -25,16 +28,18 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from irtrouter.errors import ConfigError
+from irtrouter.evaluate.metrics import realised_costs, single_llm_cost_scale
 from irtrouter.evaluate.routers.contract import (
     Decisions,
     FixedDecisions,
     QueryBatch,
     Router,
     TrainingData,
+    WeightedDecisions,
     llm_index,
     small_and_large,
 )
-from irtrouter.routing.rule import choose
+from irtrouter.routing.rule import choose, resolve_weights
 
 
 class SingleLLMRouter(Router):
@@ -85,3 +90,45 @@ class OracleRouter(Router):
         assert batch.scores is not None and batch.costs is not None  # checked by decide()
         # alpha = 1: the rule compares scores only and breaks ties by the lower cost.
         return FixedDecisions(self.llm_ids_, choose(batch.scores, batch.costs, alpha=1.0))
+
+
+class BestSingleRouter(Router):
+    """At each weight, every query to the LLM with the best Reward on the training split.
+
+    The Reward is the evaluation's (IRT-Router eq. 12: ``alpha * Performance - (1 - alpha) * Total
+    Cost / the largest single-LLM Total Cost``) on the training queries observed for every LLM,
+    with their realised (or modelled) USD costs. Where fewer than ``min_complete`` of the training
+    queries are complete (pools with holes), each LLM is judged on the queries it answered.
+    """
+
+    def __init__(self, min_complete: float = 0.2, cost_model: str = "auto") -> None:
+        self.min_complete = min_complete
+        self.cost_model = cost_model
+
+    def _fit(self, data: TrainingData) -> None:
+        results = data.results
+        complete = results.complete()
+        if complete.n_queries >= self.min_complete * results.n_queries and complete.n_queries > 0:
+            costs, _ = realised_costs(complete, data.catalog)
+            scale = single_llm_cost_scale(costs)
+            self.performance_ = complete.scores.mean(axis=0)  # = Performance of always using that LLM
+            self.total_cost_ = costs.sum(axis=0)
+        else:
+            costs, _ = realised_costs(results, data.catalog)
+            seen = results.observed
+            self.performance_ = np.array([np.nanmean(results.scores[seen[:, j], j]) for j in range(results.n_llms)])
+            # Mean cost of a query each LLM answered, scaled to the whole training set.
+            self.total_cost_ = (
+                np.array([costs[seen[:, j], j].mean() for j in range(results.n_llms)]) * results.n_queries
+            )
+            scale = float(self.total_cost_.max()) or 1.0
+        self.cost_scale_ = scale
+
+    def llm_at(self, alpha: float) -> int:
+        """The training split's best single LLM at weight ``alpha`` (ties: the first)."""
+        a, b = resolve_weights(alpha)
+        return int(np.argmax(100.0 * (a * self.performance_ - b * self.total_cost_ / self.cost_scale_)))
+
+    def _decide(self, batch: QueryBatch) -> Decisions:
+        n = len(batch)
+        return WeightedDecisions(self.llm_ids_, lambda alpha: np.full(n, self.llm_at(alpha), dtype=np.int64))

@@ -26,7 +26,7 @@ from irtrouter.evaluate.routers.binary import HybridLLMRouter, MFRouter
 from irtrouter.evaluate.routers.contract import Router
 from irtrouter.evaluate.routers.irt import BanditRouter, IRTAdapter
 from irtrouter.evaluate.routers.predictive import KNNRouter, MLPRouter, TunedKNNRouter
-from irtrouter.evaluate.routers.reference import OracleRouter, RandomRouter, SingleLLMRouter
+from irtrouter.evaluate.routers.reference import BestSingleRouter, OracleRouter, RandomRouter, SingleLLMRouter
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,7 @@ BUILTIN_ROUTERS: dict[str, RouterEntry] = {
     "large-llm": RouterEntry(SingleLLMRouter, {"default": "large"}, "always the most expensive LLM"),
     "random": RouterEntry(RandomRouter, {}, "uniformly at random (exact expectation)"),
     "oracle": RouterEntry(OracleRouter, {}, "best realised score, cheapest on ties (upper limit)"),
+    "best-single": RouterEntry(BestSingleRouter, {}, "the LLM with the best Reward on the training split, per alpha"),
     "hybrid-llm": RouterEntry(HybridLLMRouter, {}, "HybridLLM: is the small LLM good enough? (binary)"),
     "routellm-mf": RouterEntry(MFRouter, {}, "RouteLLM matrix factorisation (binary)"),
     "routerbench-knn": RouterEntry(KNNRouter, {"k": 10}, "RouterBench predictive router, kNN (k=10)"),
@@ -115,6 +116,11 @@ BUILTIN_ROUTERS: dict[str, RouterEntry] = {
     "2pl": RouterEntry(IRTAdapter, {"predictor": "2pl"}, "RADAR 2PL, linear scalarisation"),
     "2pl-chebyshev": RouterEntry(
         IRTAdapter, {"predictor": "2pl", "rule": "chebyshev"}, "RADAR 2PL, Chebyshev scalarisation"
+    ),
+    "default": RouterEntry(
+        IRTAdapter,
+        {"predictor": "auto"},
+        "what 'irtrouter train' builds: MIRT or 2PL chosen on validation, calibrated, guarded",
     ),
     "mirt-chebyshev": RouterEntry(
         IRTAdapter, {"predictor": "mirt", "rule": "chebyshev"}, "MIRT-Router's predictor, Chebyshev scalarisation"
