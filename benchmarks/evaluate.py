@@ -47,7 +47,9 @@ def machine() -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="subsets, hashing embedder, short training (CI)")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument(
+        "--datasets", nargs="+", default=None, choices=DATASETS, help="default: all (--quick: all but zeroeval)"
+    )
     parser.add_argument(
         "--routers", nargs="+", default=None, help="registry names or specs (default: every registered router)"
     )
@@ -125,7 +127,7 @@ def compute(args: argparse.Namespace, argv: list[str] | None) -> Report:
     base = SuiteConfig.quick() if args.quick else SuiteConfig()
     config = replace(
         base,
-        datasets=tuple(args.datasets),
+        datasets=base.datasets if args.datasets is None else tuple(args.datasets),
         routers=tuple(args.routers or available_routers()),
         ablations=tuple(args.ablations),
         ablation_datasets=tuple(args.ablation_datasets),

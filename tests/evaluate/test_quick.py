@@ -16,7 +16,8 @@ from irtrouter.data.results import normalise_text
 from irtrouter.evaluate.metrics import realised_costs
 from irtrouter.evaluate.protocol import benchmark_settings, subsample
 from irtrouter.evaluate.routers.registry import available_routers
-from irtrouter.evaluate.suite import DATASETS, SuiteConfig
+from irtrouter.evaluate.suite import QUICK_DATASETS as DATASETS
+from irtrouter.evaluate.suite import SuiteConfig
 
 pytestmark = pytest.mark.integration
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "evaluate.py"

@@ -11,6 +11,8 @@ name                      what it reads (a directory)
                           (in-distribution) and the other JSON files (out-of-distribution)
 ``routellm``              lm-sys/RouteLLM: ``mmlu/*.csv``, ``gsm8k/gsm8k_responses.csv``,
                           ``mt_bench/{question,judgements}.jsonl``, minus contaminated prompts
+``zeroeval``              yuchenlin/ZeroEval: ``queries.csv``, ``scores.csv``, ``output_lengths.csv``
+                          (read and checked in :mod:`irtrouter.data.zeroeval`)
 ========================  =====================================================================
 
 Every loader returns a :class:`Benchmark` whose test split never holds a query whose text is
@@ -42,6 +44,7 @@ import numpy as np
 from irtrouter.data.catalog import LLMCatalog, catalog_from_obj, load_catalog
 from irtrouter.data.results import ResultsMatrix, normalise_text, query_id_for
 from irtrouter.data.splits import drop_seen_queries, split_in_distribution
+from irtrouter.data.zeroeval import read_zeroeval
 from irtrouter.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -302,11 +305,22 @@ def load_routellm(root: str | Path, seed: int = 0) -> Benchmark:
     )
 
 
+# -- zeroeval -----------------------------------------------------------------------------------
+
+
+def load_zeroeval(root: str | Path, seed: int = 0) -> Benchmark:
+    """ZeroEval: 53 LLMs on CRUX, GSM8K and MATH level 5, with holes and answer lengths (no prices)."""
+    data = read_zeroeval(root, seed=seed)
+    catalog = bundled_catalog("zeroeval").subset(data.train.llm_ids)
+    return Benchmark("zeroeval", data.train, data.test, catalog, cost_source="modelled", notes=data.notes)
+
+
 BENCHMARKS: dict[str, Callable[..., Benchmark]] = {
     "llmrouter": load_llmrouter,
     "routerbench_subset": load_routerbench_subset,
     "routerdc_7llm": load_routerdc_7llm,
     "routellm": load_routellm,
+    "zeroeval": load_zeroeval,
 }
 
 
@@ -336,6 +350,8 @@ def detect_benchmark(path: str | Path) -> str | None:
         return "llmrouter"
     if (path / "mmlu").is_dir() and (path / "gsm8k").is_dir():
         return "routellm"
+    if all((path / f).is_file() for f in ("queries.csv", "scores.csv", "output_lengths.csv")):
+        return "zeroeval"
     if list(path.glob("*_train.csv")):
         return "routerbench_subset"
     if list(path.glob("*_train.json")) or list(path.glob("*-train.json")):

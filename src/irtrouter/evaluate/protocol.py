@@ -8,11 +8,21 @@ Out-of-distribution (OOD)
     C-Eval, ARC-Easy, JavaScript). Elsewhere the tasks in :data:`DEFAULT_OOD_TASKS` are held out:
     every query of them (train and test files) is a test query, and the router trains on the
     train split of the other tasks. For LLMRouter these are the three tasks the IRT-Router paper
-    also uses as OOD sets (CommonsenseQA, GSM8K, HumanEval).
+    also uses as OOD sets (CommonsenseQA, GSM8K, HumanEval). RouterBench and ZeroEval hold out the
+    one task unlike the others: MBPP (code) beside two multiple-choice tasks, and CRUX (predicting
+    a Python function's output) beside two maths tasks. CRUX is also the task that 48 of ZeroEval's
+    53 LLMs ran, all in full, so its OOD setting keeps those 48. Holding out math-l5 instead would
+    keep 38: Llama-3.1-405B@hyperbolic lacks 15 of its items and Llama-3.1-70B@hyperbolic has nothing
+    else to train on.
 
 In both, a test query whose text (whitespace folded) appears in the training queries is an error
 (:func:`assert_unseen`), and only test queries observed for every LLM are scored
 (:meth:`~irtrouter.data.ResultsMatrix.complete`).
+
+Pools whose holes are whole tasks (:data:`FULLY_OBSERVED_LLMS_ONLY`: ZeroEval, where 53 LLMs ran 1
+to 3 tasks) have no test query that every LLM answered. There, a setting instead keeps the LLMs
+observed on every one of its test queries (and on some training query), and its description names
+the LLMs it leaves out. On ZeroEval's ID split these are the 27 LLMs of the dense block.
 """
 
 from __future__ import annotations
@@ -32,7 +42,9 @@ DEFAULT_OOD_TASKS: dict[str, tuple[str, ...]] = {
     "llmrouter": ("commonsense_qa", "gsm8k", "human_eval"),
     "routerbench_subset": ("mbpp",),
     "routellm": ("gsm8k",),
+    "zeroeval": ("crux",),
 }
+FULLY_OBSERVED_LLMS_ONLY = frozenset({"zeroeval"})
 
 
 @dataclass(frozen=True)
@@ -105,7 +117,7 @@ def benchmark_settings(
     out = []
     for split in splits:
         if split == "ID":
-            out.append(make_setting(bench.name, "ID", bench.train, bench.test, bench.catalog, "; ".join(bench.notes)))
+            out.append(_bench_setting(bench, "ID", bench.train, bench.test, "; ".join(bench.notes)))
         elif split == "OOD":
             out.append(ood_setting(bench, ood_tasks))
         else:
@@ -116,13 +128,8 @@ def benchmark_settings(
 def ood_setting(bench: Benchmark, ood_tasks: Sequence[str] | None = None) -> Setting:
     """Train on the train split without the held-out tasks; test on every query of those tasks."""
     if ood_tasks is None and bench.ood is not None:
-        return make_setting(
-            bench.name,
-            "OOD",
-            bench.train,
-            bench.ood,
-            bench.catalog,
-            f"published OOD sets: {', '.join(bench.ood.task_names())}",
+        return _bench_setting(
+            bench, "OOD", bench.train, bench.ood, f"published OOD sets: {', '.join(bench.ood.task_names())}"
         )
     tasks = tuple(ood_tasks) if ood_tasks is not None else DEFAULT_OOD_TASKS.get(bench.name)
     if not tasks:
@@ -133,14 +140,37 @@ def ood_setting(bench: Benchmark, ood_tasks: Sequence[str] | None = None) -> Set
     if in_test:
         held.append(split_out_of_distribution(bench.test, in_test)[1])
     test = ResultsMatrix.concat(held, source=f"{bench.name} held-out tasks") if len(held) > 1 else held_train
-    return make_setting(
-        bench.name,
+    return _bench_setting(
+        bench,
         "OOD",
         train,
         test,
-        bench.catalog,
         f"held-out tasks {', '.join(tasks)} (all their queries); trained on the other tasks' train split",
     )
+
+
+def fully_observed_llms(train: ResultsMatrix, test: ResultsMatrix) -> tuple[str, ...]:
+    """The LLMs observed on every query of ``test`` and on at least one of ``train``, in order."""
+    keep = test.observed.all(axis=0) & train.observed.any(axis=0)
+    return tuple(test.llm_ids[j] for j in np.flatnonzero(keep))
+
+
+def _bench_setting(
+    bench: Benchmark, split: str, train: ResultsMatrix, test: ResultsMatrix, description: str
+) -> Setting:
+    """:func:`make_setting` for a benchmark, keeping only fully observed LLMs where its holes are whole tasks."""
+    catalog = bench.catalog
+    if bench.name in FULLY_OBSERVED_LLMS_ONLY:
+        kept = fully_observed_llms(train, test)
+        if not kept:
+            raise DataError("no LLM is observed on every test query", source=test.source)
+        left_out = [m for m in test.llm_ids if m not in set(kept)]
+        train, test, catalog = train.select_llms(kept), test.select_llms(kept), catalog.subset(kept)
+        lead = f"the {len(kept)} LLMs observed on every test query"
+        if left_out:
+            lead += f" (left out {len(left_out)}: {', '.join(left_out)})"
+        description = f"{lead}; {description}"
+    return make_setting(bench.name, split, train, test, catalog, description)
 
 
 def subsample(setting: Setting, n_train: int | None, n_test: int | None, seed: int = 0) -> Setting:

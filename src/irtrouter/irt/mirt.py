@@ -15,14 +15,23 @@ The intercept b_q is likewise only identified up to ``a_q . t`` for any shift t 
 after training the abilities are centred on the trained LLMs' mean (t = -mean theta), so b_q reads
 as the difficulty of q *for the average LLM of the pool*: P = 0.5 at b_q = 0 for an LLM of mean
 ability. This too leaves every prediction unchanged.
+
+Free ability offsets (``offset_prior``, off by default)
+    ``theta_M = W_theta e_M + c_theta + u_M`` with a free offset ``u_M`` per trained LLM under a
+    Gaussian prior N(0, 1 / offset_prior) (MAP: ``offset_prior / 2 * |u|^2`` per LLM added to the
+    summed BCE). The profile map still places a newcomer (:meth:`profile_ability` has no offset:
+    cold start is unchanged), while a well-observed LLM gets an ability of its own: two LLMs whose
+    profiles read alike (variants of one family, prompt variants of one model) can then differ.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from irtrouter.errors import ConfigError
 from irtrouter.irt.base import IRTPredictor, Params
 from irtrouter.irt.ops import NUMPY_OPS, ArrayOps
 
@@ -41,10 +50,35 @@ class MIRTPredictor(IRTPredictor):
     logit_is_linear = True
     labels_dimensions_by_task = True
 
+    def __init__(
+        self,
+        n_dims: int = 25,
+        offset_prior: float | None = None,
+        learning_rate: float = 0.002,
+        batch_size: int = 512,
+        max_epochs: int = 200,
+        patience: int = 10,
+        validation_fraction: float = 0.1,
+        weight_decay: float = 0.0,
+        random_state: int = 0,
+    ) -> None:
+        super().__init__(
+            n_dims=n_dims,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            patience=patience,
+            validation_fraction=validation_fraction,
+            weight_decay=weight_decay,
+            random_state=random_state,
+        )
+        self.offset_prior = offset_prior
+
     def init_params(self, d_query: int, d_llm: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         n = self.n_dims
         scale = n**-0.25  # a . theta starts with unit variance for unit-norm embeddings
-        return {
+        offsets = {} if self.offset_prior is None else {"U": np.zeros((self._n_llms, n), np.float32)}
+        return offsets | {
             "W_a": rng.normal(0, scale, (n, d_query)).astype(np.float32),
             "c_a": np.zeros(n, np.float32),
             "w_b": rng.normal(0, 0.1, d_query).astype(np.float32),
@@ -54,7 +88,39 @@ class MIRTPredictor(IRTPredictor):
         }
 
     def abilities(self, ops: ArrayOps, X_llms: Any, params: Params) -> Any:
-        return X_llms @ params["W_theta"].T + params["c_theta"]
+        """The trained LLMs' abilities (their profiles' in training order, plus their offsets)."""
+        theta = X_llms @ params["W_theta"].T + params["c_theta"]
+        return theta + params["U"] if "U" in params else theta
+
+    def penalty(self, ops: ArrayOps, X_queries: Any, X_llms: Any, theta: Any, params: Params, context: Any) -> Any:
+        if "U" not in params:
+            return 0.0
+        # The prior's share of one cell's loss: the batch loss is a mean over observed cells.
+        return self.offset_prior * (params["U"] ** 2).sum() / (2.0 * self._n_observed)
+
+    def fit(
+        self,
+        X_queries: np.ndarray,
+        X_llms: np.ndarray,
+        Y: np.ndarray,
+        *,
+        llm_ids: Sequence[str] | None = None,
+        context: np.ndarray | None = None,
+        groups: Sequence[str] | None = None,
+        progress: bool = False,
+    ) -> MIRTPredictor:
+        if self.offset_prior is not None and not self.offset_prior > 0:
+            raise ConfigError(f"offset_prior must be > 0 (or None: no offsets), got {self.offset_prior!r}")
+        Y = np.asarray(Y)
+        self._n_llms, self._n_observed = Y.shape[1], max(int((~np.isnan(Y)).sum()), 1)
+        super().fit(X_queries, X_llms, Y, llm_ids=llm_ids, context=context, groups=groups, progress=progress)
+        return self
+
+    def profile_ability(self, X_llm: np.ndarray) -> np.ndarray:
+        """Ability of an LLM from its profile embedding alone (no offset: IRT-Router section 6.3)."""
+        self._check_fitted()
+        X = np.atleast_2d(X_llm).astype(np.float32)
+        return np.asarray(X @ self.params_["W_theta"].T + self.params_["c_theta"])
 
     @staticmethod
     def discrimination(ops: ArrayOps, X_queries: Any, params: Params) -> Any:
@@ -86,8 +152,9 @@ class MIRTPredictor(IRTPredictor):
         sign = np.where(a.mean(axis=0) < 0, -1.0, 1.0).astype(np.float32)
         for name in ("W_a", "W_theta"):
             self.params_[name] = self.params_[name] * sign[:, None]
-        for name in ("c_a", "c_theta"):
-            self.params_[name] = self.params_[name] * sign
+        for name in ("c_a", "c_theta", "U"):
+            if name in self.params_:
+                self.params_[name] = self.params_[name] * sign
         self.abilities_ = self.abilities_ * sign
         # Centre abilities; b absorbs the shift: a.(theta - m) - (b - a.m) == a.theta - b.
         centre = self.abilities_.mean(axis=0)

@@ -60,6 +60,16 @@ def warm_up(X: np.ndarray, neighbour_embeddings: np.ndarray, lam: float) -> np.n
     return ((1 - lam) * X + lam * neighbour_embeddings.mean(axis=1)).astype(np.float32)
 
 
+def neighbour_mean(scores: np.ndarray, near: np.ndarray, k: int, prior: np.ndarray) -> np.ndarray:
+    """Per query and LLM, the mean observed score of the ``k`` nearest training queries (RouterBench's
+    kNN predictor); ``prior`` (n_llms,) where none of them observed that LLM."""
+    cells = scores[near[:, :k]]  # (n, k, n_llms)
+    seen = ~np.isnan(cells)
+    total = np.where(seen, cells, 0.0).sum(axis=1)
+    count = seen.sum(axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), prior)
+
+
 def predict_near(
     predictor: IRTPredictor,
     index: NeighbourIndex,
@@ -68,13 +78,15 @@ def predict_near(
     warmup_lambda: float,
     warmup_k: int,
     relevance_k: int,
+    extra_k: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """``(p_hat, features, context, neighbours)`` of embedded queries ``X``: the warm-up and NIRT's
-    relevance from the nearest rows of ``index``, then the predictor (raw, uncalibrated P)."""
+    relevance from the nearest rows of ``index``, then the predictor (raw, uncalibrated P).
+    ``neighbours`` holds at least ``extra_k`` columns when asked (one search serves a kNN blend)."""
     X = np.atleast_2d(np.asarray(X, dtype=np.float32))
     if X.shape[1] != index.embeddings.shape[1]:
         raise DataError(f"embeddings have {X.shape[1]} dimensions, the router expects {index.embeddings.shape[1]}")
-    k = max(warmup_k if warmup_lambda > 0 else 0, relevance_k if train_relevance is not None else 0)
+    k = max(warmup_k if warmup_lambda > 0 else 0, relevance_k if train_relevance is not None else 0, extra_k)
     near = index.search(X, k) if k else None
     context = None
     if train_relevance is not None and near is not None:

@@ -44,10 +44,13 @@ from irtrouter.routing.persistence import CONFIG_FILE, prefixed, resolve_embedde
 from irtrouter.routing.rule import RULES, TradeOff, allowed_mask, check_rule, choose, rule_scores
 from irtrouter.routing.scalarise import BudgetCalibration, BudgetReference, calibrate_budget
 from irtrouter.routing.selection import (
+    KNN_GRID,
     SELECTION_ALPHAS,
     Guard,
+    choose_blend,
     filled_scores,
     fit_guard,
+    mix,
     select_by_validation,
     validation_value,
 )
@@ -88,6 +91,11 @@ class IRTRouter(Params):
     guard : bool, optional
         Switch away from the best single LLM only when the predicted gain beats a margin tuned on
         validation queries (:mod:`irtrouter.routing.selection`). Default: on with ``predictor="auto"``.
+    knn_blend : bool, optional
+        Blend P with the mean score of the nearest training queries (RouterBench's kNN), the number
+        of neighbours and the weight chosen on validation queries by log-loss (weight 1: the IRT
+        model alone). Abilities, difficulties and explanations stay the IRT model's. Default: on
+        with ``predictor="auto"``.
     candidates : sequence of str
         ``predictor="auto"``: the predictors compared on validation queries by the routing objective
         over ``selection_alphas`` (guarded and calibrated as the router will route); the winner is
@@ -126,6 +134,7 @@ class IRTRouter(Params):
         rule: str = "linear",
         calibration: str | None = None,
         guard: bool | None = None,
+        knn_blend: bool | None = None,
         candidates: Sequence[str] = ("mirt", "2pl"),
         selection_alphas: Sequence[float] = SELECTION_ALPHAS,
         validation_fraction: float = 0.2,
@@ -142,6 +151,7 @@ class IRTRouter(Params):
         self.rule = rule
         self.calibration = calibration
         self.guard = guard
+        self.knn_blend = knn_blend
         self.candidates = candidates
         self.selection_alphas = selection_alphas
         self.validation_fraction = validation_fraction
@@ -165,6 +175,9 @@ class IRTRouter(Params):
 
     def _guarded(self) -> bool:
         return bool(self.predictor == "auto" if self.guard is None else self.guard)
+
+    def _blended(self) -> bool:
+        return bool(self.predictor == "auto" if self.knn_blend is None else self.knn_blend)
 
     def _validate_params(self) -> dict[str, int]:
         """Check the parameters; returns each candidate predictor's number of dimensions."""
@@ -263,7 +276,11 @@ class IRTRouter(Params):
         self.guard_: Guard | None = None
         selection: dict[str, Any] | None = None
         winner = next(iter(dims))
-        if self._calibration_method() != "none" or self._guarded() or len(dims) > 1:
+        self.knn_blend_: tuple[int, float] | None = None
+        self.train_scores_ = np.asarray(results.scores, dtype=np.float32)
+        with np.errstate(invalid="ignore"):
+            self.score_prior_ = np.nan_to_num(np.nanmean(results.scores, axis=0), nan=0.5)
+        if self._calibration_method() != "none" or self._guarded() or self._blended() or len(dims) > 1:
             winner, selection = self._validate(results, X_queries, X_llms, dims, progress)
         if not predictor_class(winner).requires_context:
             self.train_relevance_, self.relevance_info_ = None, None
@@ -336,7 +353,7 @@ class IRTRouter(Params):
         C_fit, C_val = self.cost_model_.normalised(fit_part.queries), self.cost_model_.normalised(val_part.queries)
         method = self._calibration_method()
         values: dict[str, float] = {}
-        fitted: dict[str, tuple[Calibrator | None, Guard | None]] = {}
+        fitted: dict[str, tuple[Calibrator | None, Guard | None, tuple[int, float] | None]] = {}
         for name, n_dims in dims.items():
             rel = (
                 None
@@ -348,29 +365,38 @@ class IRTRouter(Params):
                 X[fit_rows], X_llms, fit_part.scores, llm_ids=results.llm_ids, context=rel_fit,
                 groups=fit_part.tasks, progress=progress,
             )  # fmt: skip
-            p_val = predict_near(
-                model, index, rel_fit, X[val_rows], self.warmup_lambda, self.warmup_k, self.relevance_k
-            )[0]
+            p_val, _, _, near = predict_near(
+                model, index, rel_fit, X[val_rows], self.warmup_lambda, self.warmup_k, self.relevance_k,
+                extra_k=max(KNN_GRID) if self._blended() else 0,
+            )  # fmt: skip
+            blend = None
+            if self._blended():
+                assert near is not None
+                blend = choose_blend(p_val, fit_part.scores, near, val_part.scores)
+                p_val = mix(p_val, fit_part.scores, near, blend)
             calibrator = None
             if method != "none":
                 methods = CALIBRATION_METHODS if method == "auto" else (method,)
                 calibrator = fit_calibrator(p_val, val_part.scores, results.llm_ids, methods, self.random_state)
                 p_val = calibrator.transform(p_val)
-            p_fit = model.predict_proba(X[fit_rows], rel_fit)
+            p_fit = model.predict_proba(X[fit_rows], rel_fit)  # holes of the training means only
             p_fit = p_fit if calibrator is None else calibrator.transform(p_fit)
             mean_score, mean_cost = filled_scores(fit_part.scores, p_fit).mean(axis=0), C_fit.mean(axis=0)
             guard = fit_guard(p_val, C_val, val_part.scores, mean_score, mean_cost) if self._guarded() else None
             values[name] = validation_value(
                 p_val, C_val, val_part.scores, mean_score, mean_cost, self.selection_alphas, guard
             )
-            fitted[name] = (calibrator, guard)
+            fitted[name] = (calibrator, guard, blend)
         winner, table = select_by_validation(values)
-        self.calibrator_, self.guard_ = fitted[winner]
+        self.calibrator_, self.guard_, self.knn_blend_ = fitted[winner]
         record = {
             "chosen": winner,
             "table": table,
             "alphas": list(self.selection_alphas),
             "n_validation_queries": val_part.n_queries,
+            "knn_blend": None
+            if self.knn_blend_ is None
+            else {"k": self.knn_blend_[0], "irt_weight": self.knn_blend_[1]},
             "calibration": None if self.calibrator_ is None else self.calibrator_.report,
             "guard": None if self.guard_ is None else self.guard_.validation,
             "seconds": round(time.perf_counter() - started, 3),
@@ -411,9 +437,17 @@ class IRTRouter(Params):
         """``(p_hat, features, context, neighbours)`` of embedded queries: the warm-up and NIRT's
         relevance from the nearest training queries, the predictor, then the calibration."""
         lam = self.warmup_lambda if warmup_lambda is None else warmup_lambda
+        blend = self.knn_blend_
         p_hat, features, context, near = predict_near(
-            self.predictor_, self.neighbours_, self.train_relevance_, X, lam, self.warmup_k, self.relevance_k
-        )
+            self.predictor_, self.neighbours_, self.train_relevance_, X, lam, self.warmup_k, self.relevance_k,
+            extra_k=0 if blend is None else blend[0],
+        )  # fmt: skip
+        if blend is not None:
+            assert near is not None
+            trained = self.train_scores_.shape[1]  # LLMs added later have no neighbour scores
+            p_hat[:, :trained] = mix(p_hat[:, :trained], self.train_scores_, near, blend, self.score_prior_)
+            base_k = max(self.warmup_k if lam > 0 else 0, self.relevance_k if self.train_relevance_ is not None else 0)
+            near = near[:, :base_k] if base_k else None
         return self._calibrated(p_hat), features, context, near
 
     def predict_embedded(self, X: np.ndarray, queries: Sequence[str], warmup_lambda: float | None = None) -> Prediction:
@@ -657,6 +691,9 @@ class IRTRouter(Params):
         if self.budget_reference_ is not None:
             config["budget_reference"], budget_arrays = self.budget_reference_.state()
             arrays |= {f"budget.{k}": v for k, v in budget_arrays.items()}
+        if self.knn_blend_ is not None:
+            config["knn_blend"] = {"k": self.knn_blend_[0], "irt_weight": self.knn_blend_[1]}
+            arrays["train_scores"], arrays["score_prior"] = self.train_scores_, self.score_prior_
         for name, part in (("calibration", self.calibrator_), ("guard", self.guard_)):
             if part is not None:
                 config[name], part_arrays = part.state()
@@ -701,6 +738,10 @@ class IRTRouter(Params):
         )
         self.guard_ = None if guard is None else Guard.from_state(guard, prefixed(arrays, "guard."))
         self.predictor_kind_ = kind
+        blend = config.get("knn_blend")
+        self.knn_blend_ = None if blend is None else (int(blend["k"]), float(blend["irt_weight"]))
+        self.train_scores_ = arrays.get("train_scores")  # type: ignore[assignment]
+        self.score_prior_ = arrays.get("score_prior")
         self.relevance_info_ = config.get("relevance")
         self.catalog_ = LLMCatalog.from_records(config["llms"], source=str(Path(source) / CONFIG_FILE))
         self.embedder_ = embedder

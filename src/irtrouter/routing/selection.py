@@ -28,14 +28,53 @@ from typing import Any
 
 import numpy as np
 
+from irtrouter.irt.calibration import log_loss
+from irtrouter.routing.neighbours import neighbour_mean
 from irtrouter.routing.rule import RULES, TradeOff, choose, rule_scores
 
 #: Trade-offs (normalised alpha) at which margins are tuned; a call uses the nearest.
 ALPHA_GRID: tuple[float, ...] = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 21))
 #: Candidate margins, in units of the rule's score (alpha + beta = 1); inf: always the default.
 MARGINS: tuple[float, ...] = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, np.inf)
+#: Grid points on each side whose validation evidence a margin pools.
+SMOOTHING = 2
 #: Trade-offs over which ``predictor="auto"`` compares its candidates by default.
 SELECTION_ALPHAS: tuple[float, ...] = (0.2, 0.5, 0.8)
+
+
+#: Neighbours and IRT weights tried by the kNN blend.
+KNN_GRID: tuple[int, ...] = (5, 10, 20, 50, 100)
+BLEND_WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def mix(
+    p_irt: np.ndarray,
+    train_scores: np.ndarray,
+    near: np.ndarray,
+    blend: tuple[int, float],
+    prior: np.ndarray | None = None,
+) -> np.ndarray:
+    """``w * P_irt + (1 - w) * P_knn`` with ``(k, w) = blend``; P_knn is the mean score of the ``k``
+    nearest training queries (``prior``, default P_irt's mean, where they observed none)."""
+    k, w = blend
+    if w >= 1.0:
+        return p_irt
+    fallback = p_irt.mean(axis=0) if prior is None else prior
+    return w * p_irt + (1.0 - w) * neighbour_mean(train_scores, near, k, fallback)
+
+
+def choose_blend(p_irt: np.ndarray, train_scores: np.ndarray, near: np.ndarray, Y_val: np.ndarray) -> tuple[int, float]:
+    """The ``(k, w)`` of ``KNN_GRID`` x ``BLEND_WEIGHTS`` of lowest validation log-loss (ties: the
+    IRT model's larger weight, then the smaller k)."""
+    best: tuple[float, float, int] | None = None
+    for k in KNN_GRID:
+        for w in BLEND_WEIGHTS:
+            loss = round(log_loss(mix(p_irt, train_scores, near, (k, w)), Y_val), 9)
+            key = (loss, -w, k)
+            if best is None or key < best:
+                best = key
+    assert best is not None
+    return best[2], -best[1]
 
 
 def filled_scores(Y: np.ndarray, p_hat: np.ndarray) -> np.ndarray:
@@ -130,6 +169,12 @@ def _realised_gain(Y: np.ndarray, C: np.ndarray, t: TradeOff, chosen: np.ndarray
     return np.nan_to_num(u_chosen - u_default, nan=0.0)
 
 
+def _best_margin(values: np.ndarray) -> int:
+    """Index of the best value, ties to the larger margin (later in ``MARGINS``)."""
+    rounded = np.round(values, 12)
+    return int(np.flatnonzero(rounded == rounded.max())[-1])
+
+
 def fit_guard(
     p_val: np.ndarray,
     C_val: np.ndarray,
@@ -144,22 +189,23 @@ def fit_guard(
     margins: dict[str, np.ndarray] = {}
     gains: dict[str, list[float]] = {}
     for rule in rules:
-        picked, earned = [], []
-        for a in ALPHA_GRID:
+        values = np.zeros((len(ALPHA_GRID), len(MARGINS)))
+        for i, a in enumerate(ALPHA_GRID):
             t = TradeOff.of(a)
             d = best_single(mean_score, mean_cost, t, allowed)
             chosen = choose(p_val, C_val, t, None, None, rule)
             scores = rule_scores(p_val, C_val, t, rule)
             predicted = scores[np.arange(len(chosen)), chosen] - scores[:, d]
             realised = _realised_gain(Y_val, C_val, t, chosen, d)
-            # Value of each margin: the realised gain of the switches it lets through; ties go to
-            # the larger margin (fewer switches), so inf wins unless switching earned something.
-            values = [float(realised[predicted > m].sum()) / max(len(chosen), 1) for m in MARGINS]
-            best = max(range(len(MARGINS)), key=lambda i: (round(values[i], 12), i))
-            picked.append(MARGINS[best])
-            earned.append(round(values[best], 6))
-        margins[rule] = np.asarray(picked, dtype=np.float64)
-        gains[rule] = earned
+            # Value of each margin: the realised gain of the switches it lets through.
+            values[i] = [float(realised[predicted > m].sum()) / max(len(chosen), 1) for m in MARGINS]
+        # Neighbouring trade-offs pool their evidence (+-0.1 in alpha), so one noisy grid point does
+        # not set its margin alone; ties go to the larger margin (fewer switches), so inf wins
+        # unless switching earned something.
+        pooled = [values[max(i - SMOOTHING, 0) : i + SMOOTHING + 1].sum(axis=0) for i in range(len(ALPHA_GRID))]
+        best = [_best_margin(row) for row in pooled]
+        margins[rule] = np.asarray([MARGINS[j] for j in best], dtype=np.float64)
+        gains[rule] = [round(float(values[i, j]), 6) for i, j in enumerate(best)]
     validation = {"n_queries": len(Y_val), "alphas": list(ALPHA_GRID), "gain_over_default": gains}
     return Guard(np.asarray(mean_score, np.float64), np.asarray(mean_cost, np.float64), margins, validation)
 

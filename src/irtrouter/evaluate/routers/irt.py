@@ -68,6 +68,7 @@ class IRTAdapter(Router):
         rule: str = "linear",
         calibration: str | None = None,
         guard: bool | None = None,
+        knn_blend: bool | None = None,
         candidates: Sequence[str] = ("mirt", "2pl"),
         validation_fraction: float = 0.2,
         predictor_params: dict[str, Any] | None = None,
@@ -76,6 +77,7 @@ class IRTAdapter(Router):
     ) -> None:
         self.calibration = calibration
         self.guard = guard
+        self.knn_blend = knn_blend
         self.candidates = candidates
         self.validation_fraction = validation_fraction
         self.predictor = predictor

@@ -28,7 +28,7 @@ from irtrouter.evaluate.routers.contract import (
     carve_validation,
     realised_utility,
 )
-from irtrouter.routing.neighbours import NeighbourIndex
+from irtrouter.routing.neighbours import NeighbourIndex, neighbour_mean
 from irtrouter.routing.rule import choose
 
 
@@ -71,11 +71,7 @@ class KNNRouter(ScoreRouter):
             self.prior_ = np.nan_to_num(np.nanmean(self.scores_, axis=0), nan=0.0)
 
     def _mean_of(self, near: np.ndarray, k: int) -> np.ndarray:
-        cells = self.scores_[near[:, :k]]  # (n, k, n_llms)
-        seen = ~np.isnan(cells)
-        total = np.where(seen, cells, 0.0).sum(axis=1)
-        count = seen.sum(axis=1)
-        return np.where(count > 0, total / np.maximum(count, 1), self.prior_)
+        return neighbour_mean(self.scores_, near, k, self.prior_)
 
     def predict_scores(self, batch: QueryBatch) -> np.ndarray:
         return self._mean_of(self.index_.search(batch.X, self.k_), self.k_)
