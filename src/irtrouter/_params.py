@@ -38,6 +38,16 @@ class Params:
             if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         ]
 
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Any:
+        """A new instance from ``get_params()`` as read back from JSON: lists become tuples where the
+        constructor's default is a tuple, so a saved estimator's parameters round-trip exactly."""
+        defaults = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()}
+        coerced = {
+            k: tuple(v) if isinstance(v, list) and isinstance(defaults.get(k), tuple) else v for k, v in params.items()
+        }
+        return cls(**coerced)
+
     def get_params(self) -> dict[str, Any]:
         """Constructor arguments, as given (saved in a router's ``config.json``)."""
         return {name: getattr(self, name) for name in self.param_names()}

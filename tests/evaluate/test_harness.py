@@ -12,9 +12,9 @@ from irtrouter.evaluate.harness import ALPHAS, DEFAULT_ROUTERS, SWEEP, run_setti
 from irtrouter.evaluate.metrics import realised_costs, reward_oracle
 from irtrouter.evaluate.protocol import make_setting
 from irtrouter.evaluate.report import Report
+from irtrouter.evaluate.routers import registry
 from irtrouter.evaluate.routers.contract import FixedDecisions, Router
 from irtrouter.evaluate.routers.registry import RouterEntry
-from irtrouter.evaluate.routers import registry
 
 SHORT = {"predictor_params": {"max_epochs": 8}, "max_epochs": 8, "max_iter": 40}
 

@@ -1,4 +1,4 @@
-"""RADAR's linear and Chebyshev scalarisations (the rules of routing.rule) and the hard budget mode."""
+"""RADAR's hard budget mode over the linear and Chebyshev rules (their properties: test_rule.py)."""
 
 import numpy as np
 import pytest
@@ -15,71 +15,8 @@ from tests.radar_data import configuration_catalog, configuration_results
 unit = st.floats(0.0, 1.0, allow_nan=False)
 
 
-@st.composite
-def predictions(draw, max_queries=6, max_llms=5):
-    n, m = draw(st.integers(1, max_queries)), draw(st.integers(1, max_llms))
-    p = draw(arrays(np.float64, (n, m), elements=unit))
-    c = draw(arrays(np.float64, (m,), elements=unit))
-    return p, c
-
-
-@given(predictions(), unit)
-def test_linear_is_the_routers_rule_with_alpha_equal_to_the_weight(pc, w):
-    p, c = pc
-    np.testing.assert_array_equal(choose(p, c, w, rule="linear"), choose(p, c, alpha=w))
-
-
-@given(predictions(), unit)
-def test_chebyshev_picks_a_minimiser_of_the_weighted_max(pc, w):
-    p, c = pc
-    chosen = choose(p, c, w, rule="chebyshev")
-    score = np.maximum(w * (1 - p), (1 - w) * c)
-    np.testing.assert_allclose(score[np.arange(len(p)), chosen], score.min(axis=1), atol=1e-12)
-
-
-@pytest.mark.parametrize("scalarisation", ["linear", "chebyshev"])
-@given(pc=predictions(), w=unit)
-def test_dominated_candidates_are_never_chosen(scalarisation, pc, w):
-    p, c = pc
-    chosen = choose(p, c, w, rule=scalarisation)
-    for i, j in enumerate(chosen):
-        beaten = (p[i] >= p[i, j]) & (c <= c[j]) & ((p[i] > p[i, j]) | (c < c[j]))
-        assert not beaten.any()
-
-
-@pytest.mark.parametrize("scalarisation", ["linear", "chebyshev"])
-@given(pc=predictions(max_queries=1), w1=unit, w2=unit)
-def test_more_weight_never_buys_a_cheaper_worse_candidate(scalarisation, pc, w1, w2):
-    p, c = pc
-    lo, hi = sorted((w1, w2))
-    a, b = choose(p, c, lo, rule=scalarisation)[0], choose(p, c, hi, rule=scalarisation)[0]
-    assert p[0, b] >= p[0, a] - 1e-12 and c[b] >= c[a] - 1e-12
-
-
-@pytest.mark.parametrize("scalarisation", ["linear", "chebyshev"])
-def test_the_extreme_weights_pick_cheapest_and_best(scalarisation):
-    p, c = np.array([[0.4, 0.9, 0.7]]), np.array([0.2, 0.9, 0.05])
-    assert choose(p, c, 0.0, rule=scalarisation)[0] == 2
-    assert choose(p, c, 1.0, rule=scalarisation)[0] == 1
-
-
-def test_chebyshev_reaches_a_non_convex_point_that_no_linear_weight_reaches():
-    # (cost, p): (0.01, 0.5), (0.5, 0.7), (1, 1): the middle point lies under the chord.
-    p, c = np.array([[0.5, 0.7, 1.0]]), np.array([0.01, 0.5, 1.0])
-    weights = np.linspace(0, 1, 1001)
-    linear = {int(choose(p, c, w, rule="linear")[0]) for w in weights}
-    chebyshev = {int(choose(p, c, w, rule="chebyshev")[0]) for w in weights}
-    assert linear == {0, 2} and chebyshev == {0, 1, 2}
-
-
 def test_bad_arguments_are_named():
     p, c = np.array([[0.5, 0.7]]), np.array([0.1, 0.5])
-    with pytest.raises(ConfigError, match=r"alpha must be a number in \[0, 1\] when beta is not given, got 1.5"):
-        choose(p, c, 1.5, rule="chebyshev")
-    with pytest.raises(ConfigError, match="unknown routing rule 'pareto'; expected one of linear, chebyshev"):
-        choose(p, c, 0.5, rule="pareto")
-    with pytest.raises(ConfigError, match="no LLM is allowed"):
-        choose(p, c, 0.5, None, np.array([False, False]), rule="chebyshev")
     with pytest.raises(ConfigError, match="cap must be a finite number >= 0"):
         calibrate_budget(p, c, cap=-1)
     with pytest.raises(ConfigError, match="spend has shape"):

@@ -32,6 +32,7 @@ True
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -198,7 +199,6 @@ def fit_calibrator(
     if p_hat.shape != Y.shape or p_hat.ndim != 2:
         raise DataError(f"p_hat {p_hat.shape} and Y {Y.shape} must be the same (n_queries, n_llms)")
     ids = tuple(llm_ids) if llm_ids is not None else tuple(f"llm-{j}" for j in range(Y.shape[1]))
-    rng = np.random.default_rng(random_state)
     maps: list[LLMCalibration] = []
     report: dict[str, dict[str, float]] = {}
     for j, llm in enumerate(ids):
@@ -208,6 +208,8 @@ def fit_calibrator(
             maps.append(LLMCalibration("identity"))
             report[llm] = {}
             continue
+        # Each LLM's halves are seeded by its name, so reordering the LLMs reorders the maps exactly.
+        rng = np.random.default_rng([random_state, zlib.crc32(llm.encode("utf-8"))])
         half = rng.permutation(len(seen)) < len(seen) // 2
         scores = {}
         for m in methods:

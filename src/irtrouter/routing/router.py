@@ -706,7 +706,7 @@ class IRTRouter(Params):
     ) -> IRTRouter:
         """The router a saved directory describes (:func:`irtrouter.routing.saved.load_router` reads it)."""
         embedder = resolve_embedder(config, embedder, source)
-        router = cls(**config["router"])
+        router: IRTRouter = cls.from_params(config["router"])
         try:
             router._restore(config, arrays, embedder, source)
         except KeyError as exc:
