@@ -372,7 +372,11 @@ class IRTRouter(Params):
             blend = None
             if self._blended():
                 assert near is not None
-                blend = choose_blend(p_val, fit_part.scores, near, val_part.scores)
+                raw_mean = filled_scores(fit_part.scores, model.predict_proba(X[fit_rows], rel_fit)).mean(axis=0)
+                blend = choose_blend(
+                    p_val, fit_part.scores, near, val_part.scores, C_val, raw_mean, C_fit.mean(axis=0),
+                    self.selection_alphas,
+                )  # fmt: skip
                 p_val = mix(p_val, fit_part.scores, near, blend)
             calibrator = None
             if method != "none":

@@ -43,7 +43,7 @@ SELECTION_ALPHAS: tuple[float, ...] = (0.2, 0.5, 0.8)
 
 
 #: Neighbours and IRT weights tried by the kNN blend.
-KNN_GRID: tuple[int, ...] = (5, 10, 20, 50, 100)
+KNN_GRID: tuple[int, ...] = (5, 10, 20, 50, 100, 200)
 BLEND_WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
@@ -63,18 +63,29 @@ def mix(
     return w * p_irt + (1.0 - w) * neighbour_mean(train_scores, near, k, fallback)
 
 
-def choose_blend(p_irt: np.ndarray, train_scores: np.ndarray, near: np.ndarray, Y_val: np.ndarray) -> tuple[int, float]:
-    """The ``(k, w)`` of ``KNN_GRID`` x ``BLEND_WEIGHTS`` of lowest validation log-loss (ties: the
-    IRT model's larger weight, then the smaller k)."""
-    best: tuple[float, float, int] | None = None
+def choose_blend(
+    p_irt: np.ndarray,
+    train_scores: np.ndarray,
+    near: np.ndarray,
+    Y_val: np.ndarray,
+    C_val: np.ndarray,
+    mean_score: np.ndarray,
+    mean_cost: np.ndarray,
+    alphas: Sequence[float],
+) -> tuple[int, float]:
+    """The ``(k, w)`` of ``KNN_GRID`` x ``BLEND_WEIGHTS`` whose linear routing earns the most on the
+    validation queries over ``alphas`` (as tuned kNN chooses its k), ties broken by log-loss, then
+    by the IRT model's larger weight and the smaller k."""
+    best: tuple[float, float, float, int] | None = None
     for k in KNN_GRID:
         for w in BLEND_WEIGHTS:
-            loss = round(log_loss(mix(p_irt, train_scores, near, (k, w)), Y_val), 9)
-            key = (loss, -w, k)
+            p = mix(p_irt, train_scores, near, (k, w))
+            value = round(validation_value(p, C_val, Y_val, mean_score, mean_cost, alphas), 9)
+            key = (-value, round(log_loss(p, Y_val), 9), -w, k)
             if best is None or key < best:
                 best = key
     assert best is not None
-    return best[2], -best[1]
+    return best[3], -best[2]
 
 
 def filled_scores(Y: np.ndarray, p_hat: np.ndarray) -> np.ndarray:

@@ -1,0 +1,147 @@
+"""Does routing pay? ``default`` against the best single LLM and tuned kNN, over seeded splits.
+
+For every dataset of ../shared/data with query text, ID and OOD, and each split seed, the harness
+(:func:`irtrouter.evaluate.suite.run_suite`, the IRT-Router protocol) trains every router on the
+train split and scores it on the test split. This script runs it once per seed and prints, per
+alpha, the mean Reward and its standard deviation over the seeds for every router and setting,
+then the claims of issue 12:
+
+* ``default`` (what ``irtrouter train`` builds) against ``best-single`` (the best single LLM chosen
+  on the training split): mean difference and how many seeds it is below;
+* ``default`` against ``knn-tuned``: settings won, and those lost by more than 0.5 Reward;
+* the share of the gap from the best single LLM (in hindsight, as in the tables) to the oracle
+  that ``default`` closes, of the mean Rewards;
+* the training time of ``default`` against MIRT's, on the same data (fit seconds, median over
+  settings and seeds).
+
+    python benchmarks/pays.py --seeds 0 1 2 3 4 [--datasets ...] [--routers ...] [--json runs/pays.json]
+
+Embeddings are cached ($IRTROUTER_CACHE_DIR); the splits depend on the seed, the routers'
+random_state stays 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from irtrouter.evaluate.metrics import gap_closed
+from irtrouter.evaluate.suite import DATASETS, SuiteConfig, run_suite
+
+ROUTERS = ("best-single", "knn-tuned", "mirt", "nirt", "2pl", "default", "oracle")
+ALPHAS = (0.8, 0.5)
+
+
+def collect(seeds: list[int], datasets: list[str], routers: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for seed in seeds:
+        started = time.perf_counter()
+        report = run_suite(SuiteConfig(datasets=datasets, routers=routers, ablations=(), seed=seed))
+        for r in report.tables["routing"]:
+            rows.append({**r, "seed": seed})
+        print(f"seed {seed}: {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
+    return rows
+
+
+def summarise(rows: list[dict[str, Any]]) -> str:
+    settings = list(dict.fromkeys((r["dataset"], r["split"]) for r in rows))
+    routers = list(dict.fromkeys(r["router"] for r in rows))
+    seeds = sorted({r["seed"] for r in rows})
+    by: dict[tuple[str, str, str, float], dict[int, dict[str, Any]]] = {}
+    for r in rows:
+        by.setdefault((r["dataset"], r["split"], r["router"], r["alpha"]), {})[r["seed"]] = r
+
+    def rewards(d: str, s: str, router: str, a: float) -> list[float]:
+        return [by[(d, s, router, a)][seed]["reward"] for seed in seeds if seed in by.get((d, s, router, a), {})]
+
+    out = [f"Seeds {', '.join(map(str, seeds))}: mean Reward (standard deviation over the seeds).", ""]
+    for a in ALPHAS:
+        out += [f"#### Reward at alpha = {a}", ""]
+        out.append("| Router | " + " | ".join(f"{d} {s}" for d, s in settings) + " |")
+        out.append("|---|" + "---|" * len(settings))
+        for router in routers:
+            cells = []
+            for d, s in settings:
+                v = rewards(d, s, router, a)
+                cells.append(f"{statistics.mean(v):.2f} ({statistics.pstdev(v):.2f})" if v else "n/a")
+            out.append(f"| {router} | " + " | ".join(cells) + " |")
+        out.append("")
+    if "default" in routers:
+        out += ["#### Claims", ""]
+        for a in ALPHAS:
+            wins, big_losses, below, ties = 0, [], [], []
+            for d, s in settings:
+                dv, bs, kn = (rewards(d, s, name, a) for name in ("default", "best-single", "knn-tuned"))
+                if dv and bs:
+                    diff = statistics.mean(dv) - statistics.mean(bs)
+                    n_below = sum(x < y - 1e-9 for x, y in zip(dv, bs, strict=True))
+                    (ties if abs(diff) < 0.005 else below if diff < 0 else []).append(
+                        f"{d} {s} ({diff:+.2f}, below on {n_below}/{len(dv)} seeds)"
+                    )
+                if dv and kn:
+                    gap = statistics.mean(dv) - statistics.mean(kn)
+                    wins += gap > 0
+                    if gap < -0.5:
+                        big_losses.append(f"{d} {s} ({gap:+.2f})")
+            out.append(
+                f"* alpha {a}: default below best-single (mean) in: {', '.join(below) or 'none'}; ties: "
+                f"{', '.join(ties) or 'none'}; beats knn-tuned in {wins} of {len(settings)} settings; loses by "
+                f"more than 0.5 in: {', '.join(big_losses) or 'none'}"
+            )
+            for d, s in settings:
+                dv = rewards(d, s, "default", a)
+                ref = [by[(d, s, "default", a)][seed]["best_single_reward"] for seed in seeds]
+                orc = [by[(d, s, "default", a)][seed]["oracle_reward"] for seed in seeds]
+                if dv and ref:
+                    share = gap_closed(statistics.mean(dv), statistics.mean(ref), statistics.mean(orc))
+                    out.append(f"  * {d} {s}: gap closed {100 * share:.0f}% (of the mean Rewards)")
+        fits = {
+            name: [r["fit_seconds"] for r in rows if r["router"] == name and r["alpha"] == ALPHAS[0]]
+            for name in ("mirt", "default")
+        }
+        if all(fits.values()):
+            ratio = [d / m for d, m in zip(fits["default"], fits["mirt"], strict=True) if m > 0]
+            out.append(
+                f"* fit time, median over settings and seeds: mirt {statistics.median(fits['mirt']):.1f}s, "
+                f"default {statistics.median(fits['default']):.1f}s (ratio median {statistics.median(ratio):.2f}, "
+                f"max {max(ratio):.2f})"
+            )
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument("--routers", nargs="+", default=list(ROUTERS))
+    parser.add_argument("--json", type=Path, default=None, help="write the per-seed rows here")
+    parser.add_argument("--from-json", type=Path, default=None, help="summarise saved rows instead of running")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.from_json:
+        rows = json.loads(args.from_json.read_text())["rows"]
+    else:
+        started = time.perf_counter()
+        rows = collect(args.seeds, args.datasets, args.routers)
+        meta = {
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, CPython {platform.python_version()}",
+            "wall_seconds": round(time.perf_counter() - started, 1),
+            "command": "python benchmarks/pays.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        }
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"meta": meta, "rows": rows}, default=float))
+        print(f"{meta['command']}\n{meta['machine']}, {meta['wall_seconds'] / 60:.1f} minutes\n")
+    print(summarise(rows))
+
+
+if __name__ == "__main__":
+    main()
