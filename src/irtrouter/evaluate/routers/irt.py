@@ -104,6 +104,11 @@ class IRTAdapter(Router):
             warmup_k=self.warmup_k,
             relevance_k=self.relevance_k,
             cost_model=self.cost_model,
+            calibration=self.calibration,
+            guard=self.guard,
+            knn_blend=self.knn_blend,
+            candidates=tuple(self.candidates),
+            validation_fraction=self.validation_fraction,
             predictor_params=self.predictor_params,
             random_state=self.random_state,
         )
