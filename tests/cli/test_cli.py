@@ -37,6 +37,8 @@ def router_dir(files):
             "hashing:64",
             "--epochs",
             "30",
+            "--predictor",
+            "mirt",
         ],
     )
     assert res.exit_code == 0, res.output
@@ -199,3 +201,27 @@ def test_the_installed_console_script(router_dir):
     assert done.returncode == 0 and done.stdout.startswith("-> ")
     done = subprocess.run(["irtrouter", "route", str(router_dir) + "-missing", "x"], capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr.startswith("irtrouter: error: ")
+
+
+def test_route_by_radars_rule_and_budget(router_dir):
+    """--rule chebyshev routes as the library's Chebyshev rule; --budget calibrates the trade-off."""
+    from irtrouter.routing import load_router
+
+    router = load_router(router_dir)
+    query = "integral of x squared"
+    res = run("route", str(router_dir), query, "--rule", "chebyshev", "--alpha", "0.6", "--json")
+    assert res.exit_code == 0, res.output
+    body = json.loads(res.stdout)
+    assert body["rule"] == "chebyshev"
+    assert body["llm_id"] == router.route(query, alpha=0.6, rule="chebyshev").llm_id
+    cap = float(router.calibrate_budget(10.0).mean_cost) * 0.99 + 1e-12
+    res = run("route", str(router_dir), query, "--budget", str(cap), "--json")
+    assert res.exit_code == 0, res.output
+    body = json.loads(res.stdout)
+    assert body["budget"] == cap and body["llm_id"] == router.route(query, budget=cap).llm_id
+    one_error_line(run("route", str(router_dir), query, "--budget", "-1"), "budget cap must be a finite number >= 0")
+    res = run("route", str(router_dir), query, "--rule", "pareto")
+    assert res.exit_code == 2 and "pareto" in res.stderr
+    res = run("route", str(router_dir), query, "--budget", "0.1", "--alpha", "0.5")
+    assert res.exit_code == 2 and "--budget sets the trade-off itself" in res.stderr
+    one_error_line(run("route", str(router_dir), query, "--rule", "policy"), "unknown routing rule 'policy'")
