@@ -105,9 +105,12 @@ class TunedKNNRouter(KNNRouter):
             raise ConfigError("k_grid is empty")
         fit_part, val_part = carve_validation(data, self.validation_fraction, self.random_state)
         complete = np.asarray(val_part.results.observed.all(axis=1))
-        if not complete.any():
-            raise DataError("no validation query is observed for every LLM", source=data.results.source)
-        val_part = val_part.take(complete)
+        if complete.any():
+            val_part = val_part.take(complete)
+        elif not val_part.results.observed.any():
+            raise DataError("no validation query has an observed score", source=data.results.source)
+        # else (pools with holes, no complete query): each routing is judged on the queries where
+        # the LLM it chose was observed (the nanmean below).
         self._store(fit_part)
         near = self.index_.search(val_part.X, max(grid))
         Y, C = val_part.results.scores, self.normalised_cost(val_part.results.queries)
@@ -116,7 +119,7 @@ class TunedKNNRouter(KNNRouter):
         for k in grid:
             p_hat = self._mean_of(near, k)
             self.validation_utility_[k] = float(
-                np.mean([realised_utility(Y, C, a)[rows, choose(p_hat, C, a)].mean() for a in self.tune_alphas])
+                np.mean([np.nanmean(realised_utility(Y, C, a)[rows, choose(p_hat, C, a)]) for a in self.tune_alphas])
             )
         self.k_ = max(grid, key=lambda k: (self.validation_utility_[k], -k))
         self._store(data)
