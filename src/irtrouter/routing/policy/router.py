@@ -10,6 +10,7 @@ alone). Training (torch) is :mod:`irtrouter.routing.policy.training`.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -184,11 +185,10 @@ class PolicyRouter(IRTRouter):
                     f"preference w must lie in [0, {top:g}], the range the policy was trained on; got {w:g}"
                 )
             return w, {"preference": w}
-        a, b = trade_off.alpha, trade_off.beta
-        if b <= top * a * (1 + 1e-9):  # tolerance: alpha = 1 / (1 + w) does not round-trip exactly
-            w = min(b / a, top)
-            return w, {"preference": round(w, 6)}
-        return top, {"preference": top, "preference_clipped_from": "inf" if a == 0 else round(b / a, 6)}
+        w = trade_off.cost_weight
+        if w <= top * (1 + 1e-9):  # tolerance: alpha = 1 / (1 + w) does not round-trip exactly
+            return min(w, top), {"preference": round(min(w, top), 6)}
+        return top, {"preference": top, "preference_clipped_from": "inf" if math.isinf(w) else round(w, 6)}
 
     def probabilities(
         self,
