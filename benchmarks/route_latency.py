@@ -1,11 +1,20 @@
-"""Latency of routing one query, embedding included, with a saved router.
+"""Latency of routing one query, embedding included, with a saved router (issue 16's table).
 
-Loads a router saved by ``irtrouter train`` (numpy only), then routes N distinct real queries one
-at a time through ``router.route`` (what ``irtrouter route`` and the service call) and reports
-mean / p50 / p90 / p99 milliseconds, split into embedding and the rest. Separately times a few
-whole ``irtrouter route`` processes (Python start-up, imports and router loading dominate those).
+Loads a router saved by ``irtrouter train`` (numpy only), then, in one run:
 
-    python benchmarks/route_latency.py ROUTER_DIR [--queries 1000] [--cli-runs 10]
+* routes N distinct real queries one at a time through ``router.route`` (what ``irtrouter route``
+  and the service call), each preceded by its embedding alone (``router.embed``, capped text) and
+  by the uncapped embedding (``router.embedder_.encode``): p50 / p99 of each;
+* times the bare formula (the predictor's P-hat of one embedded query) and reports the decision
+  overhead ``route p50 - embedding p50`` and its ratio to the formula;
+* the batch path on already embedded queries: ``route_many_embedded(..., explain=False)``
+  (neighbour search, formula, guard, decisions) and ``choose`` on a ready ``Prediction``, in
+  decisions per second;
+* the load average before and after (the machine is shared: compare the ratios).
+
+Separately times a few whole ``irtrouter route`` processes (start-up, imports and loading dominate).
+
+    python benchmarks/route_latency.py ROUTER_DIR [--queries 1000] [--batch 20000] [--cli-runs 10]
 """
 
 from __future__ import annotations
@@ -31,13 +40,29 @@ def percentiles(ms: list[float]) -> str:
     )
 
 
+def p50_p99(ms: list[float] | np.ndarray) -> tuple[float, float]:
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+
+
+def best_of(fn, repeats: int = 5) -> float:
+    """Seconds of the fastest of ``repeats`` calls of ``fn``."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("router_dir")
     parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=20000, help="queries of the batch-path measurement")
     parser.add_argument("--cli-runs", type=int, default=10)
     args = parser.parse_args()
 
+    load_before = os.getloadavg()
     started = time.perf_counter()
     router = load_router(args.router_dir)
     load_ms = (time.perf_counter() - started) * 1000
@@ -46,28 +71,62 @@ def main() -> None:
     queries = pool[: args.queries]
     router.route(queries[0])  # first call builds the embedding model; reported below as warm-up
 
-    total, embed = [], []
+    total, embed, raw = [], [], []
     for q in queries:
         t0 = time.perf_counter()
         router.embedder_.encode([q])
         t1 = time.perf_counter()
-        router.route(q, alpha=0.8)
+        router.embed([q])
         t2 = time.perf_counter()
-        embed.append((t1 - t0) * 1000)
-        total.append((t2 - t1) * 1000)
+        router.route(q, alpha=0.8)
+        t3 = time.perf_counter()
+        raw.append((t1 - t0) * 1000)
+        embed.append((t2 - t1) * 1000)
+        total.append((t3 - t2) * 1000)
+
+    # The bare formula: the predictor's P-hat of one embedded query, nothing else.
+    x = router.embed(queries[:1])
+    formula_ms = best_of(lambda: [router.predictor_.predict_proba(x) for _ in range(1000)]) / 1000 * 1000
+
+    X = router.embed(queries)
+    reps = -(-args.batch // len(queries))
+    X_big, q_big = np.tile(X, (reps, 1))[: args.batch], (queries * reps)[: args.batch]
+    batch_s = best_of(lambda: router.route_many_embedded(X_big, q_big, alpha=0.8, explain=False), 3)
+    pred = router.predict_embedded(X_big, q_big)
+    choose_s = best_of(lambda: router.choose(pred, alpha=0.8), 5)
+    load_after = os.getloadavg()
+
     chars = [len(q) for q in queries]
     print(
-        f"router {args.router_dir}: predictor {router.predictor}, embedder {router.embedder_.name}, "
-        f"{len(router.llm_ids)} LLMs, {len(router.neighbours_)} training queries; load {load_ms:.0f} ms"
+        f"router {args.router_dir}: predictor {router.predictor_kind_} (router.predictor={router.predictor}), "
+        f"embedder {router.embedder_.name}, {len(router.llm_ids)} LLMs, {len(router.neighbours_)} training "
+        f"queries, guard {router.guard_ is not None}, calibration {router.calibrator_ is not None}, "
+        f"kNN blend {router.knn_blend_}; load {load_ms:.0f} ms"
     )
     print(
         f"{len(queries)} distinct queries (LLMRouter test then train; median {statistics.median(chars):.0f} "
-        f"chars, max {max(chars)}), {os.cpu_count()} cores"
+        f"chars, max {max(chars)}), {os.cpu_count()} cores; load average before "
+        f"{' '.join(f'{v:.2f}' for v in load_before)}, after {' '.join(f'{v:.2f}' for v in load_after)}"
     )
-    print(f"route() total, embedding included (ms): {percentiles(total)}")
-    print(f"  of which embedding alone (ms):         {percentiles(embed)}")
-    rest = np.asarray(total) - np.asarray(embed)
-    print(f"  routing without embedding (ms):        mean {rest.mean():.2f} | p50 {np.percentile(rest, 50):.2f}")
+    route50, route99 = p50_p99(total)
+    emb50, emb99 = p50_p99(embed)
+    raw50, raw99 = p50_p99(raw)
+    overhead = route50 - emb50
+    print("| measure | p50 ms | p99 ms | p99 / p50 |")
+    print("|---|---|---|---|")
+    print(f"| route(), embedding included | {route50:.3f} | {route99:.3f} | {route99 / route50:.2f} |")
+    print(f"| embedding (router.embed, capped) | {emb50:.3f} | {emb99:.3f} | {emb99 / emb50:.2f} |")
+    print(f"| embedding, uncapped text | {raw50:.3f} | {raw99:.3f} | {raw99 / raw50:.2f} |")
+    print(f"| bare formula (predict_proba, one query) | {formula_ms:.4f} | | |")
+    print(
+        f"decision overhead = route p50 - embedding p50 = {overhead:.3f} ms "
+        f"= {overhead / formula_ms:.1f}x the bare formula"
+    )
+    print(
+        f"batch path, {len(q_big)} embedded queries: route_many_embedded(explain=False) "
+        f"{len(q_big) / batch_s:,.0f} decisions/s; choose() on a ready Prediction {len(q_big) / choose_s:,.0f} "
+        "decisions/s"
+    )
 
     if args.cli_runs:
         runs = []

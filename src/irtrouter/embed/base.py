@@ -3,6 +3,15 @@
 Queries and LLM profiles are embedded by the same embedder (IRT-Router section 4.1). A router
 records its embedder's ``name`` and ``dim`` and refuses to run with another one, because its
 weights are only meaningful in that embedding space.
+
+What is embedded can be capped (:func:`cap_text`): a long prompt keeps its head and its tail,
+because an encoder's cost grows with the text (USE: ~12 ms per 1,000 characters on one core, ~3 ms
+for a typical 200-character query) while the instruction and the question sit at the two ends.
+Every text goes through :func:`irtrouter.embed.cache.encode_texts` or
+:class:`~irtrouter.embed.cache.CachedEmbedder`, which apply the cap, so training, routing and the
+cache all see the same capped text. The cap is off unless the embedder declares ``max_chars``: its
+effect on routing quality has not been measured yet, and a default cap would change every
+embedding of a long benchmark query (and so every figure in docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -18,13 +27,53 @@ class Embedder(Protocol):
     """Anything with a ``name``, a ``dim`` and ``encode(texts) -> (len(texts), dim) float32``.
 
     ``name`` identifies the embedding space (model and version): the disk cache and saved
-    routers key on it. Rows must be L2-normalised.
+    routers key on it. Rows must be L2-normalised. An embedder may declare ``max_chars`` (an int,
+    or None for no cap) to replace :data:`MAX_CHARS` for the texts given to it (:func:`text_cap`).
     """
 
     name: str
     dim: int
 
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+#: Characters of a text that are embedded when an embedder declares no ``max_chars``: None, no cap
+#: (module docstring). 512 would keep the slowest USE embedding within ~2x the typical one (7 ms vs
+#: 3.5 ms on one core, issue 16) and leave 88% of LLMRouter's queries (median 205 characters, p90
+#: 1,265) untouched.
+MAX_CHARS: int | None = None
+#: What stands for the cut middle of a capped text.
+ELLIPSIS = "\n...\n"
+
+
+def cap_text(text: str, max_chars: int | None = MAX_CHARS) -> str:
+    """``text`` when it has at most ``max_chars`` characters, else its head and its tail joined by
+    :data:`ELLIPSIS`, ``max_chars`` characters in all (the head takes the odd one). ``None``: no cap.
+
+    Examples
+    --------
+    >>> cap_text("short")
+    'short'
+    >>> cap_text("abcdefghijklmnopqrstuvwxyz", max_chars=15)
+    'abcde\\n...\\nvwxyz'
+    """
+    if max_chars is None or len(text) <= max_chars:
+        return text
+    if max_chars <= len(ELLIPSIS):
+        raise ValueError(f"max_chars must exceed {len(ELLIPSIS)}, got {max_chars}")
+    kept = max_chars - len(ELLIPSIS)
+    head = (kept + 1) // 2
+    return text[:head] + ELLIPSIS + text[len(text) - (kept - head) :]
+
+
+def text_cap(embedder: object) -> int | None:
+    """The cap of the texts ``embedder`` is given: its own ``max_chars`` when it declares one."""
+    return getattr(embedder, "max_chars", MAX_CHARS)
+
+
+def cap_texts(texts: Sequence[str], max_chars: int | None = MAX_CHARS) -> list[str]:
+    """:func:`cap_text` of each text."""
+    return [cap_text(t, max_chars) for t in texts]
 
 
 def unit_rows(matrix: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from irtrouter.embed.base import Embedder
+from irtrouter.embed.base import Embedder, cap_texts, text_cap
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class CachedEmbedder:
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
+        self.max_chars = text_cap(inner)
         self.batch_size = batch_size
         self.path = Path(cache_dir or default_cache_dir()) / "embeddings.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +72,8 @@ class CachedEmbedder:
         return db
 
     def encode(self, texts: Sequence[str], progress: bool = False, desc: str = "embedding") -> np.ndarray:
-        texts = list(texts)
+        # Capped before hashing: the key is the text that was embedded.
+        texts = cap_texts(texts, self.max_chars)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         keys = [text_key(t) for t in texts]
         found = self._lookup(sorted(set(keys)))
@@ -131,7 +133,9 @@ class CachedEmbedder:
 def encode_texts(
     embedder: Embedder, texts: Sequence[str], progress: bool = False, desc: str = "embedding"
 ) -> np.ndarray:
-    """``embedder.encode(texts)`` as float32, with a progress bar when it is a :class:`CachedEmbedder`."""
+    """``embedder.encode(texts)`` as float32, each text capped (:func:`~irtrouter.embed.base.cap_text`
+    at the embedder's :func:`~irtrouter.embed.base.text_cap`), with a progress bar when it is a
+    :class:`CachedEmbedder`. Training, routing and the service embed through here."""
     if isinstance(embedder, CachedEmbedder):
         return embedder.encode(texts, progress=progress, desc=desc)
-    return np.asarray(embedder.encode(list(texts)), dtype=np.float32)
+    return np.asarray(embedder.encode(cap_texts(texts, text_cap(embedder))), dtype=np.float32)

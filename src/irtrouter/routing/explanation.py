@@ -27,7 +27,6 @@ the packages to its right; :mod:`irtrouter.explain` re-exports it.)
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -91,6 +90,9 @@ def explain_decisions(
 ) -> list[Explanation]:
     """One :class:`Explanation` per query of ``prediction``.
 
+    Every number is computed for the whole batch in a few numpy passes and turned into Python
+    floats once (``tolist``); only the objects and the reason text are built per query.
+
     Parameters
     ----------
     router : IRTRouter
@@ -106,69 +108,119 @@ def explain_decisions(
         The rule that chose them; the runner-up and the score margin follow it.
     """
     llm_ids = prediction.llm_ids
-    n = len(chosen)
-    rows = np.arange(n)
+    chosen = np.asarray(chosen, dtype=np.int64)
+    rows = np.arange(len(chosen))
     p, c = prediction.p_hat, prediction.cost
     score = rule_scores(p, c, trade_off, rule)
     # Runner-up: the same rule and tie-breaks over the allowed LLMs minus the chosen one.
     others = np.broadcast_to(allowed, p.shape).copy()
     others[rows, chosen] = False
-    has_runner_up = bool(others.any(axis=1).all())
-    runner = choose(p, c, trade_off, None, others, rule) if has_runner_up else None
+    runner = choose(p, c, trade_off, None, others, rule) if others.any(axis=1).all() else None
 
     predictor = router.predictor_
-    percentile = difficulty_percentile(prediction.difficulty, router.train_difficulty_sorted_)
-    theta = predictor.abilities_.astype(np.float64)
-    names = predictor.dimension_names(theta.shape[1])
+    percentile = difficulty_percentile(prediction.difficulty, router.train_difficulty_sorted_).tolist()
+    tops = _top_dimensions(predictor, prediction, chosen, runner)
+    tasks = _similar_tasks(router, prediction)
+    named = predictor.has_named_abilities
+    j_p, j_c = p[rows, chosen].tolist(), c[rows, chosen].tolist()
+    difficulty = np.asarray(prediction.difficulty, dtype=np.float64).tolist()
+    chosen_ids = [llm_ids[j] for j in chosen.tolist()]
+    if runner is None:
+        return [
+            _explanation(chosen_ids[i], j_p[i], j_c[i], None, difficulty[i], percentile[i], tops[i], tasks[i], named)
+            for i in range(len(chosen))
+        ]
+    r_p, r_c = p[rows, runner], c[rows, runner]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(r_c > 0, c[rows, chosen] / r_c, np.nan).tolist()
+    margins = zip(
+        [llm_ids[r] for r in runner.tolist()],
+        r_p.tolist(),
+        (p[rows, chosen] - r_p).tolist(),
+        r_c.tolist(),
+        [None if x != x else x for x in ratio],  # NaN: the runner-up costs nothing
+        (score[rows, chosen] - score[rows, runner]).tolist(),
+        strict=True,
+    )
+    return [
+        _explanation(chosen_ids[i], j_p[i], j_c[i], m, difficulty[i], percentile[i], tops[i], tasks[i], named)
+        for i, m in enumerate(margins)
+    ]
+
+
+def _explanation(
+    llm_id: str,
+    p_hat: float,
+    cost: float,
+    runner: tuple[str, float, float, float, float | None, float] | None,
+    difficulty: float,
+    percentile: float,
+    top: tuple[DimensionWeight, ...],
+    task: tuple[str | None, float | None],
+    named: bool,
+) -> Explanation:
+    """One query's :class:`Explanation`; ``runner``: the runner-up's id, P, P margin, cost, cost
+    ratio and score margin (None without a runner-up)."""
+    runner_up, r_p, p_margin, r_c, ratio, s_margin = (None,) * 6 if runner is None else runner
+    band = difficulty_band(percentile)
+    head = _head(band, percentile, top, task[0], named)
+    if runner_up is None:
+        reason = f"{head}: {llm_id} P={p_hat:.2f}, the only allowed LLM"
+    else:
+        reason = f"{head}: {llm_id} P={p_hat:.2f} vs {runner_up} {r_p:.2f} {_cost_words(ratio, cost)}"
+    return Explanation(
+        llm_id=llm_id,
+        runner_up=runner_up,
+        p_hat=p_hat,
+        runner_up_p_hat=r_p,
+        p_margin=p_margin,
+        cost=cost,
+        runner_up_cost=r_c,
+        cost_ratio=ratio,
+        score_margin=s_margin,
+        difficulty=difficulty,
+        difficulty_percentile=percentile,
+        difficulty_band=band,
+        top_dimensions=top,
+        similar_task=task[0],
+        similar_task_share=task[1],
+        reason=reason,
+    )
+
+
+def _top_dimensions(
+    predictor: IRTPredictor, prediction: Prediction, chosen: np.ndarray, runner: np.ndarray | None
+) -> list[tuple[DimensionWeight, ...]]:
+    """Per query, the :data:`TOP_DIMENSIONS` heaviest dimensions (none when the predictor names none)."""
+    n = len(chosen)
     features = prediction.features
     weights = None if features is None else predictor.dimension_weights(features, prediction.context)
+    if weights is None:
+        return [()] * n
+    theta = predictor.abilities_.astype(np.float64)
+    names = predictor.dimension_names(theta.shape[1])
+    # Heaviest first; MIRT discriminations can be negative, so rank by magnitude.
+    order = np.argsort(-np.abs(weights), axis=1, kind="stable")[:, :TOP_DIMENSIONS]
+    w = np.take_along_axis(weights, order, axis=1)
+    th_j = theta[chosen[:, None], order]
+    dims = [[names[k] for k in row] for row in order.tolist()]
+    w_l, j_l = w.tolist(), th_j.tolist()
+    if runner is None:
+        return [
+            tuple(DimensionWeight(d, wk, jk) for d, wk, jk in zip(dims[i], w_l[i], j_l[i], strict=True))
+            for i in range(n)
+        ]
+    th_r = theta[runner[:, None], order]
     # Logit gaps decompose per dimension when the logit is a_q . theta - (terms without theta).
-    linear = predictor.logit_is_linear
-    tasks = _similar_tasks(router, prediction)
-
-    out = []
-    for i in range(n):
-        j = int(chosen[i])
-        r = None if runner is None else int(runner[i])
-        top: tuple[DimensionWeight, ...] = ()
-        if weights is not None:
-            w = weights[i]
-            # Heaviest first; MIRT discriminations can be negative, so rank by magnitude.
-            order = np.argsort(-np.abs(w), kind="stable")[:TOP_DIMENSIONS]
-            top = tuple(
-                DimensionWeight(
-                    dimension=names[k],
-                    weight=float(w[k]),
-                    ability_chosen=float(theta[j, k]),
-                    ability_runner_up=None if r is None else float(theta[r, k]),
-                    logit_contribution=float(w[k] * (theta[j, k] - theta[r, k])) if linear and r is not None else None,
-                )
-                for k in order
-            )
-        task, share = tasks[i]
-        pct = float(percentile[i])
-        band = difficulty_band(pct)
-        ratio = None if r is None or c[i, r] <= 0 else float(c[i, j] / c[i, r])
-        expl = Explanation(
-            llm_id=llm_ids[j],
-            runner_up=None if r is None else llm_ids[r],
-            p_hat=float(p[i, j]),
-            runner_up_p_hat=None if r is None else float(p[i, r]),
-            p_margin=None if r is None else float(p[i, j] - p[i, r]),
-            cost=float(c[i, j]),
-            runner_up_cost=None if r is None else float(c[i, r]),
-            cost_ratio=ratio,
-            score_margin=None if r is None else float(score[i, j] - score[i, r]),
-            difficulty=float(prediction.difficulty[i]),
-            difficulty_percentile=pct,
-            difficulty_band=band,
-            top_dimensions=top,
-            similar_task=task,
-            similar_task_share=share,
-            reason="",
+    gap = (w * (th_j - th_r)).tolist() if predictor.logit_is_linear else [[None] * order.shape[1]] * n
+    r_l = th_r.tolist()
+    return [
+        tuple(
+            DimensionWeight(d, wk, jk, rk, gk)
+            for d, wk, jk, rk, gk in zip(dims[i], w_l[i], j_l[i], r_l[i], gap[i], strict=True)
         )
-        out.append(_with_reason(expl, named=predictor.has_named_abilities))
-    return out
+        for i in range(n)
+    ]
 
 
 def _similar_tasks(router: ExplainedRouter, prediction: Prediction) -> list[tuple[str | None, float | None]]:
@@ -184,8 +236,8 @@ def _similar_tasks(router: ExplainedRouter, prediction: Prediction) -> list[tupl
         # Warm-up off: the features are the raw embeddings, so search them directly.
         near = router.neighbours_.search(prediction.features, min(router.warmup_k, len(tasks)))
     out: list[tuple[str | None, float | None]] = []
-    for row in near:
-        named = [tasks[int(q)] for q in row if tasks[int(q)]]
+    for row in near.tolist():
+        named = [tasks[q] for q in row if tasks[q]]
         if not named:
             out.append((None, None))
             continue
@@ -194,30 +246,26 @@ def _similar_tasks(router: ExplainedRouter, prediction: Prediction) -> list[tupl
     return out
 
 
-def _with_reason(expl: Explanation, named: bool) -> Explanation:
-    """``expl`` with its one-line reason; ``named``: its top dimensions are named abilities."""
-    pct = min(int(expl.difficulty_percentile), 99)
-    if named and expl.top_dimensions:
+def _head(band: str, percentile: float, top: tuple[DimensionWeight, ...], similar_task: str | None, named: bool) -> str:
+    """The reason's opening: band, percentile and topic; ``named``: the top dimensions are named abilities."""
+    pct = min(int(percentile), 99)
+    if named and top:
         # NIRT: the named abilities that stand above a uniform weighting (at most two).
         uniform = 1.0 / len(ABILITY_NAMES)
-        topic = "/".join(d.dimension for d in expl.top_dimensions[:2] if d.weight > uniform)
+        topic = "/".join(d.dimension for d in top[:2] if d.weight > uniform)
     else:
         topic = ""
-    if not topic and expl.similar_task:
-        topic = f"{expl.similar_task}-like"
-    head = f"{expl.difficulty_band} ({_ordinal(pct)} pct) {topic + ' ' if topic else ''}query"
-    if expl.runner_up is None:
-        return replace(expl, reason=f"{head}: {expl.llm_id} P={expl.p_hat:.2f}, the only allowed LLM")
-    if expl.cost_ratio is not None:
-        cost = "at the same cost" if abs(expl.cost_ratio - 1) < 1e-9 else f"at {_ratio(expl.cost_ratio)} cost"
-    elif expl.cost > 0:
-        cost = "where the runner-up costs nothing"
-    else:
-        cost = "both at no cost"
-    return replace(
-        expl,
-        reason=f"{head}: {expl.llm_id} P={expl.p_hat:.2f} vs {expl.runner_up} {expl.runner_up_p_hat:.2f} {cost}",
-    )
+    if not topic and similar_task:
+        topic = f"{similar_task}-like"
+    return f"{band} ({_ordinal(pct)} pct) {topic + ' ' if topic else ''}query"
+
+
+def _cost_words(ratio: float | None, cost: float) -> str:
+    if ratio is not None:
+        return "at the same cost" if abs(ratio - 1) < 1e-9 else f"at {_ratio(ratio)} cost"
+    if cost > 0:
+        return "where the runner-up costs nothing"
+    return "both at no cost"
 
 
 def _ordinal(k: int) -> str:

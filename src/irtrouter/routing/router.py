@@ -30,6 +30,7 @@ from irtrouter.data.splits import validation_split
 from irtrouter.embed.base import Embedder
 from irtrouter.embed.cache import CachedEmbedder, encode_texts
 from irtrouter.embed.registry import make_embedder
+from irtrouter.embed.threads import blas_threads, routing_threads
 from irtrouter.errors import ConfigError, DataError, RouterFormatError, UnknownLLMError
 from irtrouter.irt.abilities import ABILITY_NAMES
 from irtrouter.irt.base import IRTPredictor
@@ -457,12 +458,14 @@ class IRTRouter(Params):
     def predict_embedded(self, X: np.ndarray, queries: Sequence[str], warmup_lambda: float | None = None) -> Prediction:
         """:class:`Prediction` for queries already embedded (``X``); ``queries`` price them."""
         self._check_fitted()
-        p_hat, features, context, near = self._predict_features(X, warmup_lambda)
+        with blas_threads(routing_threads(len(X))):
+            p_hat, features, context, near = self._predict_features(X, warmup_lambda)
+            difficulty = self.predictor_.query_difficulty(features, context).astype(np.float64)
         return Prediction(
             llm_ids=self.llm_ids,
             p_hat=p_hat,
             cost=self.cost_model_.normalised(queries),
-            difficulty=self.predictor_.query_difficulty(features, context).astype(np.float64),
+            difficulty=difficulty,
             cost_usd=self.cost_model_.expected_usd(queries),
             features=features,
             context=context,
@@ -578,25 +581,51 @@ class IRTRouter(Params):
         budget: float | None = None,
     ) -> list[RoutingDecision]:
         """Route a batch of queries with one embedding call; each decision carries its explanation."""
+        queries = list(queries)
+        return self.route_many_embedded(
+            self.embed(queries), queries, alpha, beta, allowed_llms, preference=preference, rule=rule, budget=budget
+        )
+
+    def route_many_embedded(
+        self,
+        X: np.ndarray,
+        queries: Sequence[str],
+        alpha: float = 0.8,
+        beta: float | None = None,
+        allowed_llms: Sequence[str] | None = None,
+        *,
+        preference: float | None = None,
+        rule: str | None = None,
+        budget: float | None = None,
+        explain: bool = True,
+    ) -> list[RoutingDecision]:
+        """:meth:`route_many` for queries already embedded (``X``, e.g. from :meth:`embed` or a
+        cache); ``queries`` price them. One numpy pass for the whole batch; ``explain=False``
+        leaves ``explanation`` None (the rest of each decision is the same).
+
+        Examples
+        --------
+        >>> X = router.embed(queries)  # doctest: +SKIP
+        >>> [d.llm_id for d in router.route_many_embedded(X, queries, alpha=0.5, explain=False)]  # doctest: +SKIP
+        """
         trade_off, mask, rule, notes = self._resolve_call(alpha, beta, preference, allowed_llms, rule, budget)
-        pred = self.predict(queries)
-        chosen, stayed, guard_notes = self._choose(pred, trade_off, mask, rule, guarded=budget is None)
-        explanations = explain_decisions(self, pred, chosen, trade_off, mask, rule)
-        if stayed is not None:
-            explanations = [
-                replace(e, reason=f"{e.reason}; stayed on the best single LLM (gain under the validated margin)")
-                if s
-                else e
-                for e, s in zip(explanations, stayed, strict=True)
-            ]
-        scores = rule_scores(pred.p_hat, pred.cost, trade_off, rule)
-        decisions = self._decisions(queries, pred, chosen, trade_off, rule, mask, scores, explanations, notes)
+        pred = self.predict_embedded(X, queries)
+        with blas_threads(routing_threads(len(queries))):
+            chosen, stayed, guard_notes = self._choose(pred, trade_off, mask, rule, guarded=budget is None)
+            explanations = explain_decisions(self, pred, chosen, trade_off, mask, rule) if explain else None
         if stayed is None:
-            return decisions
-        return [
-            replace(d, extras={**d.extras, **guard_notes, "stayed_on_default": bool(s)})
-            for d, s in zip(decisions, stayed, strict=True)
-        ]
+            extras: list[dict[str, Any]] | dict[str, Any] = notes
+        else:
+            extras = [{**notes, **guard_notes, "stayed_on_default": s} for s in stayed.tolist()]
+            if explanations is not None:
+                explanations = [
+                    replace(e, reason=f"{e.reason}; stayed on the best single LLM (gain under the validated margin)")
+                    if s
+                    else e
+                    for e, s in zip(explanations, stayed.tolist(), strict=True)
+                ]
+        scores = rule_scores(pred.p_hat, pred.cost, trade_off, rule)
+        return self._decisions(queries, pred, chosen, trade_off, rule, mask, scores, explanations, extras)
 
     def _choose(
         self, pred: Prediction, trade_off: TradeOff, mask: np.ndarray, rule: str, guarded: bool
@@ -620,28 +649,47 @@ class IRTRouter(Params):
         mask: np.ndarray,
         scores: np.ndarray,
         explanations: Sequence[Explanation | None] | None = None,
-        extras: dict[str, Any] | None = None,
+        extras: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
     ) -> list[RoutingDecision]:
-        """One :class:`RoutingDecision` per query from a batch's prediction, choices and per-LLM scores."""
-        allowed = tuple(bool(x) for x in mask)
+        """One :class:`RoutingDecision` per query from a batch's prediction, choices and per-LLM
+        scores; ``extras``: one dict for every decision (each gets a copy) or one per query.
+        The arrays become Python floats in one ``tolist`` each, not per query."""
+        allowed = tuple(mask.tolist())
+        llm_ids = self.llm_ids
+        n = len(queries)
+        shared = extras is None or isinstance(extras, dict)
+        per_query = [dict(extras or {})] * n if shared else list(extras)  # type: ignore[arg-type]
+        usd = [None] * n if pred.cost_usd is None else [tuple(r) for r in pred.cost_usd.tolist()]
         return [
             RoutingDecision(
-                llm_id=self.llm_ids[int(chosen[i])],
+                llm_id=llm_ids[j],
                 query=q,
                 alpha=trade_off.alpha,
                 beta=trade_off.beta,
-                llm_ids=self.llm_ids,
+                llm_ids=llm_ids,
                 allowed=allowed,
-                p_hat=tuple(pred.p_hat[i].tolist()),
-                cost=tuple(pred.cost[i].tolist()),
-                score=tuple(scores[i].tolist()),
-                difficulty=float(pred.difficulty[i]),
-                cost_usd=None if pred.cost_usd is None else tuple(pred.cost_usd[i].tolist()),
+                p_hat=tuple(p),
+                cost=tuple(c),
+                score=tuple(sc),
+                difficulty=d,
+                cost_usd=u,
                 rule=rule,
-                extras=dict(extras or {}),
+                extras=dict(x) if shared else x,
                 explanation=None if explanations is None else explanations[i],
             )
-            for i, q in enumerate(queries)
+            for i, (q, j, p, c, sc, d, u, x) in enumerate(
+                zip(
+                    queries,
+                    np.asarray(chosen).tolist(),
+                    pred.p_hat.tolist(),
+                    pred.cost.tolist(),
+                    np.asarray(scores).tolist(),
+                    np.asarray(pred.difficulty, dtype=np.float64).tolist(),
+                    usd,
+                    per_query,
+                    strict=True,
+                )
+            )
         ]
 
     # -- growing the pool ------------------------------------------------------------------------

@@ -1,0 +1,104 @@
+"""The fast routing paths (issue 16) decide, predict and explain exactly as before.
+
+``GOLDEN_DIGEST`` is the SHA-256 of the ``to_dict()`` of every decision of ``_calls`` below,
+written with the routing code before the fast paths (the loop-per-query explanation, the
+neighbour search with a similarity copy, a ``replace`` per guarded decision). ``to_dict`` rounds
+to 6 digits, so the digest holds across BLAS builds; within one run the batch path and the
+one-query path are compared bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from irtrouter.embed.threads import blas_threads
+from irtrouter.routing import IRTRouter
+from tests.explain.conftest import fit
+
+GOLDEN_DIGEST = "dad912f6782df3c3c2bafd347d357108c7f7811be5796b4afdd7b57f152c2903"
+N_QUERIES = 12
+
+
+@pytest.fixture(scope="module")
+def routers(topic_data) -> dict[str, IRTRouter]:
+    """MIRT with warm-up, NIRT (relevance from neighbours), and a guarded, calibrated,
+    kNN-blended router (``predictor="auto"``)."""
+    return {
+        "mirt": fit("mirt", topic_data),
+        "nirt": fit("nirt", topic_data),
+        "auto": fit("auto", topic_data, guard=True, calibration="auto", knn_blend=True),
+    }
+
+
+def _calls(router: IRTRouter) -> list[dict]:
+    llms = router.llm_ids
+    return [
+        {"alpha": 0.8},
+        {"alpha": 0.3, "rule": "chebyshev"},
+        {"alpha": 0.5, "allowed_llms": list(llms[1:3])},
+        {"alpha": 0.9, "allowed_llms": [llms[0]]},
+        {"preference": 2.0},
+        {"budget": 0.3},
+    ]
+
+
+def _decisions(routers: dict[str, IRTRouter], queries: list[str]) -> list[dict]:
+    return [
+        d.to_dict()
+        for name in sorted(routers)
+        for call in _calls(routers[name])
+        for d in routers[name].route_many(queries, **call)
+    ]
+
+
+def test_decisions_and_explanations_match_the_code_before_the_fast_paths(routers, topic_data):
+    queries = list(topic_data[1].queries[:N_QUERIES])
+    text = json.dumps(_decisions(routers, queries), sort_keys=True)
+    assert hashlib.sha256(text.encode()).hexdigest() == GOLDEN_DIGEST
+
+
+@pytest.mark.parametrize("name", ["mirt", "nirt", "auto"])
+def test_the_embedded_batch_path_decides_as_route_many_and_as_one_query_at_a_time(routers, topic_data, name):
+    router = routers[name]
+    queries = list(topic_data[1].queries[:N_QUERIES])
+    X = router.embed(queries)
+    for call in _calls(router):
+        batch = router.route_many_embedded(X, queries, **call)
+        assert batch == router.route_many(queries, **call)
+        # One query alone goes through other BLAS kernels than a batch: the same choices and
+        # reasons, P-hat equal to float32 rounding.
+        single = [router.route(q, **call) for q in queries]
+        assert [d.llm_id for d in single] == [d.llm_id for d in batch]
+        assert [d.explanation.reason for d in single] == [d.explanation.reason for d in batch]
+        np.testing.assert_allclose([d.p_hat for d in single], [d.p_hat for d in batch], rtol=0, atol=1e-6)
+        bare = router.route_many_embedded(X, queries, explain=False, **call)
+        assert all(b.explanation is None for b in bare)
+        assert [dataclasses.replace(b, explanation=d.explanation) for b, d in zip(bare, batch, strict=True)] == batch
+
+
+def test_decisions_of_one_batch_own_their_extras(routers, topic_data):
+    # A dict shared by every decision would let one caller's edit show in the others.
+    queries = list(topic_data[1].queries[:3])
+    first, second, _ = routers["auto"].route_many(queries, budget=0.3)
+    first.extras["mine"] = 1
+    assert "mine" not in second.extras
+
+
+def test_blas_threads_limits_inside_the_block_and_restores_after():
+    from threadpoolctl import threadpool_info
+
+    def counts() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = counts()
+    with blas_threads(1):
+        assert all(n == 1 for n in counts())
+        assert float(np.ones(3) @ np.ones(3)) == 3.0
+    assert counts() == before
+    with blas_threads(None):
+        assert counts() == before
