@@ -31,6 +31,8 @@ _LAZY = {
     "LLMSpec": "irtrouter.data.catalog",
     "ResultsMatrix": "irtrouter.data.results",
     "make_embedder": "irtrouter.embed.registry",
+    # irtrouter.evaluate is the subpackage (its evaluate() is the entry point); the result type is here too
+    "Evaluation": "irtrouter.evaluate.api",
 }
 
 __all__ = ["__version__", *_LAZY]

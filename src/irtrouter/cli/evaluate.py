@@ -15,7 +15,7 @@ from irtrouter.data.splits import split_in_distribution, split_out_of_distributi
 from irtrouter.embed.registry import EMBEDDER_SPECS
 from irtrouter.errors import ConfigError
 from irtrouter.evaluate.harness import ALPHAS, DEFAULT_ROUTERS
-from irtrouter.evaluate.protocol import Setting, benchmark_settings, make_setting
+from irtrouter.evaluate.protocol import Setting, benchmark_settings, make_setting, setting_from_ids, subsample
 from irtrouter.evaluate.suite import ABLATIONS, SuiteConfig, run_settings
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,28 @@ log = logging.getLogger(__name__)
 
 def _split_list(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def parse_seeds(value: str) -> list[int]:
+    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,3,7"`` and ``"2"`` as written; a bad range is a ConfigError."""
+    seeds: list[int] = []
+    for part in _split_list(value):
+        first, dash, last = part.partition("-")
+        try:
+            lo, hi = (int(first), int(last)) if dash else (int(part), int(part))
+        except ValueError:
+            raise ConfigError(f"--seeds: expected N, N-M or a comma-separated list, got {value!r}") from None
+        if hi < lo:
+            raise ConfigError(f"--seeds: range {part!r} runs backwards")
+        seeds += range(lo, hi + 1)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds: expected distinct seeds, got {value!r}")
+    return seeds
+
+
+def _read_ids(path: str) -> list[str]:
+    """One query id per line (blank lines skipped)."""
+    return [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _settings(
@@ -34,8 +56,13 @@ def _settings(
     test_size: float,
     on_missing: str,
     seed: int,
+    given_ids: tuple[str, str] | None = None,
 ) -> list[Setting]:
     path = Path(data)
+    if given_ids is not None:
+        results, catalog = load_dataset(data, llms, "long" if fmt == "auto" else fmt, "train", on_missing, seed)
+        train_ids, test_ids = (_read_ids(f) for f in given_ids)
+        return [setting_from_ids(path.stem, results, catalog, train_ids, test_ids)]
     name = fmt if fmt not in ("auto", "long") else (detect_benchmark(path) if path.is_dir() else None)
     if name is not None:
         bench = load_benchmark(name, path, seed=seed)
@@ -105,6 +132,24 @@ def _settings(
 @click.option("--quick", is_flag=True, help="Seeded subsets (300 train / 150 test), hashing embedder, short training.")
 @click.option("--seed", default=0, show_default=True, help="Seed of splits, subsets and every router.")
 @click.option(
+    "--seeds",
+    metavar="N-M",
+    help="Run every router once per seed (its random_state; e.g. 0-4 or 0,3,7) on the --seed split and print "
+    "mean ± std [min, max], gap closed of the mean and a paired bootstrap interval of Reward minus best-single.",
+)
+@click.option(
+    "--train-ids",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="FILE",
+    help="Your own split: the query ids that train, one per line (with --test-ids; replaces --split).",
+)
+@click.option(
+    "--test-ids",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="FILE",
+    help="Your own split: the query ids that are scored, one per line (with --train-ids).",
+)
+@click.option(
     "--on-missing",
     default="error",
     show_default=True,
@@ -134,6 +179,9 @@ def evaluate(
     ablations: str,
     quick: bool,
     seed: int,
+    seeds: str | None,
+    train_ids: str | None,
+    test_ids: str | None,
     on_missing: str,
     out_dir: str | None,
     plots: bool,
@@ -154,6 +202,7 @@ def evaluate(
       irtrouter evaluate ../shared/data/routerbench_subset --routers small-llm,large-llm,oracle,knn-tuned,mirt
       irtrouter evaluate ../shared/data/llmrouter --quick --split id
       irtrouter evaluate results.csv --llms llms.json --ood-tasks gsm8k --out runs/eval --plots
+      irtrouter evaluate results.csv --llms llms.json --train-ids train.txt --test-ids test.txt --seeds 0-4
     """
     from irtrouter.evaluate.routers.registry import available_routers, make_router
 
@@ -182,9 +231,18 @@ def evaluate(
         cache_dir=cache_dir,
     )
     config.validate()
+    if (train_ids is None) != (test_ids is None):
+        raise ConfigError("--train-ids and --test-ids go together: give both files")
+    given = (train_ids, test_ids) if train_ids is not None and test_ids is not None else None
+    seed_list = parse_seeds(seeds) if seeds is not None else None
+    if seed_list is not None and (chosen_ablations or plots):
+        raise ConfigError("--ablations and --plots run on one seed (--seed), not --seeds")
     settings = []
     for data in data_paths:
-        settings += _settings(data, llms, fmt, splits, _split_list(ood_tasks), test_size, on_missing, seed)
+        settings += _settings(data, llms, fmt, splits, _split_list(ood_tasks), test_size, on_missing, seed, given)
+    if seed_list is not None:
+        _evaluate_seeds(settings, config, seed_list, out_dir, as_json)
+        return
     report = run_settings(settings, config)
     report.meta["data"] = list(data_paths)
     markdown = report.markdown(config.alphas)
@@ -203,6 +261,32 @@ def evaluate(
         click.echo(json.dumps({"meta": report.meta, "tables": report.tables}, default=str))
     else:
         click.echo(markdown)
+
+
+def _evaluate_seeds(
+    settings: list[Setting], config: SuiteConfig, seeds: list[int], out_dir: str | None, as_json: bool
+) -> None:
+    """The ``--seeds`` path: :func:`irtrouter.evaluate.evaluate_settings` over the settings."""
+    from irtrouter.evaluate.api import evaluate_settings
+
+    evaluation = evaluate_settings(
+        [subsample(s, config.n_train, config.n_test, config.seed) for s in settings],
+        routers=config.routers,
+        alphas=config.alphas,
+        seeds=seeds,
+        embedder=config.embedder,
+        sweep=config.sweep,
+        overrides=config.overrides,
+        cache_dir=config.cache_dir,
+    )
+    if out_dir:
+        log.info("wrote %s", ", ".join(str(p) for p in evaluation.write(out_dir)))
+    if as_json:
+        frames = {"routing": evaluation.routing, "per_seed": evaluation.per_seed, **evaluation.tables}
+        tables = {name: json.loads(frame.to_json(orient="records")) for name, frame in frames.items()}
+        click.echo(json.dumps({"meta": evaluation.meta, "tables": tables}, default=str))
+    else:
+        click.echo(evaluation.markdown())
 
 
 command = evaluate

@@ -22,11 +22,17 @@ and the decisions are scored into tidy rows (one dict per row, ready for CSV/JSO
 
 Only the Oracle (``uses_outcomes``) is shown the test scores and costs; every other router gets
 the query texts and embeddings alone.
+
+A router is never read at a trade-off it cannot route for: where :func:`unsupported` gives a
+reason (a preference-conditioned policy asked for a cost weight beyond the range it was trained
+on, which it would clip), the row's figures are NaN and its ``unsupported`` field says why; the
+sweep's curve then covers only the weights the router supports, and says so.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,7 +58,7 @@ from irtrouter.evaluate.prediction import prediction_quality
 from irtrouter.evaluate.protocol import Setting
 from irtrouter.evaluate.routers.contract import BinaryDecisions, Decisions, QueryBatch, Router, TrainingData
 from irtrouter.evaluate.routers.registry import make_router
-from irtrouter.routing.rule import resolve_weights
+from irtrouter.routing.rule import TradeOff, resolve_weights
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +219,25 @@ def run_setting(
 # -- scoring -------------------------------------------------------------------------------------
 
 
+def unsupported(decisions: Decisions, alpha: float) -> str | None:
+    """Why ``decisions`` cannot be read at ``alpha`` as asked, or None when they can.
+
+    Decisions of a policy conditioned on a preference carry its ``resolve_preference`` (the one
+    place that turns a trade-off into the policy's cost weight w); a w beyond the trained range
+    would be clipped, i.e. the policy would route for another trade-off than the row's.
+    """
+    resolve = getattr(decisions, "resolve_preference", None)
+    if resolve is None:
+        return None
+    top, record = resolve(TradeOff.of(alpha))
+    if "preference_clipped_from" not in record:
+        return None
+    return (
+        f"alpha {alpha:g} needs cost weight w = {record['preference_clipped_from']}, beyond the policy's "
+        f"trained maximum w = {top:g} (alpha >= {1 / (1 + top):.3g}); not clipped"
+    )
+
+
 def _base(result: SettingResult, router: str) -> dict[str, Any]:
     s = result.setting
     return {"dataset": s.dataset, "split": s.split, "router": router}
@@ -247,6 +272,7 @@ def _score(result: SettingResult, alphas: Sequence[float], sweep: Sequence[float
     refs = {a: _references(result, a) for a in alphas}
     routing_rows, predictor_rows, topk_rows, point_rows = [], [], [], []
     curves: dict[str, list[tuple[float, float, float]]] = {}  # router -> (alpha, cost, perf)
+    limits: dict[str, str] = {}  # router -> why its curve leaves some alphas out
     ta, tb = resolve_weights(topk_alpha)
     utility = reward_contributions(test.scores, result.costs, ta, tb, scale)
     for name, run in result.runs.items():
@@ -257,18 +283,20 @@ def _score(result: SettingResult, alphas: Sequence[float], sweep: Sequence[float
             extra["llm"] = chosen
         for alpha in alphas:
             a, b = resolve_weights(alpha)
-            routing = d.choose(alpha)
-            o = result.outcome_of(routing)
-            reward = o.reward(a, b, scale)
             best, best_llm, oracle = refs[alpha]
+            why = unsupported(d, alpha)
+            figures: dict[str, Any]
+            if why is None:
+                o = result.outcome_of(d.choose(alpha))
+                figures = {"performance": o.performance, "total_cost": o.total_cost, "reward": o.reward(a, b, scale)}
+            else:
+                figures = {"performance": math.nan, "total_cost": math.nan, "reward": math.nan, "unsupported": why}
             routing_rows.append(
                 {
                     **_base(result, name),
                     "alpha": alpha,
-                    "performance": o.performance,
-                    "total_cost": o.total_cost,
-                    "reward": reward,
-                    "gap_closed": gap_closed(reward, best, oracle, MIN_GAP),
+                    **figures,
+                    "gap_closed": gap_closed(figures["reward"], best, oracle, MIN_GAP),
                     "best_single_reward": best,
                     "best_single_llm": best_llm,
                     "oracle_reward": oracle,
@@ -282,13 +310,22 @@ def _score(result: SettingResult, alphas: Sequence[float], sweep: Sequence[float
         if d.p_hat is not None:
             q = prediction_quality(test.scores, d.p_hat)
             predictor_rows.append({**_base(result, name), "auc": q.auc, "acc": q.acc, "rmse": q.rmse, "mae": q.mae})
-        routing = d.choose(topk_alpha)
+        why = unsupported(d, topk_alpha)
         for k in range(1, min(5, test.n_llms) + 1):
-            topk_rows.append(
-                {**_base(result, name), "alpha": topk_alpha, "k": k, "accuracy": top_k_accuracy(routing, utility, k)}
-            )
+            row = {**_base(result, name), "alpha": topk_alpha, "k": k}
+            if why is None:
+                row["accuracy"] = top_k_accuracy(d.choose(topk_alpha), utility, k)
+            else:
+                row |= {"accuracy": math.nan, "unsupported": why}
+            topk_rows.append(row)
         pts = []
-        for alpha in sweep:
+        left_out = [(alpha, why) for alpha in sweep if (why := unsupported(d, alpha)) is not None]
+        if left_out:
+            limits[name] = (
+                f"curve over the {len(sweep) - len(left_out)} of {len(sweep)} alphas the router supports; "
+                f"left out alpha {', '.join(f'{a:g}' for a, _ in left_out)}: {left_out[0][1]}"
+            )
+        for alpha in (a for a in sweep if a not in dict(left_out)):
             o = result.outcome_of(d.choose(alpha))
             pts.append((alpha, o.total_cost, o.performance))
             point_rows.append(
@@ -299,27 +336,31 @@ def _score(result: SettingResult, alphas: Sequence[float], sweep: Sequence[float
     result.rows["predictor"] = predictor_rows
     result.rows["topk"] = topk_rows
     result.rows["points"] = point_rows
-    result.rows["curves"] = _curve_rows(result, curves) if sweep else []
+    result.rows["curves"] = _curve_rows(result, curves, limits) if sweep else []
 
 
-def _curve_rows(result: SettingResult, curves: dict[str, list[tuple[float, float, float]]]) -> list[dict[str, Any]]:
+def _curve_rows(
+    result: SettingResult, curves: dict[str, list[tuple[float, float, float]]], limits: Mapping[str, str]
+) -> list[dict[str, Any]]:
     test = result.setting.test
     singles = [result.outcome_of(np.full(test.n_queries, j)) for j in range(test.n_llms)]
     # CPT's reference: the best single LLM by performance (the cheaper one among ties).
     best = min(range(test.n_llms), key=lambda j: (-singles[j].performance, singles[j].total_cost))
-    max_cost = max(max(c for _, c, _ in pts) for pts in curves.values())
+    max_cost = max((c for pts in curves.values() for _, c, _ in pts), default=0.0)
     max_cost = max(max_cost, max(s.total_cost for s in singles))
     rows = []
     for name, pts in curves.items():
         costs = [c for _, c, _ in pts]
         perfs = [p for _, _, p in pts]
         row: dict[str, Any] = {**_base(result, name), "cost_kind": result.cost_kind}
-        if result.costs_differ:
+        if name in limits:
+            row["unsupported"] = limits[name]
+        if pts and result.costs_differ:
             row["aiq"] = aiq(costs, perfs, max_cost)
             row["hypervolume"] = hypervolume(costs, perfs, result.cost_scale)
             for x in CPT_LEVELS:
                 row[f"cpt{round(x * 100)}"] = cpt(costs, perfs, x, singles[best].performance, singles[best].total_cost)
-        else:
+        elif not result.costs_differ:
             row["note"] = "every LLM costs the same: no cost-performance trade-off to measure"
         run = result.runs[name]
         strong = _strong_index(result, run.decisions)

@@ -103,6 +103,47 @@ def make_setting(
     return Setting(dataset, split, train, complete, catalog, description, test.n_queries - complete.n_queries)
 
 
+def setting_from_ids(
+    dataset: str,
+    results: ResultsMatrix,
+    catalog: LLMCatalog,
+    train_ids: Sequence[str],
+    test_ids: Sequence[str],
+    split: str = "custom",
+) -> Setting:
+    """A :class:`Setting` of the user's own split: the queries ``train_ids`` train, ``test_ids`` score.
+
+    Raises :class:`DataError` naming the first offending ids when a list is empty, repeats an id,
+    names a query that is not in ``results`` or shares ids with the other list.
+
+    Examples
+    --------
+    >>> setting = setting_from_ids("mine", results, catalog, ["q1", "q2"], ["q3"])  # doctest: +SKIP
+    """
+    position = {q: i for i, q in enumerate(results.query_ids)}
+    picked = []
+    for side, ids in (("train", list(train_ids)), ("test", list(test_ids))):
+        if not ids:
+            raise DataError(f"no {side} query ids given", source=results.source)
+        if len(set(ids)) != len(ids):
+            dup = next(q for i, q in enumerate(ids) if q in ids[:i])
+            raise DataError(f"{side} query id {dup!r} is listed twice", source=results.source)
+        unknown = [q for q in ids if q not in position]
+        if unknown:
+            raise DataError(
+                f"{len(unknown)} {side} query id(s) not in the results (first: {', '.join(map(repr, unknown[:3]))})",
+                source=results.source,
+            )
+        picked.append(ids)
+    both = set(picked[0]) & set(picked[1])
+    if both:
+        first = next(q for q in picked[1] if q in both)
+        raise DataError(f"{len(both)} query id(s) are in both train and test (first: {first!r})", source=results.source)
+    train, test = (results.take(np.array([position[q] for q in ids], dtype=np.int64)) for ids in picked)
+    description = f"given split: {len(picked[0])} train / {len(picked[1])} test query ids"
+    return make_setting(dataset, split, train, test, catalog, description)
+
+
 def benchmark_settings(
     bench: Benchmark, splits: Sequence[str] = ("ID", "OOD"), ood_tasks: Sequence[str] | None = None
 ) -> list[Setting]:

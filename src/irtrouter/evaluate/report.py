@@ -144,6 +144,8 @@ def _pct(value: Any, digits: int = 2) -> str:
 
 
 def _usd(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
     return f"{value:.4g}" if abs(value) < 1 else f"{value:.2f}"
 
 
@@ -184,7 +186,7 @@ def routing_tables(rows: Sequence[dict[str, Any]], alphas: Sequence[float] | Non
             for a in al:
                 r = _find(sub, router=router, alpha=a)
                 cells += (
-                    [_pct(r["performance"]), _usd(r["total_cost"]), f"{r['reward']:.2f}", _pct(r["gap_closed"], 1)]
+                    [_pct(r["performance"]), _usd(r["total_cost"]), _num(r["reward"], ".2f"), _pct(r["gap_closed"], 1)]
                     if r
                     else ["", "", "", ""]
                 )
@@ -199,9 +201,15 @@ def routing_tables(rows: Sequence[dict[str, Any]], alphas: Sequence[float] | Non
             f"Total Cost in {_cost_label(first['cost_kind'])}\n\n"
             + _table(header, body)
             + f"\n\nGap closed = (Reward - best single LLM) / (reward-optimal oracle - best single LLM), n/a when "
-            f"the oracle is less than {MIN_GAP} points above the best single LLM; {refs}."
+            f"the oracle is less than {MIN_GAP} points above the best single LLM; {refs}." + unsupported_notes(sub)
         )
     return "\n\n".join(out)
+
+
+def unsupported_notes(rows: Sequence[dict[str, Any]]) -> str:
+    """One line per row that could not be computed as asked (n/a in the table), with the reason."""
+    notes = [f"{r['router']} @{r['alpha']}: {r['unsupported']}" for r in rows if r.get("unsupported")]
+    return "".join(f"\n\nn/a, {n}." for n in notes)
 
 
 def _find(rows: Sequence[dict[str, Any]], **match: Any) -> dict[str, Any] | None:
@@ -222,7 +230,7 @@ def reward_summary(rows: Sequence[dict[str, Any]], alphas: Sequence[float] | Non
             cells = [router]
             for d, s in settings:
                 r = _find(rows, router=router, alpha=a, dataset=d, split=s)
-                cells.append(f"{r['reward']:.2f} ({_pct(r['gap_closed'], 0)})" if r else "")
+                cells.append(f"{_num(r['reward'], '.2f')} ({_pct(r['gap_closed'], 0)})" if r else "")
             body.append(cells)
         out.append(
             f"#### Reward at alpha = {a} (in brackets: share of the gap from the best single LLM to the "

@@ -30,7 +30,7 @@ import numpy as np
 
 from irtrouter.irt.calibration import log_loss
 from irtrouter.routing.neighbours import neighbour_mean
-from irtrouter.routing.rule import RULES, TradeOff, choose, rule_scores
+from irtrouter.routing.rule import RULES, TIE_TOLERANCE, TradeOff, choose, rule_scores
 
 #: Trade-offs (normalised alpha) at which margins are tuned; a call uses the nearest.
 ALPHA_GRID: tuple[float, ...] = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 21))
@@ -144,7 +144,7 @@ class Guard:
         scores = rule_scores(p, np.broadcast_to(cost, p.shape), trade_off, rule)
         rows = np.arange(len(chosen))
         gain = scores[rows, chosen] - scores[:, d]
-        stayed = (chosen != d) & ~(gain > m)
+        stayed = (chosen != d) & ~(gain > m + TIE_TOLERANCE)  # a gain equal to the margin does not switch
         return np.where(stayed, d, chosen), stayed, d, m
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -209,7 +209,7 @@ def fit_guard(
             predicted = scores[np.arange(len(chosen)), chosen] - scores[:, d]
             realised = _realised_gain(Y_val, C_val, t, chosen, d)
             # Value of each margin: the realised gain of the switches it lets through.
-            values[i] = [float(realised[predicted > m].sum()) / max(len(chosen), 1) for m in MARGINS]
+            values[i] = [float(realised[predicted > m + TIE_TOLERANCE].sum()) / max(len(chosen), 1) for m in MARGINS]
         # Neighbouring trade-offs pool their evidence (+-0.1 in alpha), so one noisy grid point does
         # not set its margin alone; ties go to the larger margin (fewer switches), so inf wins
         # unless switching earned something.

@@ -150,6 +150,7 @@ class PolicyDecisions(WeightedDecisions):
     def __init__(self, router: PolicyRouter, batch: QueryBatch) -> None:
         self._prediction = router.predict_embedded(batch.X, batch.queries)
         super().__init__(router.llm_ids, lambda alpha: router.choose(self._prediction, alpha=alpha))
+        self.resolve_preference = router.resolve_preference  # the harness reports a clipped w as n/a
 
     @property
     def p_hat(self) -> np.ndarray:
