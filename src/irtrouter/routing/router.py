@@ -8,8 +8,9 @@ the trade-off (``alpha`` / ``beta``, or ``preference``; :class:`~irtrouter.routi
 ``budget``: RADAR's hard budget mode, a mean cost per query that the trade-off is calibrated to
 (:mod:`irtrouter.routing.scalarise`) on up to 2,000 training queries kept with the router.
 
-(Over 450 lines: one estimator whose training, routing and saved state read the same attributes;
-split, each part would have to know the others' internals.)
+(Over 450 lines: one estimator whose training, validated choice (``_validate``), routing and saved
+state read the same attributes; the maths of each part lives in its own module (rule, selection,
+scalarise, explanation, persistence) and this class wires them.)
 """
 
 from __future__ import annotations
