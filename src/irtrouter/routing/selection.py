@@ -11,9 +11,11 @@ expectation. The :class:`Guard` makes that explicit. For a trade-off ``t`` and t
 * the rule's choice ``k`` replaces ``d`` only when its predicted gain ``S(k) - S(d)`` exceeds a
   **margin** ``m(t)``, tuned per trade-off (a grid of 21 alphas) and per rule on validation
   queries carved from the training data: the margin of the grid ``MARGINS`` whose guarded routing
-  earns the most realised ``alpha * score - beta * C`` there. ``m = inf`` (always ``d``) is on
-  the grid and earns exactly the default's value, so on the validation queries the guarded router
-  is never below the best single LLM; where the predictions carry no signal it becomes it.
+  earns the most realised ``alpha * score - beta * C`` there, the evidence of neighbouring
+  trade-offs (+-0.1 in alpha) pooled. ``m = inf`` (always ``d``) is on the grid and earns exactly
+  the default's value, so on the validation queries, summed over each such neighbourhood, the
+  guarded router is never below the best single LLM (at one alpha alone it can dip); where the
+  predictions carry no signal it becomes it, up to that pooling.
 
 :func:`select_by_validation` compares candidate predictors the same way (validation value of their
 guarded, calibrated routing averaged over the trade-offs the router will serve) and records the
