@@ -64,6 +64,8 @@ from irtrouter.routing.rule import TradeOff
 from irtrouter.serve.config import AUTO_PROFILE, MODEL_PREFIX, RoutingPolicy, ServeConfig
 from irtrouter.serve.errors import APIError
 
+#: The largest ``max_tokens`` accepted (no provider takes more; it is stored as a SQLite integer).
+MAX_TOKENS = 2**31 - 1
 ROUTING_FIELDS = ("alpha", "allowed_llms", "budget", "max_cost", "preference", "rule")
 
 
@@ -169,9 +171,12 @@ def parse_request(
     for key in ("max_completion_tokens", "max_tokens"):
         if body.get(key) is not None:
             value = body[key]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOKENS:
                 raise APIError(
-                    400, f"'{key}' must be a positive integer, got {value!r}", param=key, code="invalid_value"
+                    400,
+                    f"'{key}' must be an integer in [1, {MAX_TOKENS}], got {value!r}",
+                    param=key,
+                    code="invalid_value",
                 )
             max_tokens = value
             break

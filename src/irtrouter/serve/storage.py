@@ -138,6 +138,10 @@ def sqlite_path(url: str) -> str:
     return rest[1:]
 
 
+#: What writing one row can raise without the database being at fault.
+ROW_ERRORS = (sqlite3.Error, OverflowError, ValueError, TypeError)
+
+
 @dataclass
 class DecisionRecord:
     """One row of ``decisions`` (columns documented in the schema)."""
@@ -291,6 +295,8 @@ class SQLiteStore:
                     future.set_exception(value)
 
     def _run_batch(self, ops: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
+        # A row that cannot be written (a constraint, or a value SQLite cannot bind: an integer past
+        # 2^63 raises OverflowError) fails its own request only, never the batch it shares.
         conn = self._conn
         assert conn is not None
         out: list[tuple[bool, Any]] = []
@@ -299,7 +305,7 @@ class SQLiteStore:
             if len(ops) == 1:  # alone in its transaction: no savepoint needed to isolate it
                 try:
                     out.append((True, ops[0](conn)))
-                except sqlite3.Error as exc:
+                except ROW_ERRORS as exc:
                     conn.execute("ROLLBACK")
                     return [(False, StorageError(f"cannot write the decision database ({exc})"))]
                 conn.execute("COMMIT")
@@ -309,7 +315,7 @@ class SQLiteStore:
                 try:
                     out.append((True, op(conn)))
                     conn.execute("RELEASE op")
-                except sqlite3.Error as exc:
+                except ROW_ERRORS as exc:
                     conn.execute("ROLLBACK TO op")
                     conn.execute("RELEASE op")
                     out.append((False, StorageError(f"cannot write the decision database ({exc})")))
