@@ -66,3 +66,34 @@ def test_a_row_sqlite_cannot_bind_fails_alone_in_its_group_commit(tmp_path) -> N
     conn = sqlite3.connect(tmp_path / "store.sqlite")
     ids = {r for (r,) in conn.execute("SELECT request_id FROM decisions")}
     assert ids == {f"r{i}" for i in range(20)} | {"after"}
+
+
+def test_a_huge_query_is_embedded_capped(proxy: ServerThread, router_dir) -> None:
+    """Issue 14, defect 2: a 60 kB query (under the test server's 64 kB body limit) is routed on its head and tail
+    (``routing.max_query_chars``, default 8192), as the library routes the capped text."""
+    from irtrouter.embed.base import cap_text
+    from irtrouter.routing import load_router
+
+    query = "prove that the sum of two primes is even " * 1_400  # ~58 kB
+    headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
+    res = httpx.post(f"{proxy.url}/v1/route", json={"query": query}, headers=headers, timeout=60)
+    assert res.status_code == 200, res.text
+    expected = load_router(router_dir).route(cap_text(query, 8192), alpha=0.8)
+    body = res.json()
+    assert body["llm_id"] == expected.llm_id
+    assert [row["p_hat"] for row in body["llms"]] == [round(p, 6) for p in expected.p_hat]
+
+
+def test_max_query_chars_is_validated() -> None:
+    import pytest
+
+    from irtrouter.errors import ConfigError
+    from irtrouter.serve import parse_config
+    from tests.serve.conftest import serve_config
+
+    raw = serve_config("http://127.0.0.1:1", "/tmp/never.sqlite")
+    raw["routing"]["max_query_chars"] = 10
+    with pytest.raises(ConfigError, match="max_query_chars"):
+        parse_config(raw)
+    raw["routing"]["max_query_chars"] = None
+    assert parse_config(raw).routing.max_query_chars is None

@@ -109,6 +109,10 @@ class RoutingConfig(RoutingPolicy):
     """Defaults (the ``irtrouter/auto`` profile) and how requests become routing queries."""
 
     query_text: Literal["last_user", "system_and_last_user"] = "last_user"
+    # The router embeds at most this many characters of a query (head and tail of a longer one,
+    # irtrouter.embed.base.cap_text): a 1 MB prompt took 91 s and 4.5 GB to embed whole, holding
+    # every other request behind it. None: no cap.
+    max_query_chars: int | None = Field(default=8192, ge=64)
     default_max_tokens: int = Field(default=512, ge=1)
     fallback_attempts: int = Field(default=1, ge=0, le=5)
 

@@ -46,7 +46,8 @@ called (``irtrouter.serve.routing.RoutingCall``, which is also the batching key:
 changes the decision must be in it).
 
 The query the router sees is the text of the last ``user`` message (``routing.query_text:
-last_user``), or the system messages followed by it (``system_and_last_user``). The last user
+last_user``), or the system messages followed by it (``system_and_last_user``), capped at
+``routing.max_query_chars`` characters (default 8192; a longer one keeps its head and tail). The last user
 turn is what the request asks now; earlier turns mostly repeat what was routed before, and a
 long system prompt shared by every request would blur the query embedding, which is why it is
 not the default.
@@ -59,6 +60,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from irtrouter.embed.base import cap_text
 from irtrouter.errors import ConfigError
 from irtrouter.routing.rule import TradeOff
 from irtrouter.serve.config import AUTO_PROFILE, MODEL_PREFIX, RoutingPolicy, ServeConfig
@@ -118,6 +120,7 @@ def parse_request(
             raise APIError(400, "give either 'query' or 'messages', not both", param="query", code="invalid_value")
     else:
         query, prompt_text = _query_from_messages(body.get("messages"), config.routing.query_text)
+    query = cap_text(query, config.routing.max_query_chars)  # what is embedded; prompt_text prices the call
 
     alpha, preference, budget = policy.alpha, None, policy.budget
     if "alpha" in body:
