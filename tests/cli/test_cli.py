@@ -225,3 +225,28 @@ def test_route_by_radars_rule_and_budget(router_dir):
     res = run("route", str(router_dir), query, "--budget", "0.1", "--alpha", "0.5")
     assert res.exit_code == 2 and "--budget sets the trade-off itself" in res.stderr
     one_error_line(run("route", str(router_dir), query, "--rule", "policy"), "unknown routing rule 'policy'")
+
+
+@pytest.mark.parametrize(
+    "option, fragment",
+    [
+        (["--epochs", "0"], "max_epochs must be an integer >= 1, got 0"),
+        (["--lr", "-1"], "learning_rate must be a finite number > 0, got -1.0"),
+        (["--embedder", "hashing:0"], "hashing embedder dimension must be >= 8, got 0"),
+    ],
+)
+def test_bad_training_settings_are_one_line(files, tmp_path, option, fragment):
+    """Issue 14, defect 7: these were tracebacks."""
+    args = ["train", str(files / "results.csv"), "--llms", str(files / "llms.json"), "--out", str(tmp_path / "r")]
+    one_error_line(run(*args, "--predictor", "mirt", *option), fragment)
+
+
+def test_route_into_a_closed_pipe_exits_quietly(router_dir):
+    """`irtrouter route ... | head` printed 'Broken pipe' and exited 1. `true` closes the pipe at once,
+    long before the command (a Python start, a router load) writes to it."""
+    piped = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; irtrouter route {router_dir} 'integral of x' | true"],
+        capture_output=True,
+        text=True,
+    )
+    assert piped.returncode == 0 and "Broken pipe" not in piped.stderr, piped.stderr

@@ -22,11 +22,21 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except IRTRouterError as exc:
             _fail(str(exc))
+        except BrokenPipeError:  # `irtrouter route ... | head`: the reader has all it wanted
+            _quiet_stdout()
+            sys.exit(0)
         except OSError as exc:  # unreadable or unwritable paths
             _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
         except KeyboardInterrupt:
             click.echo("irtrouter: interrupted", err=True)
             sys.exit(130)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush does not fail on the closed pipe."""
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _fail(message: str) -> None:

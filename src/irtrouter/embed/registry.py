@@ -43,6 +43,8 @@ def make_embedder(spec: str = "use", threads: int = 1) -> Embedder:
 
         if arg and not arg.isdigit():
             raise ConfigError(f"hashing embedder dimension must be a number, got {arg!r}")
+        if arg and int(arg) < 8:
+            raise ConfigError(f"hashing embedder dimension must be >= 8, got {arg}")
         return HashingEmbedder(dim=int(arg) if arg else 256)
     if kind == "st" and arg:
         from irtrouter.embed.remote import SentenceTransformerEmbedder

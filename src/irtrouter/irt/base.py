@@ -214,6 +214,26 @@ class IRTPredictor(EstimatorParams, ABC):
             raise DataError(f"context has {len(context)} rows, expected {len(Xq)}")
         if self.n_dims < 1:
             raise ConfigError(f"n_dims must be >= 1, got {self.n_dims}")
+        self._check_training_settings()
+
+    def _check_training_settings(self) -> None:
+        """The shared loop's settings, named in the error (the CLI passes them from the user)."""
+
+        def whole(name: str, low: int) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+
+        whole("max_epochs", 1)
+        whole("batch_size", 1)
+        whole("patience", 1)
+        lr = self.learning_rate
+        if isinstance(lr, bool) or not isinstance(lr, int | float) or not np.isfinite(lr) or lr <= 0:
+            raise ConfigError(f"learning_rate must be a finite number > 0, got {lr!r}")
+        if not 0 <= self.validation_fraction < 1:
+            raise ConfigError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}")
+        if not (np.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ConfigError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
 
     def _check_fitted(self) -> None:
         check_is_fitted(self, "params_", "call fit() or load a saved router")
