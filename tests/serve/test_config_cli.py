@@ -210,3 +210,21 @@ def test_sqlite_urls() -> None:
     for bad in ("sqlite://x", "mysql:///x", "x.sqlite", "sqlite:///"):
         with pytest.raises(ConfigError):
             sqlite_path(bad)
+
+
+def test_check_warns_when_auth_is_off_beyond_loopback(router_dir, tmp_path) -> None:
+    """Issue 14, defect 6: no client key on a non-loopback host is said, not silently served."""
+    raw = serve_config("http://127.0.0.1:9", tmp_path / "d.sqlite")
+    raw["auth"] = {}
+    res = run_check(router_dir, write(tmp_path, raw), environ())
+    assert res.exit_code == 0 and "authentication is off" not in res.output  # 127.0.0.1
+    raw["server"] = {**raw.get("server", {}), "host": "0.0.0.0"}
+    res = run_check(router_dir, write(tmp_path, raw), environ())
+    assert res.exit_code == 0 and "warning: authentication is off (no auth.api_keys_env) on 0.0.0.0" in res.output
+
+
+def test_serve_refuses_a_port_out_of_range(router_dir, tmp_path) -> None:
+    """`--port 99999` bound a random port and logged :99999."""
+    config = write(tmp_path, serve_config("http://127.0.0.1:9", tmp_path / "d.sqlite"))
+    res = CliRunner().invoke(cli, ["serve", str(router_dir), "--config", str(config), "--port", "99999"], env=environ())
+    assert res.exit_code == 2 and "99999 is not in the range 0<=x<=65535" in res.output

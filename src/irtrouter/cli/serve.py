@@ -31,7 +31,12 @@ if TYPE_CHECKING:
     help="Decision database URL, overriding storage.url (sqlite:///PATH). Env: IRTROUTER_DB_URL.",
 )
 @click.option("--host", default=None, help="Interface to listen on (default: server.host, 127.0.0.1).")
-@click.option("--port", default=None, type=int, help="Port (default: server.port, 8000; 0 picks a free one).")
+@click.option(
+    "--port",
+    default=None,
+    type=click.IntRange(0, 65535),
+    help="Port (default: server.port, 8000; 0 picks a free one).",
+)
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request line.")
 def serve(
     router_dir: str,
@@ -75,6 +80,8 @@ def serve(
         return
     if not result.ok:
         raise ConfigError(f"{config_path}: " + "; ".join(result.problems))
+    for warning in result.warnings:
+        click.echo(f"irtrouter serve: warning: {warning}", err=True)
 
     try:
         import uvicorn

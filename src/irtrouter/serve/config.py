@@ -234,7 +234,8 @@ def check_config(
 
     Problems: an LLM configured that the router does not know, a profile (or the defaults)
     allowing an unknown or unroutable LLM, an unset provider or client key variable, no routable
-    LLM. Warnings: router LLMs without an ``llms`` entry (never called).
+    LLM. Warnings: router LLMs without an ``llms`` entry (never called); no client keys on a host
+    that is not a loopback address.
 
     With the loaded ``router``, each policy's ``rule`` must be one of ``router.rules`` and its
     ``budget`` must calibrate (:meth:`~irtrouter.routing.router.IRTRouter.calibrate_budget`: not
@@ -281,7 +282,23 @@ def check_config(
     if not routable:
         problems.append("no router LLM is configured under 'llms': nothing can be routed")
     warnings = [f"unroutable (no 'llms' entry, never called): {', '.join(unroutable)}"] if unroutable else []
+    if not (config.auth.api_keys or config.auth.api_keys_env) and not _loopback(config.server.host):
+        warnings.append(
+            f"authentication is off (no auth.api_keys_env) on {config.server.host}, which is not a loopback "
+            "address: anyone who reaches it can spend the providers' keys"
+        )
     return ConfigCheck(routable, unroutable, tuple(problems), tuple(warnings))
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_rule_and_budget(where: str, policy: RoutingPolicy, router: IRTRouter, allowed: list[str]) -> list[str]:
