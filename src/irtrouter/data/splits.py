@@ -26,15 +26,7 @@ def split_in_distribution(
     --------
     >>> train, test = split_in_distribution(results, test_size=0.3, seed=0)  # doctest: +SKIP
     """
-    if not 0 < test_size < 1:
-        raise DataError(f"test_size must be in (0, 1), got {test_size}")
-    rng = np.random.default_rng(seed)
-    tasks = np.asarray(results.tasks, dtype=object)
-    is_test = np.zeros(results.n_queries, dtype=bool)
-    for task in results.task_names():
-        members = np.flatnonzero(tasks == task)
-        n_test = min(max(round(len(members) * test_size), 1), len(members) - 1) if len(members) > 1 else 0
-        is_test[rng.permutation(members)[:n_test]] = True
+    is_test = _test_mask(results, test_size, seed)
     return (
         results.take(~is_test, source=f"{results.source} [ID train]"),
         results.take(is_test, source=f"{results.source} [ID test]"),
@@ -63,6 +55,27 @@ def split_llms(results: ResultsMatrix, held_out: Iterable[str]) -> tuple[Results
     if not kept:
         raise DataError("holding out every LLM leaves nothing to train on", source=results.source)
     return results.select_llms(kept), results.select_llms(held)
+
+
+def _test_mask(results: ResultsMatrix, test_size: float, seed: int) -> np.ndarray:
+    """Which queries :func:`split_in_distribution` sends to test."""
+    if not 0 < test_size < 1:
+        raise DataError(f"test_size must be in (0, 1), got {test_size}")
+    rng = np.random.default_rng(seed)
+    tasks = np.asarray(results.tasks, dtype=object)
+    is_test = np.zeros(results.n_queries, dtype=bool)
+    for task in results.task_names():
+        members = np.flatnonzero(tasks == task)
+        n_test = min(max(round(len(members) * test_size), 1), len(members) - 1) if len(members) > 1 else 0
+        is_test[rng.permutation(members)[:n_test]] = True
+    return is_test
+
+
+def validation_rows(results: ResultsMatrix, fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions ``(fit, validation)`` of :func:`validation_split`, in their original order, for
+    callers that keep arrays aligned with ``results`` (embeddings, relevance vectors)."""
+    is_val = _test_mask(results, fraction, seed)
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
 def validation_split(

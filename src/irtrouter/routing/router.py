@@ -27,7 +27,7 @@ import numpy as np
 from irtrouter._params import Params, check_is_fitted
 from irtrouter.data.catalog import LLMCatalog, LLMSpec
 from irtrouter.data.results import ResultsMatrix
-from irtrouter.data.splits import validation_split
+from irtrouter.data.splits import validation_rows
 from irtrouter.embed.base import Embedder
 from irtrouter.embed.cache import CachedEmbedder, encode_texts
 from irtrouter.embed.registry import make_embedder
@@ -347,10 +347,8 @@ class IRTRouter(Params):
         and guarded as it will route); sets ``calibrator_`` and ``guard_`` of the winner and returns
         it with the selection record."""
         started = time.perf_counter()
-        fit_part, val_part = validation_split(results, self.validation_fraction, self.random_state)
-        pos = {q: i for i, q in enumerate(results.query_ids)}
-        fit_rows = np.array([pos[q] for q in fit_part.query_ids], dtype=np.int64)
-        val_rows = np.array([pos[q] for q in val_part.query_ids], dtype=np.int64)
+        fit_rows, val_rows = validation_rows(results, self.validation_fraction, self.random_state)
+        fit_part, val_part = results.take(fit_rows), results.take(val_rows)
         index = NeighbourIndex(X[fit_rows])
         C_fit, C_val = self.cost_model_.normalised(fit_part.queries), self.cost_model_.normalised(val_part.queries)
         method = self._calibration_method()
@@ -371,10 +369,11 @@ class IRTRouter(Params):
                 model, index, rel_fit, X[val_rows], self.warmup_lambda, self.warmup_k, self.relevance_k,
                 extra_k=max(KNN_GRID) if self._blended() else 0,
             )  # fmt: skip
+            p_fit = model.predict_proba(X[fit_rows], rel_fit)  # fills the holes of the training means
             blend = None
             if self._blended():
                 assert near is not None
-                raw_mean = filled_scores(fit_part.scores, model.predict_proba(X[fit_rows], rel_fit)).mean(axis=0)
+                raw_mean = filled_scores(fit_part.scores, p_fit).mean(axis=0)
                 blend = choose_blend(
                     p_val, fit_part.scores, near, val_part.scores, C_val, raw_mean, C_fit.mean(axis=0),
                     self.selection_alphas,
@@ -385,7 +384,6 @@ class IRTRouter(Params):
                 methods = CALIBRATION_METHODS if method == "auto" else (method,)
                 calibrator = fit_calibrator(p_val, val_part.scores, results.llm_ids, methods, self.random_state)
                 p_val = calibrator.transform(p_val)
-            p_fit = model.predict_proba(X[fit_rows], rel_fit)  # holes of the training means only
             p_fit = p_fit if calibrator is None else calibrator.transform(p_fit)
             mean_score, mean_cost = filled_scores(fit_part.scores, p_fit).mean(axis=0), C_fit.mean(axis=0)
             guard = fit_guard(p_val, C_val, val_part.scores, mean_score, mean_cost) if self._guarded() else None
@@ -400,14 +398,16 @@ class IRTRouter(Params):
             "table": table,
             "alphas": list(self.selection_alphas),
             "n_validation_queries": val_part.n_queries,
-            "knn_blend": None
-            if self.knn_blend_ is None
-            else {"k": self.knn_blend_[0], "irt_weight": self.knn_blend_[1]},
+            "knn_blend": self._blend_record(),
             "calibration": None if self.calibrator_ is None else self.calibrator_.report,
             "guard": None if self.guard_ is None else self.guard_.validation,
             "seconds": round(time.perf_counter() - started, 3),
         }
         return winner, record
+
+    def _blend_record(self) -> dict[str, Any] | None:
+        """``knn_blend_`` as saved and reported (``_restore`` reads it back)."""
+        return None if self.knn_blend_ is None else {"k": self.knn_blend_[0], "irt_weight": self.knn_blend_[1]}
 
     def _calibrated(self, p_hat: np.ndarray) -> np.ndarray:
         return p_hat if self.calibrator_ is None else self.calibrator_.transform(p_hat)
@@ -658,8 +658,7 @@ class IRTRouter(Params):
         allowed = tuple(mask.tolist())
         llm_ids = self.llm_ids
         n = len(queries)
-        shared = extras is None or isinstance(extras, dict)
-        per_query = [dict(extras or {})] * n if shared else list(extras)  # type: ignore[arg-type]
+        per_query = [extras or {}] * n if extras is None or isinstance(extras, dict) else list(extras)
         usd = [None] * n if pred.cost_usd is None else [tuple(r) for r in pred.cost_usd.tolist()]
         return [
             RoutingDecision(
@@ -675,7 +674,7 @@ class IRTRouter(Params):
                 difficulty=d,
                 cost_usd=u,
                 rule=rule,
-                extras=dict(x) if shared else x,
+                extras=dict(x),  # every decision its own dict
                 explanation=None if explanations is None else explanations[i],
             )
             for i, (q, j, p, c, sc, d, u, x) in enumerate(
@@ -745,7 +744,7 @@ class IRTRouter(Params):
             config["budget_reference"], budget_arrays = self.budget_reference_.state()
             arrays |= {f"budget.{k}": v for k, v in budget_arrays.items()}
         if self.knn_blend_ is not None:
-            config["knn_blend"] = {"k": self.knn_blend_[0], "irt_weight": self.knn_blend_[1]}
+            config["knn_blend"] = self._blend_record()
             arrays["train_scores"], arrays["score_prior"] = self.train_scores_, self.score_prior_
         for name, part in (("calibration", self.calibrator_), ("guard", self.guard_)):
             if part is not None:

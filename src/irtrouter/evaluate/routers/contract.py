@@ -38,7 +38,7 @@ import numpy as np
 from irtrouter._params import Params, check_is_fitted
 from irtrouter.data.catalog import LLMCatalog
 from irtrouter.data.results import ResultsMatrix
-from irtrouter.data.splits import validation_split
+from irtrouter.data.splits import validation_rows
 from irtrouter.embed.base import Embedder
 from irtrouter.errors import ConfigError, DataError, NotFittedError, UnknownLLMError
 from irtrouter.routing.cost import CostModel, make_cost_model
@@ -344,10 +344,7 @@ def small_and_large(results: ResultsMatrix, mean_cost: np.ndarray) -> tuple[int,
 
 def carve_validation(data: TrainingData, fraction: float, seed: int) -> tuple[TrainingData, TrainingData]:
     """Split training data per task into (fit part, validation part); the test set is never touched."""
-    fit_part, val_part = validation_split(data.results, fraction=fraction, seed=seed)
-    pos = {q: i for i, q in enumerate(data.results.query_ids)}
-    fit_rows = np.array([pos[q] for q in fit_part.query_ids], dtype=np.int64)
-    val_rows = np.array([pos[q] for q in val_part.query_ids], dtype=np.int64)
+    fit_rows, val_rows = validation_rows(data.results, fraction=fraction, seed=seed)
     return data.take(fit_rows), data.take(val_rows)
 
 
