@@ -6,14 +6,16 @@ product too small to split while the cores are busy. Batches, not BLAS threads, 
 several cores. The service pins the whole process (``irtrouter serve --blas-threads``); the
 library limits only its own calls, so an application's other BLAS work keeps its setting.
 
-The BLAS libraries are discovered once per process (threadpoolctl's scan of the loaded libraries
-costs ~0.4 ms, far more than the products), and a call whose libraries already run at most the
+The BLAS libraries are discovered again only when modules were imported since the last scan
+(threadpoolctl's scan of the loaded libraries costs ~0.4 ms, far more than the products; a BLAS
+library arrives with the import of numpy, scipy, torch...), and a call whose libraries already run at most the
 wanted threads changes nothing, so nested and concurrent calls never raise a count.
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,8 +26,13 @@ ROUTE_BLAS_THREADS = 1
 SMALL_BATCH = 16
 
 
-@functools.cache
 def _blas_libraries() -> tuple[Any, ...]:
+    return _scan(len(sys.modules))
+
+
+@functools.lru_cache(maxsize=1)
+def _scan(n_modules: int) -> tuple[Any, ...]:
+    """The loaded BLAS libraries; ``n_modules`` keys the cache (a new import may load another)."""
     from threadpoolctl import ThreadpoolController  # a dependency of scikit-learn
 
     return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
