@@ -9,10 +9,10 @@ Every error irtrouter raises on purpose is an :class:`IRTRouterError`::
     |-- NotFittedError (AttributeError) a router or predictor used before fit() or load_router()
     |-- RouterFormatError (ValueError)  a saved router directory that cannot be read
     |-- EmbedderError (RuntimeError)    an embedder that could not be built or failed to encode
+    |-- StorageError (RuntimeError)     the decision log could not be opened or written (503 in serve)
     |   the HTTP service's own (irtrouter.serve.errors):
     |-- APIError                        answered as is: an HTTP status and the OpenAI error envelope
-    |-- UpstreamError                   a provider call failed (timeout, connect, 5xx, 429 fall back)
-    `-- StorageError (RuntimeError)     the decision store could not be opened or written (503)
+    `-- UpstreamError                   a provider call failed (timeout, connect, 5xx, 429 fall back)
 
 The subclasses also derive from the built-in exception a caller would naturally catch
 (``ValueError``, ``KeyError``...), so ``except ValueError`` keeps working for code that does not
@@ -83,3 +83,7 @@ class RouterFormatError(IRTRouterError, ValueError):
 
 class EmbedderError(IRTRouterError, RuntimeError):
     """An embedder could not be built or failed to encode."""
+
+
+class StorageError(IRTRouterError, RuntimeError):
+    """The decision log could not be opened or written (the service answers 503)."""

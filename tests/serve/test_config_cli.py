@@ -11,11 +11,11 @@ import yaml
 from click.testing import CliRunner
 
 from irtrouter.cli import cli
-from irtrouter.errors import ConfigError
+from irtrouter.errors import ConfigError, StorageError
 from irtrouter.serve import check_config, load_config, parse_config
-from irtrouter.serve.errors import APIError, StorageError
+from irtrouter.serve.errors import APIError
 from irtrouter.serve.overrides import parse_request
-from irtrouter.serve.storage import DecisionRecord, SQLiteStore, sqlite_path
+from irtrouter.store import DecisionRecord, SQLiteStore, sqlite_path
 from tests.helpers import TOPIC_LLMS
 from tests.serve.conftest import environ, serve_config
 

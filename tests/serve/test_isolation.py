@@ -10,9 +10,9 @@ from dataclasses import replace
 
 import httpx
 
-from irtrouter.serve.errors import StorageError
+from irtrouter.errors import StorageError
 from irtrouter.serve.overrides import MAX_TOKENS
-from irtrouter.serve.storage import SQLiteStore
+from irtrouter.store import SQLiteStore
 from tests.serve.conftest import CLIENT_KEY
 from tests.serve.fake_upstream import ServerThread
 from tests.serve.test_config_cli import record

@@ -63,7 +63,7 @@ def serve(
     """
     from irtrouter.routing.saved import load_router
     from irtrouter.serve.config import check_config, load_config
-    from irtrouter.serve.storage import sqlite_path
+    from irtrouter.store import sqlite_path
 
     config = load_config(config_path)
     router = load_router(router_dir)

@@ -4,7 +4,7 @@
 * :mod:`~irtrouter.serve.overrides`: request body -> routing request (the one place for per-request fields).
 * :mod:`~irtrouter.serve.routing`: cost estimates, ``max_cost``, batched routing off the event loop.
 * :mod:`~irtrouter.serve.upstream`: provider calls, timeouts, key redaction.
-* :mod:`~irtrouter.serve.storage`: decisions and feedback in SQLite (WAL), committed before responding.
+* the decision log lives in :mod:`irtrouter.store` (SQLite in WAL mode), committed before responding.
 * :mod:`~irtrouter.serve.metrics`: Prometheus metrics.
 * :mod:`~irtrouter.serve.app`: ``create_app(settings)``, the endpoints.
 

@@ -57,8 +57,8 @@ from irtrouter.serve.errors import APIError, api_error_from
 from irtrouter.serve.metrics import Metrics
 from irtrouter.serve.overrides import RouteRequest, parse_request
 from irtrouter.serve.routing import Routed, RoutingService
-from irtrouter.serve.storage import DecisionRecord, SQLiteStore, query_hash
 from irtrouter.serve.upstream import Upstreams, make_upstream
+from irtrouter.store import DecisionRecord, SQLiteStore, query_hash
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from irtrouter.errors import ConfigError, DataError, IRTRouterError, UnknownLLMError
+from irtrouter.errors import ConfigError, DataError, IRTRouterError, StorageError, UnknownLLMError
 
 _TYPES = {
     400: "invalid_request_error",
@@ -76,10 +76,6 @@ class UpstreamError(IRTRouterError):
     @property
     def retryable(self) -> bool:
         return self.kind != "rejected"
-
-
-class StorageError(IRTRouterError, RuntimeError):
-    """The decision database could not be opened or written (answered with 503)."""
 
 
 def api_error_from(exc: IRTRouterError, param: str | None = None) -> APIError:

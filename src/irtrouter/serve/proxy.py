@@ -36,8 +36,8 @@ from irtrouter.serve.errors import APIError, UpstreamError
 from irtrouter.serve.metrics import Metrics
 from irtrouter.serve.overrides import RouteRequest
 from irtrouter.serve.routing import Routed
-from irtrouter.serve.storage import DecisionRecord, SQLiteStore
 from irtrouter.serve.upstream import Upstreams
+from irtrouter.store import DecisionRecord, SQLiteStore
 
 HEADER_PREFIX = "x-irtrouter-"
 T = TypeVar("T")

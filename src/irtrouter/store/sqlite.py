@@ -28,102 +28,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from irtrouter.errors import ConfigError
-from irtrouter.serve.errors import StorageError
+from irtrouter.errors import ConfigError, StorageError
+from irtrouter.store.records import (
+    DECISION_COLUMNS,
+    OUTCOME_COLUMNS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    DecisionRecord,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS decisions (
-    request_id TEXT PRIMARY KEY,
-    created_at REAL NOT NULL,            -- unix seconds
-    endpoint TEXT NOT NULL,              -- chat | chat-stream | route
-    profile TEXT NOT NULL,
-    query_hash TEXT NOT NULL,            -- sha256 of the routed query text
-    query_text TEXT,                     -- only with storage.store_text
-    llm_id TEXT NOT NULL,                -- the router's choice
-    answered_by TEXT,                    -- the LLM that answered (after fallback), NULL if none
-    alpha REAL NOT NULL,
-    p_hat TEXT NOT NULL,                 -- JSON {llm_id: P-hat} over every router LLM
-    decision TEXT NOT NULL,              -- JSON routing object sent to the client
-    expected_input_tokens INTEGER,
-    expected_output_tokens INTEGER,
-    expected_cost_usd REAL,              -- of the chosen LLM
-    cost_source TEXT,
-    input_tokens INTEGER,                -- reported by the provider
-    output_tokens INTEGER,
-    cost_usd REAL,                       -- provider tokens x catalog prices
-    routing_ms REAL,
-    latency_ms REAL,                     -- whole request, as seen by the service
-    upstream_status INTEGER,             -- HTTP status of the last provider call
-    attempts TEXT,                       -- JSON list of provider calls
-    status TEXT NOT NULL                 -- routed | ok | streaming | failed | stream_error | client_closed
-);
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    request_id TEXT NOT NULL REFERENCES decisions(request_id),
-    created_at REAL NOT NULL,
-    score REAL NOT NULL,
-    comment TEXT
-);
-CREATE INDEX IF NOT EXISTS feedback_request ON feedback(request_id);
-"""
-
-_DECISION_COLUMNS = (
-    "request_id",
-    "created_at",
-    "endpoint",
-    "profile",
-    "query_hash",
-    "query_text",
-    "llm_id",
-    "answered_by",
-    "alpha",
-    "p_hat",
-    "decision",
-    "expected_input_tokens",
-    "expected_output_tokens",
-    "expected_cost_usd",
-    "cost_source",
-    "input_tokens",
-    "output_tokens",
-    "cost_usd",
-    "routing_ms",
-    "latency_ms",
-    "upstream_status",
-    "attempts",
-    "status",
-)
-_OUTCOME_COLUMNS = (
-    "answered_by",
-    "decision",
-    "input_tokens",
-    "output_tokens",
-    "cost_usd",
-    "latency_ms",
-    "upstream_status",
-    "attempts",
-    "status",
-)
-
-
-def query_hash(text: str) -> str:
-    """sha256 hex of the routed query text (what is stored unless ``store_text``)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def sqlite_path(url: str) -> str:
@@ -140,42 +64,6 @@ def sqlite_path(url: str) -> str:
 
 #: What writing one row can raise without the database being at fault.
 ROW_ERRORS = (sqlite3.Error, OverflowError, ValueError, TypeError)
-
-
-@dataclass
-class DecisionRecord:
-    """One row of ``decisions`` (columns documented in the schema)."""
-
-    request_id: str
-    created_at: float
-    endpoint: str
-    profile: str
-    query_hash: str
-    query_text: str | None
-    llm_id: str
-    alpha: float
-    p_hat: dict[str, float]
-    decision: dict[str, Any]
-    expected_input_tokens: int | None
-    expected_output_tokens: int | None
-    expected_cost_usd: float | None
-    cost_source: str
-    routing_ms: float
-    status: str
-    answered_by: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cost_usd: float | None = None
-    latency_ms: float | None = None
-    upstream_status: int | None = None
-    attempts: list[dict[str, Any]] | None = None
-
-    def row(self, columns: tuple[str, ...]) -> tuple[Any, ...]:
-        out = []
-        for c in columns:
-            v = getattr(self, c)
-            out.append(json.dumps(v) if isinstance(v, dict | list) else v)
-        return tuple(out)
 
 
 class SQLiteStore:
@@ -235,7 +123,7 @@ class SQLiteStore:
                 raise StorageError(
                     f"{self.path}: decision database schema {version}, this version writes {SCHEMA_VERSION}"
                 )
-            conn.executescript(_SCHEMA)
+            conn.executescript(SCHEMA)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise StorageError(f"{self.path}: cannot open the decision database ({exc})") from None
@@ -329,16 +217,14 @@ class SQLiteStore:
     # -- the writes ------------------------------------------------------------------------------
     async def add_decision(self, record: DecisionRecord) -> None:
         """Insert a decision; returns once it is committed."""
-        sql = (
-            f"INSERT INTO decisions ({', '.join(_DECISION_COLUMNS)}) VALUES ({', '.join('?' * len(_DECISION_COLUMNS))})"
-        )
-        values = record.row(_DECISION_COLUMNS)
+        sql = f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) VALUES ({', '.join('?' * len(DECISION_COLUMNS))})"
+        values = record.row(DECISION_COLUMNS)
         await self._submit(lambda conn: conn.execute(sql, values))
 
     async def update_outcome(self, record: DecisionRecord) -> None:
         """Write the outcome columns of a decision inserted earlier (streaming requests)."""
-        sql = f"UPDATE decisions SET {', '.join(f'{c} = ?' for c in _OUTCOME_COLUMNS)} WHERE request_id = ?"
-        values = (*record.row(_OUTCOME_COLUMNS), record.request_id)
+        sql = f"UPDATE decisions SET {', '.join(f'{c} = ?' for c in OUTCOME_COLUMNS)} WHERE request_id = ?"
+        values = (*record.row(OUTCOME_COLUMNS), record.request_id)
         await self._submit(lambda conn: conn.execute(sql, values))
 
     async def add_feedback(self, request_id: str, score: float, comment: str | None) -> int | None:
