@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (
@@ -38,7 +38,15 @@ CREATE TABLE IF NOT EXISTS decisions (
     latency_ms REAL,                     -- whole request, as seen by the service
     upstream_status INTEGER,             -- HTTP status of the last provider call
     attempts TEXT,                       -- JSON list of provider calls
-    status TEXT NOT NULL                 -- routed | ok | streaming | failed | stream_error | client_closed
+    status TEXT NOT NULL,                -- routed | ok | streaming | failed | stream_error | client_closed
+    -- schema 2: what learning from traffic, shadow evaluation, budgets and savings need
+    router_version TEXT,                 -- the version of the router that decided
+    propensity REAL,                     -- probability with which llm_id was chosen (1 when deterministic)
+    query_embedding BLOB,                -- float32 little-endian embedding of the routed query
+    client_key_id TEXT,                  -- id of the client key (never the key itself)
+    session_id TEXT,                     -- the conversation the request belongs to
+    reference_llm TEXT,                  -- the profile's reference LLM (savings are against it)
+    reference_cost_usd REAL              -- what the request would have cost on reference_llm
 );
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -49,6 +57,22 @@ CREATE TABLE IF NOT EXISTS feedback (
 );
 CREATE INDEX IF NOT EXISTS feedback_request ON feedback(request_id);
 """
+
+#: Statements that bring a database of the key's version - 1 to the key's version, in order.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: tuple(
+        f"ALTER TABLE decisions ADD COLUMN {column}"
+        for column in (
+            "router_version TEXT",
+            "propensity REAL",
+            "query_embedding BLOB",
+            "client_key_id TEXT",
+            "session_id TEXT",
+            "reference_llm TEXT",
+            "reference_cost_usd REAL",
+        )
+    ),
+}
 
 DECISION_COLUMNS = (
     "request_id",
@@ -74,6 +98,13 @@ DECISION_COLUMNS = (
     "upstream_status",
     "attempts",
     "status",
+    "router_version",
+    "propensity",
+    "query_embedding",
+    "client_key_id",
+    "session_id",
+    "reference_llm",
+    "reference_cost_usd",
 )
 OUTCOME_COLUMNS = (
     "answered_by",
@@ -120,6 +151,13 @@ class DecisionRecord:
     latency_ms: float | None = None
     upstream_status: int | None = None
     attempts: list[dict[str, Any]] | None = None
+    router_version: str | None = None
+    propensity: float | None = None
+    query_embedding: bytes | None = None
+    client_key_id: str | None = None
+    session_id: str | None = None
+    reference_llm: str | None = None
+    reference_cost_usd: float | None = None
 
     def row(self, columns: tuple[str, ...]) -> tuple[Any, ...]:
         out = []

@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 from irtrouter.errors import ConfigError, StorageError
 from irtrouter.store.records import (
     DECISION_COLUMNS,
+    MIGRATIONS,
     OUTCOME_COLUMNS,
     SCHEMA,
     SCHEMA_VERSION,
@@ -119,11 +120,20 @@ class SQLiteStore:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=5000")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if version > SCHEMA_VERSION:
                 raise StorageError(
                     f"{self.path}: decision database schema {version}, this version writes {SCHEMA_VERSION}"
                 )
-            conn.executescript(SCHEMA)
+            if version == 0:
+                conn.executescript(SCHEMA)
+            else:
+                for target in range(version + 1, SCHEMA_VERSION + 1):
+                    conn.execute("BEGIN IMMEDIATE")
+                    for statement in MIGRATIONS[target]:
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version={target}")
+                    conn.execute("COMMIT")
+                    log.info("%s: decision database migrated to schema %d", self.path, target)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise StorageError(f"{self.path}: cannot open the decision database ({exc})") from None
