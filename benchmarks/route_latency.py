@@ -7,6 +7,8 @@ Loads a router saved by ``irtrouter train`` (numpy only), then, in one run:
   by the uncapped embedding (``router.embedder_.encode``): p50 / p99 of each;
 * times the bare formula (the predictor's P-hat of one embedded query) and reports the decision
   overhead ``route p50 - embedding p50`` and its ratio to the formula;
+* where the overhead goes: p50 of each step of routing one embedded query (neighbour search,
+  prediction, rule and guard, explanation);
 * the batch path on already embedded queries: ``route_many_embedded(..., explain=False)``
   (neighbour search, formula, guard, decisions) and ``choose`` on a ready ``Prediction``, in
   decisions per second;
@@ -29,6 +31,7 @@ import time
 import numpy as np
 
 from irtrouter.data import default_data_root, load_benchmark
+from irtrouter.embed.threads import ROUTE_BLAS_THREADS, blas_threads
 from irtrouter.routing import load_router
 
 
@@ -52,6 +55,35 @@ def best_of(fn, repeats: int = 5) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def decision_parts(router, X: np.ndarray, queries: list[str]) -> dict[str, float]:
+    """p50 microseconds of each step of routing one embedded query (the overhead's breakdown)."""
+    k = max(router.warmup_k, router.relevance_k, router.knn_blend_[0] if router.knn_blend_ else 0)
+    pred = router.predict_embedded(X[:1], queries[:1])
+    steps = {
+        "neighbour search": lambda i: router.neighbours_.search(X[i : i + 1], k),
+        "bare formula": lambda i: router.predictor_.predict_proba(X[i : i + 1]),
+        "prediction (search, warm-up, formula, blend, calibration, cost)": lambda i: router.predict_embedded(
+            X[i : i + 1], queries[i : i + 1]
+        ),
+        "rule + guard on a ready Prediction": lambda i: router.choose(pred, alpha=0.8),
+        "route_many_embedded, explain=False": lambda i: router.route_many_embedded(
+            X[i : i + 1], queries[i : i + 1], explain=False
+        ),
+        "route_many_embedded, explained": lambda i: router.route_many_embedded(X[i : i + 1], queries[i : i + 1]),
+    }
+    out = {}
+    with blas_threads(ROUTE_BLAS_THREADS):  # as route() runs one query
+        for name, step in steps.items():
+            step(0)
+            times = []
+            for i in range(len(X)):
+                t0 = time.perf_counter()
+                step(i)
+                times.append(time.perf_counter() - t0)
+            out[name] = float(np.median(times)) * 1e6
+    return {**out, "k": float(k)}
 
 
 def main() -> None:
@@ -89,11 +121,14 @@ def main() -> None:
     formula_ms = best_of(lambda: [router.predictor_.predict_proba(x) for _ in range(1000)]) / 1000 * 1000
 
     X = router.embed(queries)
+    parts = decision_parts(router, X[:200], queries[:200])
     reps = -(-args.batch // len(queries))
     X_big, q_big = np.tile(X, (reps, 1))[: args.batch], (queries * reps)[: args.batch]
     batch_s = best_of(lambda: router.route_many_embedded(X_big, q_big, alpha=0.8, explain=False), 3)
     pred = router.predict_embedded(X_big, q_big)
     choose_s = best_of(lambda: router.choose(pred, alpha=0.8), 5)
+    arrays_s = best_of(lambda: router.choose(router.predict_embedded(X_big, q_big), alpha=0.8), 3)
+    search_s = best_of(lambda: router.neighbours_.search(X_big, int(parts["k"])), 3)
     load_after = os.getloadavg()
 
     chars = [len(q) for q in queries]
@@ -123,9 +158,15 @@ def main() -> None:
         f"= {overhead / formula_ms:.1f}x the bare formula"
     )
     print(
+        f"decision overhead / embedding p50 = {overhead / emb50:.3f}; targets: overhead <= 0.1 ms, <= 10x the formula"
+    )
+    print("where the decision's time goes, one embedded query (p50 over 200 queries, us):")
+    print(" | ".join(f"{name} {us:.0f}" for name, us in parts.items() if name != "k"))
+    print(
         f"batch path, {len(q_big)} embedded queries: route_many_embedded(explain=False) "
-        f"{len(q_big) / batch_s:,.0f} decisions/s; choose() on a ready Prediction {len(q_big) / choose_s:,.0f} "
-        "decisions/s"
+        f"{len(q_big) / batch_s:,.0f} decisions/s; as arrays (predict_embedded + choose, no decision objects) "
+        f"{len(q_big) / arrays_s:,.0f}/s; the neighbour search alone (k={parts['k']:.0f}) {len(q_big) / search_s:,.0f}"
+        f" queries/s; choose() on a ready Prediction {len(q_big) / choose_s:,.0f} decisions/s"
     )
 
     if args.cli_runs:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import TOPIC_LLMS, topic_catalog, topic_results
+from tests.postgres import postgres_cluster, postgres_url  # noqa: F401  (fixtures: the store and serve tests)
 
 SHARED_DATA_ENV = "IRTROUTER_SHARED_DATA"
 

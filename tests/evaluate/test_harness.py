@@ -118,6 +118,11 @@ def test_tables_have_one_row_per_router_and_weight(result):
     for r in result.rows["curves"]:
         assert 0 <= r["aiq"] <= 1 and 0 <= r["hypervolume"] <= 1
     assert {r["router"] for r in result.rows["curves"] if "apgr" in r} == {"hybrid-llm", "routellm-mf"}
+    # Every other row says why APGR, a two-LLM metric, is n/a on this pool; none is left blank.
+    for r in result.rows["curves"]:
+        assert ("apgr" in r) != ("apgr_na" in r)
+    assert "two-LLM curve metric" in rows(result, "curves", router="mirt")[0]["apgr_na"]
+    assert "reads the test outcomes" in rows(result, "curves", router="oracle")[0]["apgr_na"]
 
 
 def test_only_upper_limits_see_the_outcomes(setting, monkeypatch):

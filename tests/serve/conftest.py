@@ -46,6 +46,9 @@ def serve_config(provider_url: str, db_path: Path, **overrides: Any) -> dict[str
         "auth": {"api_keys_env": ["TEST_CLIENT_KEY"]},
         "storage": {"url": f"sqlite:///{db_path}", "store_text": True},
         "server": {"max_body_bytes": 65536},
+        # The shared proxy serves tests that fail providers on purpose, in any order: no ejection
+        # or retry budget carried from one test to the next (test_resilience.py tests them).
+        "limits": {"eject_after_failures": 10_000, "retry_budget_min": 10_000},
     }
     raw.update(overrides)
     return raw

@@ -9,7 +9,16 @@ Behaviour is chosen per provider model name (the request's ``model``) through ``
 * ``echo_key``: a 401 whose message quotes the Authorization header (as some providers do);
 * ``400``: a client error (the request is bad whichever LLM gets it);
 * ``break``: streams one chunk, then drops the connection;
-* ``drip``: streams its chunks 0.3 s apart.
+* ``drip``: streams its chunks 0.3 s apart;
+* ``html``: 200 with an HTML page (a captive portal, a misrouted load balancer) that quotes the
+  Authorization header, streaming or not;
+* ``error_event``: 200 whose whole answer is an error quoting the Authorization header: a JSON
+  ``{"error": ...}`` body, or an event stream of that one ``error`` event;
+* ``error_mid``: streams two chunks, then an error event quoting the Authorization header;
+* ``key_in_answer``: a normal answer whose text quotes the Authorization header;
+* ``429``: a rate-limit error with ``Retry-After: retry_after`` (none when it is None);
+* ``trickle``: a chunk (or, not streaming, a byte of the JSON body) every ``trickle_seconds``,
+  40 of them: never silent long enough for a read timeout.
 
 Every request body and its headers are recorded.
 """
@@ -33,9 +42,12 @@ from starlette.routing import Route
 class ServerThread:
     """Run an ASGI app with uvicorn on 127.0.0.1 (free port) in a daemon thread."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, **options: Any) -> None:
+        """``options``: more ``uvicorn.Config`` settings (``irtrouter.serve.connections.uvicorn_options``)."""
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on")
+            uvicorn.Config(
+                app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on", **options
+            )
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -85,12 +97,16 @@ class FakeProvider:
     def __init__(self, slow_seconds: float = 2.0) -> None:
         self.modes: dict[str, str] = {}
         self.slow_seconds = slow_seconds
+        self.retry_after: str | None = "7"
+        self.trickle_seconds = 2.0
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.app = Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"])])
 
     def reset(self) -> None:
         self.modes.clear()
+        self.retry_after = "7"
+        self.trickle_seconds = 2.0
         self.requests.clear()
         self.headers.clear()
 
@@ -112,17 +128,50 @@ class FakeProvider:
             return JSONResponse({"error": {"message": "upstream exploded", "type": "server_error"}}, status_code=500)
         if mode == "400":
             return JSONResponse({"error": {"message": "context too long", "type": "invalid_request_error"}}, 400)
+        auth = request.headers.get("authorization")
+        stream = bool(body.get("stream"))
         if mode == "echo_key":
-            return JSONResponse(
-                {"error": {"message": f"Incorrect API key provided: {request.headers.get('authorization')}"}}, 401
+            return JSONResponse({"error": {"message": f"Incorrect API key provided: {auth}"}}, 401)
+        if mode == "429":
+            headers = {} if self.retry_after is None else {"Retry-After": self.retry_after}
+            return JSONResponse({"error": {"message": "rate limited", "type": "rate_limit"}}, 429, headers=headers)
+        if mode == "html":
+            return Response(f"<html><body><h1>Bad gateway</h1><pre>{auth}</pre></body></html>", media_type="text/html")
+        error = {"error": {"message": f"quota exceeded for key {auth}", "type": "server_error"}}
+        if mode == "error_event" and not stream:
+            return JSONResponse(error)
+        if mode == "error_event":
+            return StreamingResponse(
+                iter([f"event: error\ndata: {json.dumps(error)}\n\n"]), media_type="text/event-stream"
             )
-        text = f"answer from {model}"
-        if not body.get("stream"):
+        text = f"answer from {model}" + (f" (you sent {auth})" if mode == "key_in_answer" else "")
+        if mode == "trickle" and not stream:
+            return StreamingResponse(self._trickle_json(completion(model, text)), media_type="application/json")
+        if not stream:
             return JSONResponse(completion(model, text))
-        events = self._events(model, text, broken=mode == "break", pause=0.3 if mode == "drip" else 0.0)
+        if mode == "trickle":
+            return StreamingResponse(self._trickle_events(model), media_type="text/event-stream")
+        tail = f"data: {json.dumps(error)}\n\n" if mode == "error_mid" else None
+        events = self._events(model, text, broken=mode == "break", pause=0.3 if mode == "drip" else 0.0, tail=tail)
         return StreamingResponse(events, media_type="text/event-stream")
 
-    async def _events(self, model: str, text: str, broken: bool, pause: float) -> AsyncIterator[str]:
+    async def _trickle_json(self, payload: dict[str, Any]) -> AsyncIterator[bytes]:
+        raw = json.dumps(payload).encode()
+        for i in range(40):
+            yield raw[i : i + 1]
+            await asyncio.sleep(self.trickle_seconds)
+        yield raw[40:]
+
+    async def _trickle_events(self, model: str) -> AsyncIterator[str]:
+        yield _chunk(model, {"role": "assistant", "content": ""})
+        for i in range(40):
+            await asyncio.sleep(self.trickle_seconds)
+            yield _chunk(model, {"content": f" w{i}"})
+        yield "data: [DONE]\n\n"
+
+    async def _events(
+        self, model: str, text: str, broken: bool, pause: float, tail: str | None = None
+    ) -> AsyncIterator[str]:
         yield _chunk(model, {"role": "assistant", "content": ""})
         words = text.split(" ")
         for i, word in enumerate(words):
@@ -130,6 +179,9 @@ class FakeProvider:
             await asyncio.sleep(pause)
             if broken:
                 raise ConnectionResetError("fake provider drops the stream")
+            if tail is not None:
+                yield tail
+                return
         yield _chunk(model, {}, finish="stop")
         yield _chunk(model, {}, usage={"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15})
         yield "data: [DONE]\n\n"

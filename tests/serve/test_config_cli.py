@@ -74,8 +74,8 @@ def test_unconfigured_router_llms_are_unroutable(router_dir, tmp_path) -> None:
 
 def test_bad_db_url_and_missing_files(router_dir, tmp_path) -> None:
     config = write(tmp_path, serve_config("http://127.0.0.1:9", tmp_path / "d.sqlite"))
-    res = run_check(router_dir, config, environ(), "--db", "postgres://db/x")
-    assert res.exit_code == 1 and "only sqlite:///PATH is supported" in res.output
+    res = run_check(router_dir, config, environ(), "--db", "mysql://db/x")
+    assert res.exit_code == 1 and "expected sqlite:///PATH or postgresql://" in res.output
     res = run_check(router_dir, tmp_path / "missing.yaml", environ())
     assert res.exit_code == 1 and "cannot read config" in res.output
     (tmp_path / "broken.yaml").write_text("llms: [unclosed")

@@ -1,151 +1,160 @@
-"""kill -9 the service during a burst: every acknowledged decision and feedback row survives.
+"""kill -9 a service process during a burst: every acknowledged decision and feedback row survives.
 
-The service runs as a real ``irtrouter serve`` process. Client threads send chat completions,
-``/v1/route`` calls and feedback on their own earlier requests as fast as they can; once enough
-are acknowledged, the process gets SIGKILL with requests still in flight. A new process on the
-same database then answers feedback for a request acknowledged before the crash, and the
-database holds every acknowledged row.
+The service runs as real ``irtrouter serve`` processes: one on a SQLite file, or two on one
+PostgreSQL database (replicas sharing the log, issue 15). Twenty client threads send chat
+completions, ``/v1/route`` calls and feedback on their own earlier requests as fast as they can;
+once enough are acknowledged, one process gets SIGKILL with requests still in flight. With two
+replicas its clients move to the other one, as behind a load balancer, and the survivor goes on
+acknowledging. A new process on the same store then takes feedback for a request the killed one
+acknowledged, and the store holds every acknowledged row.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 import yaml
 
+from irtrouter.store import sqlite_path
+from irtrouter.store.reading import read_log
 from tests.serve.conftest import environ, serve_config
+from tests.serve.processes import ServeProcess
 
-CLIENTS = 12
+CLIENTS = 20
 KILL_AFTER_ACKS = int(os.environ.get("IRTROUTER_CRASH_ACKS", "150"))
+ACKS_AFTER_KILL = 60  # with replicas: what the survivor must acknowledge after the kill
 
 
-class ServeProcess:
-    """``python -m irtrouter.cli serve ... --port 0``; the port is read from uvicorn's start-up line."""
+class Burst:
+    """What the clients were told: acknowledged decisions (and by which process) and feedback rows."""
 
-    def __init__(self, router_dir: Path, config: Path, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "irtrouter.cli", "serve", str(router_dir), "--config", str(config), "--port", "0"],
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.log: list[str] = []
-        self.port: int | None = None
-        self._ready = threading.Event()
-        threading.Thread(target=self._read_log, daemon=True).start()
-        if not self._ready.wait(120) or self.port is None:
-            self.proc.kill()
-            raise RuntimeError("irtrouter serve did not start:\n" + "".join(self.log))
-        self.url = f"http://127.0.0.1:{self.port}"
+    def __init__(self, servers: list[ServeProcess]) -> None:
+        self.servers = servers
+        self.dead: set[int] = set()
+        self.decisions: list[tuple[str, int]] = []  # (request id, index of the process that acknowledged it)
+        self.feedback: list[tuple[int, str]] = []  # (feedback id, request id)
+        self.cut_off = 0
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
 
-    def _read_log(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.log.append(line)
-            found = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", line)
-            if found:
-                self.port = int(found.group(1))
-                self._ready.set()
-        self._ready.set()  # the process ended
+    def acks(self) -> int:
+        return len(self.decisions) + len(self.feedback)
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-@pytest.fixture
-def crash_setup(router_dir, provider_server, tmp_path) -> Iterator[tuple[Path, Path]]:
-    db = tmp_path / "crash.sqlite"
-    raw = serve_config(provider_server[1].url, db)
-    raw["auth"] = {}
-    config = tmp_path / "serve.yaml"
-    config.write_text(yaml.safe_dump(raw))
-    yield config, db
-
-
-def test_kill_9_during_a_burst_loses_nothing_acknowledged(router_dir, crash_setup) -> None:
-    config, db = crash_setup
-    server = ServeProcess(router_dir, config, environ())
-    acked_decisions: list[str] = []
-    acked_feedback: list[tuple[int, str]] = []
-    stop = threading.Event()
-    failures = [0]
-
-    def client(worker: int) -> None:
+    def client(self, worker: int) -> None:
         mine: list[str] = []
-        with httpx.Client(base_url=server.url, timeout=10) as http:
-            i = 0
-            while not stop.is_set():
+        at = worker % len(self.servers)
+        https = [httpx.Client(base_url=s.url, timeout=10) for s in self.servers]
+        i = 0
+        try:
+            while not self.stop.is_set():
                 i += 1
                 try:
-                    if mine and i % 3 == 0:
-                        r = http.post("/v1/feedback", json={"request_id": mine[-1], "score": (i % 5) / 4})
-                        if r.status_code == 200:
-                            acked_feedback.append((r.json()["id"], mine[-1]))
-                        continue
-                    text = f"worker {worker} request {i}: solve the integral of this equation"
-                    if i % 2:
-                        r = http.post(
-                            "/v1/chat/completions",
-                            json={"model": "irtrouter/auto", "messages": [{"role": "user", "content": text}]},
-                        )
-                    else:
-                        r = http.post("/v1/route", json={"query": text})
-                    if r.status_code == 200:
-                        request_id = r.headers["x-irtrouter-request-id"]
-                        acked_decisions.append(request_id)
-                        mine.append(request_id)
-                except httpx.HTTPError:
-                    failures[0] += 1  # only after the kill: the request in flight, or the next one
-                    return
+                    self._one(https[at], at, worker, i, mine)
+                except httpx.HTTPError:  # only after the kill: the request in flight, or the next one
+                    with self._lock:
+                        self.cut_off += 1
+                    alive = [k for k in range(len(self.servers)) if k not in self.dead]
+                    if not alive or alive == [at]:
+                        return
+                    at = alive[worker % len(alive)]  # the load balancer sends it elsewhere
+        finally:
+            for http in https:
+                http.close()
 
-    with ThreadPoolExecutor(CLIENTS) as pool:
-        futures = [pool.submit(client, w) for w in range(CLIENTS)]
-        deadline = time.monotonic() + 120
-        while len(acked_decisions) + len(acked_feedback) < KILL_AFTER_ACKS and time.monotonic() < deadline:
-            time.sleep(0.005)
-        os.kill(server.proc.pid, signal.SIGKILL)
-        server.proc.wait()
-        stop.set()
-        for f in futures:
-            f.result()
-    decisions_at_kill, feedback_at_kill = list(acked_decisions), list(acked_feedback)
-    assert len(decisions_at_kill) + len(feedback_at_kill) >= KILL_AFTER_ACKS and feedback_at_kill
+    def _one(self, http: httpx.Client, at: int, worker: int, i: int, mine: list[str]) -> None:
+        if mine and i % 3 == 0:
+            r = http.post("/v1/feedback", json={"request_id": mine[-1], "score": (i % 5) / 4})
+            if r.status_code == 200:
+                self.feedback.append((r.json()["id"], mine[-1]))
+            return
+        text = f"worker {worker} request {i}: solve the integral of this equation"
+        if i % 2:
+            r = http.post(
+                "/v1/chat/completions",
+                json={"model": "irtrouter/auto", "messages": [{"role": "user", "content": text}]},
+            )
+        else:
+            r = http.post("/v1/route", json={"query": text})
+        if r.status_code == 200:
+            assert "x-irtrouter-record" not in r.headers  # every answer here was recorded
+            request_id = r.headers["x-irtrouter-request-id"]
+            self.decisions.append((request_id, at))
+            mine.append(request_id)
 
-    restarted = ServeProcess(router_dir, config, environ())
+
+def wait_until(condition, seconds: float = 120) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_kill_9_during_a_burst_loses_nothing_acknowledged(
+    backend: str, router_dir, provider_server, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = f"sqlite:///{tmp_path / 'crash.sqlite'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    replicas = 1 if backend == "sqlite" else 2
+    raw = serve_config(provider_server[1].url, tmp_path / "unused.sqlite")
+    raw["auth"] = {}
+    raw["storage"]["url"] = url
+    config = tmp_path / "serve.yaml"
+    config.write_text(yaml.safe_dump(raw))
+
+    servers = [ServeProcess(router_dir, config, environ()) for _ in range(replicas)]
+    burst = Burst(servers)
     try:
-        again = httpx.post(f"{restarted.url}/v1/feedback", json={"request_id": decisions_at_kill[0], "score": 1.0})
-        assert again.status_code == 200
-    finally:
-        restarted.stop()
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            futures = [pool.submit(burst.client, w) for w in range(CLIENTS)]
+            wait_until(lambda: burst.acks() >= KILL_AFTER_ACKS)
+            burst.dead.add(0)
+            servers[0].kill()
+            acks_at_kill = burst.acks()
+            if replicas > 1:
+                wait_until(lambda: burst.acks() >= acks_at_kill + ACKS_AFTER_KILL)
+            burst.stop.set()
+            for f in futures:
+                f.result()
+        decisions, feedback = list(burst.decisions), list(burst.feedback)
+        assert acks_at_kill >= KILL_AFTER_ACKS and feedback
+        if replicas > 1:  # the survivor went on while the other lay dead
+            assert len(decisions) + len(feedback) >= acks_at_kill + ACKS_AFTER_KILL
+            assert {at for _, at in decisions} == {0, 1}
 
-    conn = sqlite3.connect(db)
-    stored = {r[0] for r in conn.execute("SELECT request_id FROM decisions")}
-    missing = [r for r in decisions_at_kill if r not in stored]
+        restarted = ServeProcess(router_dir, config, environ())
+        try:
+            by_killed = next(rid for rid, at in decisions if at == 0)
+            again = httpx.post(f"{restarted.url}/v1/feedback", json={"request_id": by_killed, "score": 1.0})
+            assert again.status_code == 200
+            chat = httpx.post(
+                f"{restarted.url}/v1/chat/completions",
+                json={"model": "irtrouter/auto", "messages": [{"role": "user", "content": "and after the crash?"}]},
+            )
+            assert chat.status_code == 200 and "x-irtrouter-record" not in chat.headers
+        finally:
+            restarted.stop()
+    finally:
+        for server in servers:
+            server.stop()
+
+    log = read_log(url)
+    stored = set(log["request_id"])
+    missing = [rid for rid, _ in decisions if rid not in stored]
     assert not missing, f"{len(missing)} acknowledged decisions lost"
-    feedback = {(r[0], r[1]) for r in conn.execute("SELECT id, request_id FROM feedback")}
-    lost = [f for f in feedback_at_kill if f not in feedback]
+    rows = {(int(i), r) for i, r in zip(log["feedback_id"], log["request_id"], strict=True) if pd.notna(i)}
+    lost = [f for f in feedback if f not in rows]
     assert not lost, f"{len(lost)} acknowledged feedback rows lost"
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert chat.headers["x-irtrouter-request-id"] in stored
+    if backend == "sqlite":
+        assert sqlite3.connect(sqlite_path(url)).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     print(
-        f"crash: {len(decisions_at_kill)} decisions and {len(feedback_at_kill)} feedback rows acknowledged before "
-        f"kill -9, {failures[0]} client requests cut off by the kill; all acknowledged rows present after restart"
+        f"crash ({backend}, {replicas} process(es)): {len(decisions)} decisions and {len(feedback)} feedback rows "
+        f"acknowledged ({acks_at_kill} before kill -9), {burst.cut_off} requests cut off by the kill; all present"
     )

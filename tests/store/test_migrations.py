@@ -11,10 +11,11 @@ import pytest
 
 from irtrouter.errors import StorageError
 from irtrouter.store import SCHEMA_VERSION, SQLiteStore
-from irtrouter.store.records import DECISION_COLUMNS, SCHEMA
+from irtrouter.store.records import DECISION_COLUMNS, SCHEMA, SCHEMA_3
 
-# The schema 1 tables, as version 1 of the log wrote them: schema 2 only added columns at the end.
-_UNCOMMENTED = re.sub(r"--[^\n]*", "", SCHEMA)
+# The schema 1 tables, as version 1 of the log wrote them: schema 2 only added columns at the end,
+# schema 3 the health table and two indexes (SCHEMA_3).
+_UNCOMMENTED = re.sub(r"--[^\n]*", "", SCHEMA).split(SCHEMA_3[0], 1)[0]
 _V1_DECISIONS, _REST = _UNCOMMENTED.split("router_version", 1)[0], _UNCOMMENTED.split(");", 1)[1]
 SCHEMA_1 = _V1_DECISIONS.rstrip().rstrip(",") + "\n);" + _REST
 
@@ -49,6 +50,8 @@ def test_schema_1_log_migrates_and_keeps_its_rows(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert {r[1] for r in conn.execute("PRAGMA table_info(decisions)")} == set(DECISION_COLUMNS)
     assert conn.execute("SELECT request_id, llm_id FROM decisions").fetchall() == [("old", "a")]
+    indexes = {r[1] for r in conn.execute("SELECT type, name FROM sqlite_master WHERE type IN ('index', 'table')")}
+    assert {"health", "decisions_created", "feedback_created"} <= indexes
     assert [r[0] for r in conn.execute("SELECT score FROM feedback ORDER BY id")] == [1.0, 0.5]
 
 

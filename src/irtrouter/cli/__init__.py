@@ -69,7 +69,7 @@ def main() -> None:
 
 
 # One module per job; each defines ``command`` (a click command or group). Add yours here.
-COMMAND_MODULES = ("train", "route", "data", "serve", "explain", "onboard", "evaluate")
+COMMAND_MODULES = ("train", "route", "data", "serve", "explain", "onboard", "evaluate", "batch", "learn", "shadow", "drift")
 
 
 def _register() -> None:

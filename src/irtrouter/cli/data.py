@@ -59,4 +59,41 @@ def check(data_path: str, llms: str | None, fmt: str, split: str, on_missing: st
         click.echo(f"  {m:<{width}}  mean score {v:.3f}   ${spec.input_price:g}/${spec.output_price:g} per M tokens")
 
 
+@data.command("export")
+@click.option("--db", "url", required=True, envvar="IRTROUTER_DB", help="Decision log URL (sqlite:///PATH).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="results.parquet, .csv or .jsonl.")
+@click.option("--since", metavar="TIME", help="Only decisions from TIME on (unix seconds or ISO 8601).")
+def export(url: str, out: str, since: str | None) -> None:
+    """Write the scored decisions of the log as long results, for `irtrouter train`.
+
+    One row per (query, LLM that answered) with its feedback score (several scores for one
+    request: the last wins) and the provider's tokens and cost. Requests logged without their text
+    (storage.store_text off) cannot be retrained on: they are counted, not written.
+
+    \b
+    Example:
+      irtrouter data export --db sqlite:///runs/serve.sqlite --out traffic.parquet
+      irtrouter train traffic.parquet --llms llms.json --out routers/retrained
+    """
+    from irtrouter.errors import DataError
+    from irtrouter.online.export import log_to_results, results_suffix, write_results
+    from irtrouter.store.reading import parse_time, read_log
+
+    results_suffix(out)
+    log = read_log(url, since=None if since is None else parse_time(since), with_feedback_only=True)
+    exported = log_to_results(log)
+    if exported.frame.empty:
+        raise DataError(f"{url}: no scored decision with its query text to export")
+    write_results(exported.frame, out)
+    notes = []
+    if exported.n_without_text:
+        notes.append(f"{exported.n_without_text} scored requests without text skipped")
+    if exported.n_repeated:
+        notes.append(f"{exported.n_repeated} repeats of a query on one LLM: the latest kept")
+    click.echo(
+        f"wrote {out}: {len(exported.frame)} rows, {exported.frame['query_id'].nunique()} queries x "
+        f"{exported.frame['llm_id'].nunique()} LLMs" + (f" ({'; '.join(notes)})" if notes else "")
+    )
+
+
 command = data

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     "db_url",
     metavar="URL",
     envvar="IRTROUTER_DB_URL",
-    help="Decision database URL, overriding storage.url (sqlite:///PATH). Env: IRTROUTER_DB_URL.",
+    help="Decision database URL, overriding storage.url (sqlite:///PATH or postgresql://USER@HOST/DBNAME). "
+    "Env: IRTROUTER_DB_URL.",
 )
 @click.option("--host", default=None, help="Interface to listen on (default: server.host, 127.0.0.1).")
 @click.option(
@@ -36,6 +37,15 @@ if TYPE_CHECKING:
     default=None,
     type=click.IntRange(0, 65535),
     help="Port (default: server.port, 8000; 0 picks a free one).",
+)
+@click.option(
+    "--watch",
+    "watch",
+    metavar="POINTER_FILE",
+    type=click.Path(dir_okay=False),
+    help="A file holding the path of the live router directory: when it changes, the service loads that "
+    "router and switches to it without a restart (relative paths are from the file's folder; write the "
+    "directory first, then the file). A failed load keeps the old router serving.",
 )
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request line.")
 def serve(
@@ -45,6 +55,7 @@ def serve(
     db_url: str | None,
     host: str | None,
     port: int | None,
+    watch: str | None,
     access_log: bool,
 ) -> None:
     """Serve the router saved in DIR as an OpenAI-compatible chat-completions proxy.
@@ -52,23 +63,26 @@ def serve(
     Clients call POST /v1/chat/completions with model "irtrouter/auto" (or "irtrouter/PROFILE", or
     an LLM id) and optional "alpha" (or "preference", or "budget"), "rule", "allowed_llms" and
     "max_cost" fields; the service routes each request, forwards it to the chosen LLM's provider
-    (falling back to the next-best LLM on provider failures) and records the decision in SQLite
-    before answering. Also: POST /v1/route, POST /v1/feedback, GET /v1/models, GET /healthz,
-    GET /metrics. See examples/serve.yaml.
+    (falling back to the next-best LLM on provider failures) and records the decision in the
+    decision store (SQLite, or PostgreSQL shared by replicas) before answering. Also: POST
+    /v1/route, POST /v1/feedback, GET /v1/models, GET /healthz, GET /metrics. See
+    examples/serve.yaml and docs/scale.md.
 
     \b
     Examples:
       irtrouter serve my-router --config serve.yaml --check
       irtrouter serve my-router --config serve.yaml --port 8000
+      irtrouter serve my-router --config serve.yaml --watch live-router.txt
     """
     from irtrouter.routing.saved import load_router
     from irtrouter.serve.config import check_config, load_config
-    from irtrouter.store import sqlite_path
+    from irtrouter.store import backend_of, open_store, redact_url
 
     config = load_config(config_path)
     router = load_router(router_dir)
     if db_url is not None:
-        sqlite_path(db_url)  # validate the URL now, not at start-up
+        backend_of(db_url)  # validate the URL now, not at start-up
+    store_url = db_url or config.storage.url
     result = check_config(config, router.llm_ids, router=router)
     if check:
         click.echo(f"router {router_dir}: {len(router.llm_ids)} LLMs; routable: {', '.join(result.routable) or 'none'}")
@@ -76,32 +90,47 @@ def serve(
             click.echo(f"warning: {warning}")
         if not result.ok:
             raise ConfigError(f"{config_path}: " + "; ".join(result.problems))
+        # Opened (created or migrated if needed) and a write committed: what serving will need.
+        open_store(store_url, config.storage.synchronous).check()
+        click.echo(f"decision store {redact_url(store_url)}: OK (opened, a write committed)")
         click.echo(f"{config_path}: OK")
         return
     if not result.ok:
         raise ConfigError(f"{config_path}: " + "; ".join(result.problems))
     for warning in result.warnings:
         click.echo(f"irtrouter serve: warning: {warning}", err=True)
+    # An unopenable or unwritable store is one line and a non-zero exit here, not a traceback from
+    # the app's start-up.
+    open_store(store_url, config.storage.synchronous).check()
 
     try:
         import uvicorn
 
         from irtrouter.serve.app import ServeSettings, create_app
+        from irtrouter.serve.connections import uvicorn_options
     except ImportError as exc:
         raise ConfigError(
             f"irtrouter serve needs FastAPI and uvicorn ({exc}): pip install 'irtrouter[serve]'"
         ) from None
 
     _limit_blas_threads(router, config.server.blas_threads)
-    app = create_app(ServeSettings(config=config, router=router, db_url=db_url))
+
+    def loader(directory: str) -> IRTRouter:  # a promoted router gets what the first one got
+        loaded = load_router(directory)
+        _limit_blas_threads(loaded, config.server.blas_threads)
+        return loaded
+
+    app = create_app(
+        ServeSettings(config=config, router=router, db_url=db_url, router_dir=router_dir, loader=loader, watch=watch)
+    )
     uvicorn.run(
         app,
         host=host or config.server.host,
         port=config.server.port if port is None else port,
         access_log=access_log,
         log_level="info",
-        # Slow clients must not hold connections open forever.
-        timeout_keep_alive=30,
+        # Slow clients must not hold connections open forever: keep-alive, header and body deadlines.
+        **uvicorn_options(config.limits),
     )
 
 

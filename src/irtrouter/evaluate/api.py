@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from irtrouter.data.benchmarks import Benchmark
 from irtrouter.data.catalog import LLMCatalog, load_catalog
@@ -148,6 +149,7 @@ def evaluate(
     confidence: float = 0.95,
     cache_dir: str | Path | None = None,
     name: str = "results",
+    progress: bool = False,
 ) -> Evaluation:
     """Fit and score ``routers`` on one split of ``results``, once per seed.
 
@@ -177,6 +179,8 @@ def evaluate(
         Bootstrap resamples and level of the interval of Reward minus the baseline's.
     name : str
         The dataset label of the rows (a Benchmark's name when it is one).
+    progress : bool
+        Progress bars over the seeds, the routers and the long fits (on a terminal, say).
 
     Examples
     --------
@@ -202,6 +206,7 @@ def evaluate(
         n_boot=n_boot,
         confidence=confidence,
         cache_dir=cache_dir,
+        progress=progress,
     )
 
 
@@ -261,6 +266,7 @@ def evaluate_settings(
     n_boot: int = 2000,
     confidence: float = 0.95,
     cache_dir: str | Path | None = None,
+    progress: bool = False,
 ) -> Evaluation:
     """:func:`evaluate` for settings already made (:mod:`irtrouter.evaluate.protocol`)."""
     seeds, alphas = list(seeds), list(alphas)
@@ -275,12 +281,11 @@ def evaluate_settings(
     for setting in settings:
         embeddings = embed_setting(setting, emb)
         runs: list[SettingResult] = []
-        for seed in seeds:
+        for seed in tqdm(seeds, desc=f"{setting.name}: seeds", disable=not progress or len(seeds) < 2):
             log.info("%s: seed %s of %s", setting.name, seed, seeds)
             changes = {**(overrides or {}), "random_state": int(seed)}
-            result = run_setting(
-                setting, names, emb, alphas=alphas, sweep=sweep, overrides=changes, embeddings=embeddings
-            )
+            kw: dict[str, Any] = {"alphas": alphas, "sweep": sweep, "overrides": changes, "embeddings": embeddings}
+            result = run_setting(setting, names, emb, **kw, progress=progress)
             runs.append(result)
             per_seed += [{**r, "seed": seed} for r in result.rows["routing"]]
             for t in HARNESS_TABLES:

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from irtrouter.embed.base import Embedder
 from irtrouter.embed.cache import encode_texts
@@ -157,6 +158,7 @@ def run_setting(
     topk_alpha: float = 0.8,
     overrides: Mapping[str, Any] | None = None,
     embeddings: tuple[np.ndarray, np.ndarray] | None = None,
+    progress: bool = False,
 ) -> SettingResult:
     """Fit and score ``routers`` (registry names or specs) on ``setting``.
 
@@ -178,6 +180,8 @@ def run_setting(
         Parameters applied to every router that has them (see :func:`build_router`).
     embeddings : (X_train, X_test), optional
         Precomputed embeddings of the setting's queries, to skip embedding.
+    progress : bool
+        A bar over the routers, and the long fits' own bars (epochs, policy training).
 
     Examples
     --------
@@ -194,9 +198,11 @@ def run_setting(
     result = SettingResult(
         setting, costs, cost_kind, single_llm_cost_scale(costs), X_train, X_test, getattr(embedder, "name", "?")
     )
-    data = TrainingData(setting.train, setting.catalog, X_train, embedder)
+    data = TrainingData(setting.train, setting.catalog, X_train, embedder, progress)
     fitted: dict[tuple[str, str], str] = {}
-    for name in routers:
+    bar = tqdm(routers, desc=f"{setting.name}: routers", disable=not progress, leave=False)
+    for name in bar:
+        bar.set_postfix_str(name)
         router = build_router(name, overrides)
         key = router.fit_key()
         shared = fitted.get(key)
@@ -364,17 +370,23 @@ def _curve_rows(
             row["note"] = "every LLM costs the same: no cost-performance trade-off to measure"
         run = result.runs[name]
         strong = _strong_index(result, run.decisions)
-        if strong is not None and not run.router.uses_outcomes:
+        if run.router.uses_outcomes:
+            row["apgr_na"] = "the router reads the test outcomes (a bound, not a router)"
+        elif strong is None:
+            row["apgr_na"] = (
+                f"a two-LLM curve metric; the pool has {result.setting.test.n_llms} LLMs and the router is not binary"
+            )
+        else:
             weak = _weak_index(result, run.decisions, strong)
             weak_perf, strong_perf = singles[weak].performance, singles[strong].performance
-            if abs(strong_perf - weak_perf) > 1e-12:
-                if isinstance(run.decisions, BinaryDecisions):
-                    shares = list(SHARES)
-                    share_perfs = [result.outcome_of(run.decisions.at_share(s)).performance for s in shares]
-                else:
-                    shares = [_strong_share(run.decisions.choose(a), strong) for a, _, _ in pts]
-                    share_perfs = perfs
-                row["apgr"] = apgr(shares, share_perfs, weak_perf, strong_perf)
+            if abs(strong_perf - weak_perf) <= 1e-12:
+                row["apgr_na"] = "the two LLMs perform the same on the test queries: no gap to recover"
+            elif isinstance(run.decisions, BinaryDecisions):
+                share_perfs = [result.outcome_of(run.decisions.at_share(s)).performance for s in SHARES]
+                row["apgr"] = apgr(list(SHARES), share_perfs, weak_perf, strong_perf)
+            else:
+                shares = [_strong_share(run.decisions.choose(a), strong) for a, _, _ in pts]
+                row["apgr"] = apgr(shares, perfs, weak_perf, strong_perf)
         rows.append(row)
     return rows
 

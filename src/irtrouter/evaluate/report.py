@@ -106,8 +106,10 @@ class Report:
                                         "sweep (n/a: every LLM costs the same)"))  # fmt: skip
                 with_apgr = [r for r in t["curves"] if "apgr" in r]
                 if with_apgr:
+                    reasons = dict.fromkeys(r["apgr_na"] for r in t["curves"] if "apgr_na" in r)
+                    notes = "".join(f"\n\nn/a: {x}." for x in reasons)
                     parts.append(wide_table(with_apgr, lambda r: _num(r["apgr"], ".3f"), "APGR (binary routers "
-                                            "and two-LLM pools)"))  # fmt: skip
+                                            "and two-LLM pools)") + notes)  # fmt: skip
             if t["ablations"]:
                 parts.append(compact_ablations(t["ablations"]))
         else:
@@ -278,15 +280,17 @@ def curve_table(rows: Sequence[dict[str, Any]]) -> str:
         else:
             cells += [_num(r["aiq"], ".4f"), _num(r["hypervolume"], ".4f")]
             cells += [_pct(r[k], 1) if not math.isinf(r[k]) else "never" for k in cpts]
-        cells.append(_num(r.get("apgr"), ".3f") if "apgr" in r else "")
+        cells.append(_num(r.get("apgr"), ".3f") if "apgr" in r else "n/a")
         body.append(cells)
+    reasons = dict.fromkeys(r["apgr_na"] for r in rows if "apgr_na" in r)
+    apgr_notes = "".join(f"\n\nAPGR n/a: {reason}." for reason in reasons)
     header = ["Dataset", "Split", "Router", "AIQ ↑", "HV ↑", *[f"CPT({k[3:]}%) ↓" for k in cpts], "APGR ↑"]
     return (
         "#### Cost-performance curves of the alpha sweep\n\nAIQ: area under the non-decreasing convex hull / the "
         "largest cost (RouterBench). HV: hypervolume with cost / the dearest single LLM's total (RADAR). CPT(x): "
         "cost to reach x of the best single LLM's performance, as a share of its cost. APGR: performance gap "
         "recovered, averaged over the share of calls to the large LLM (RouteLLM; binary routers and two-LLM "
-        "pools).\n\n" + _table(header, body)
+        "pools).\n\n" + _table(header, body) + apgr_notes
     )
 
 

@@ -1,7 +1,7 @@
 """Nearest training queries: the query warm-up (IRT-Router eq. 10) and NIRT's unseen-query relevance.
 
 Both look up the k most similar training queries (cosine similarity of unit-length embeddings)
-at route time, once per query:
+at route time, once per query, from a :mod:`~irtrouter.routing.index` (exact or approximate):
 
     e_q <- (1 - lambda) * e_q + lambda * mean(e of the k nearest training queries)
     r_q <- mean(r of the 5 nearest training queries)          (NIRT only)
@@ -13,43 +13,9 @@ import numpy as np
 
 from irtrouter.errors import ConfigError, DataError
 from irtrouter.irt.base import IRTPredictor
+from irtrouter.routing.index import NeighbourIndex
 
-_ROWS_PER_BLOCK = 1024  # bounds the similarity block to 1024 x n_train floats
-
-
-class NeighbourIndex:
-    """Exact k-nearest-neighbour search over the training query embeddings.
-
-    Parameters
-    ----------
-    embeddings : ndarray (n_train, dim)
-        Unit-length rows.
-    """
-
-    def __init__(self, embeddings: np.ndarray) -> None:
-        self.embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
-
-    def __len__(self) -> int:
-        return len(self.embeddings)
-
-    def search(self, X: np.ndarray, k: int) -> np.ndarray:
-        """Indices (n, k) of the k most similar training rows, most similar first."""
-        if k < 1:
-            raise ConfigError(f"k must be >= 1, got {k}")
-        X = np.atleast_2d(np.asarray(X, dtype=np.float32))
-        k = min(k, len(self.embeddings))
-        out = np.empty((len(X), k), dtype=np.int64)
-        for start in range(0, len(X), _ROWS_PER_BLOCK):
-            sims = X[start : start + _ROWS_PER_BLOCK] @ self.embeddings.T
-            top = (
-                np.argpartition(-sims, k - 1, axis=1)[:, :k]
-                if k < sims.shape[1]
-                else np.tile(np.arange(sims.shape[1]), (len(sims), 1))
-            )
-            order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
-            out[start : start + len(sims)] = np.take_along_axis(top, order, axis=1)
-        return out
-
+__all__ = ["NeighbourIndex", "neighbour_mean", "predict_near", "warm_up"]  # the index lives in routing.index
 
 def warm_up(X: np.ndarray, neighbour_embeddings: np.ndarray, lam: float) -> np.ndarray:
     """Eq. 10: mix each query embedding with the mean of its neighbours' (shape (n, k, dim))."""

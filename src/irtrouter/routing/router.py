@@ -41,7 +41,8 @@ from irtrouter.irt.relevance import AbilityLabeller, make_labeller, relevance_ve
 from irtrouter.routing.cost import CostModel, cost_model_from_state, make_cost_model
 from irtrouter.routing.decision import Explanation, Prediction, RoutingDecision
 from irtrouter.routing.explanation import explain_decisions
-from irtrouter.routing.neighbours import NeighbourIndex, predict_near
+from irtrouter.routing.index import build_index, index_from_state
+from irtrouter.routing.neighbours import predict_near
 from irtrouter.routing.persistence import CONFIG_FILE, prefixed, resolve_embedder, write_router_dir
 from irtrouter.routing.rule import RULES, TradeOff, allowed_mask, check_rule, choose, rule_scores
 from irtrouter.routing.scalarise import BudgetCalibration, BudgetReference, calibrate_budget
@@ -303,7 +304,7 @@ class IRTRouter(Params):
             mean_score = filled_scores(results.scores, p_train).mean(axis=0)
             mean_cost = self.cost_model_.normalised(results.queries).mean(axis=0)
             self.guard_ = Guard(mean_score, mean_cost, self.guard_.margins, self.guard_.validation)
-        self.neighbours_ = NeighbourIndex(X_queries)
+        self.neighbours_ = build_index(X_queries)  # exact below EXACT_BELOW queries, HNSW above
         # For explanations: difficulty percentiles and the task of the nearest training queries.
         self.train_difficulty_sorted_ = self._training_difficulty_sorted()
         self.train_tasks_: tuple[str, ...] | None = tuple(results.tasks)
@@ -349,7 +350,7 @@ class IRTRouter(Params):
         started = time.perf_counter()
         fit_rows, val_rows = validation_rows(results, self.validation_fraction, self.random_state)
         fit_part, val_part = results.take(fit_rows), results.take(val_rows)
-        index = NeighbourIndex(X[fit_rows])
+        index = build_index(X[fit_rows])
         C_fit, C_val = self.cost_model_.normalised(fit_part.queries), self.cost_model_.normalised(val_part.queries)
         method = self._calibration_method()
         values: dict[str, float] = {}
@@ -735,6 +736,8 @@ class IRTRouter(Params):
         arrays = {f"predictor.{k}": v for k, v in pred_arrays.items()}
         arrays |= {f"cost.{k}": v for k, v in cost_arrays.items()}
         arrays["train_embeddings"] = self.neighbours_.embeddings
+        config["neighbour_index"], index_arrays = self.neighbours_.state()
+        arrays |= {f"neighbours.{k}": v for k, v in index_arrays.items()}
         if self.train_relevance_ is not None:
             arrays["train_relevance"] = self.train_relevance_
         arrays["train_difficulty_sorted"] = self.train_difficulty_sorted_
@@ -771,7 +774,9 @@ class IRTRouter(Params):
             raise RouterFormatError(f"unknown predictor {kind!r} in the saved router")
         self.predictor_ = PREDICTORS[kind].from_state(config["predictor"], prefixed(arrays, "predictor."))
         self.cost_model_ = cost_model_from_state(config["cost_model"], prefixed(arrays, "cost."))
-        self.neighbours_ = NeighbourIndex(arrays["train_embeddings"])
+        self.neighbours_ = index_from_state(
+            arrays["train_embeddings"], config.get("neighbour_index"), prefixed(arrays, "neighbours.")
+        )
         self.train_relevance_ = arrays.get("train_relevance")
         # Routers saved before explanations existed lack these two arrays: the difficulties are
         # recomputed exactly from the stored training embeddings; the tasks are simply unknown.

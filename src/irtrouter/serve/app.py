@@ -12,8 +12,10 @@
 ``POST /v1/feedback``               ``{"request_id", "score" in [0, 1], "comment"?}`` for a past
                                     request
 ``GET /v1/models``                  ``irtrouter/auto``, the profiles, the routable LLMs
-``GET /healthz``                    liveness, router and database
-``GET /metrics``                    Prometheus text format
+``GET /healthz``                    liveness, router (and the version deciding) and database
+``GET /metrics``                    Prometheus text format (drift per LLM included)
+``POST /admin/router``              promote or roll back the router, admin key only
+                                    (:mod:`irtrouter.serve.learning`)
 ==================================  ===========================================================
 
 Every decision is committed to the database before its response is sent. Errors use the OpenAI
@@ -37,9 +39,10 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -50,19 +53,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import irtrouter.serve.proxy as proxy
 from irtrouter import __version__
-from irtrouter.errors import ConfigError, IRTRouterError
+from irtrouter.errors import ConfigError, IRTRouterError, StorageError
 from irtrouter.routing.router import IRTRouter
+from irtrouter.routing.saved import load_router
 from irtrouter.serve.config import AUTO_PROFILE, MODEL_PREFIX, ServeConfig, check_config
+from irtrouter.serve.connections import ConnectionLimits
 from irtrouter.serve.errors import APIError, api_error_from
-from irtrouter.serve.metrics import Metrics
+from irtrouter.serve.health import ProviderHealth
+from irtrouter.serve.learning import RouterVersions, admin_routes, explorer, live_router, parse_feedback
+from irtrouter.serve.metrics import CountRequests, Metrics
 from irtrouter.serve.overrides import RouteRequest, parse_request
 from irtrouter.serve.routing import Routed, RoutingService
 from irtrouter.serve.upstream import Upstreams, make_upstream
-from irtrouter.store import DecisionRecord, SQLiteStore, query_hash
+from irtrouter.store import DecisionRecord, DecisionStore, open_store, query_hash
 
 log = logging.getLogger(__name__)
 
-ENDPOINTS = ("/v1/chat/completions", "/v1/route", "/v1/feedback", "/v1/models", "/healthz", "/metrics")
+ENDPOINTS = ("/v1/chat/completions", "/v1/route", "/v1/feedback", "/v1/models", "/healthz", "/metrics", "/admin/router")
 
 
 @dataclass
@@ -81,6 +88,12 @@ class ServeSettings:
         Where provider and client key variables are read (default ``os.environ``).
     transport : httpx.AsyncBaseTransport, optional
         Transport of the provider client (tests may intercept; default: real HTTP).
+    router_dir : path, optional
+        Where ``router`` was loaded from: its version is recorded with every decision.
+    loader : callable, optional
+        ``directory -> IRTRouter`` for promotions (default ``load_router``).
+    watch : path, optional
+        A pointer file naming the live router directory, polled every ``server.watch_interval``.
     """
 
     config: ServeConfig
@@ -88,6 +101,9 @@ class ServeSettings:
     db_url: str | None = None
     environ: Mapping[str, str] | None = None
     transport: httpx.AsyncBaseTransport | None = None
+    router_dir: str | os.PathLike[str] | None = None
+    loader: Callable[[str], IRTRouter] = load_router
+    watch: str | os.PathLike[str] | None = None
 
 
 class _Service:
@@ -106,27 +122,41 @@ class _Service:
         self.routable = check.routable
         self.unroutable = check.unroutable
         self.metrics = Metrics()
+        self.health = ProviderHealth(self.routable, config.limits)
         self.client_keys = [k for k in config.auth.api_keys if k] + [environ[v] for v in config.auth.api_keys_env]
+        self.admin_key = environ[config.auth.admin_key_env] if config.auth.admin_key_env else None
+        self.environ, self.settings = environ, settings
         catalog = router.catalog_
         self.upstream_specs = {m: make_upstream(m, config.llms[m], catalog[m], environ) for m in self.routable}
         self.prices = {m: (catalog[m].input_price, catalog[m].output_price) for m in router.llm_ids}
         self.db_url = settings.db_url or config.storage.url
         self.transport = settings.transport
-        self.store: SQLiteStore
+        self.store: DecisionStore
         self.routing: RoutingService
         self.upstreams: Upstreams
         self._background: set[asyncio.Task[None]] = set()
+        self.versions: RouterVersions
+        self.watcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         server = self.config.server
-        self.store = SQLiteStore(self.db_url, self.config.storage.synchronous)
+        storage = self.config.storage
+        self.store = open_store(self.db_url, storage.synchronous, retention_days=storage.retention_days)
         await self.store.start()
         self.routing = RoutingService(
-            self.router, self.metrics, self.config.routing.default_max_tokens, server.routing_threads, server.max_batch
+            live_router(self.router, self.settings.router_dir),
+            self.metrics,
+            self.config.routing.default_max_tokens,
+            server.routing_threads,
+            server.max_batch,
+            explorer(self.config),
         )
+        self.versions = RouterVersions(self.routing, self.config, self.environ, self.metrics, self.settings.loader)
         await asyncio.get_running_loop().run_in_executor(None, self.routing.warm_up)
         self.routing.start()
         self.upstreams = Upstreams(self.upstream_specs, self.transport)
+        if self.settings.watch is not None:  # never ends: cancelled by close(), not awaited with the rest
+            self.watcher = asyncio.create_task(self.versions.watch(Path(self.settings.watch), server.watch_interval))
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run ``coro`` to completion even if its caller is cancelled (the loop keeps only weak references)."""
@@ -136,6 +166,8 @@ class _Service:
         return task
 
     async def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.upstreams.close()
         await self.routing.close()
@@ -191,6 +223,7 @@ class _Service:
         status: str,
     ) -> DecisionRecord:
         d = routed.decision
+        self.metrics.drift.decided(request_id, d.llm_id, d.p_hat[d.index])
         return DecisionRecord(
             request_id=request_id,
             created_at=time.time(),
@@ -208,6 +241,9 @@ class _Service:
             cost_source=routed.cost.source,
             routing_ms=routed.seconds * 1000,
             status=status,
+            router_version=routed.version,
+            propensity=routed.propensity,
+            query_embedding=routed.embedding_bytes() if self.config.storage.store_embedding else None,
         )
 
     def outcome(
@@ -227,7 +263,20 @@ class _Service:
         record.answered_by = answered
         record.attempts = attempts
         record.upstream_status = attempts[-1]["status"] if attempts else None
+        if answered is not None:  # feedback scores the answer: drift compares it with that LLM's P-hat
+            d = routed.decision
+            self.metrics.drift.decided(request_id, answered, d.p_hat[d.llm_ids.index(answered)])
         return record
+
+    async def save(self, record: DecisionRecord, *, update: bool = False) -> bool:
+        """Commit a paid request's record (``update``: its outcome); False, logged and counted, if it failed."""
+        try:
+            await (self.store.update_outcome(record) if update else self.store.add_decision(record))
+        except StorageError as exc:
+            log.error("request %s answered but not recorded: %s", record.request_id, exc)
+            self.metrics.unsaved_record(record.endpoint)
+            return False
+        return True
 
     def actual_cost(self, llm_id: str, usage: Any) -> tuple[int | None, int | None, float | None]:
         if not isinstance(usage, Mapping):
@@ -286,7 +335,9 @@ def create_app(settings: ServeSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
-    app.add_middleware(_CountRequests, metrics=service.metrics)
+    app.include_router(admin_routes(lambda: service.versions, service.admin_key))
+    app.add_middleware(ConnectionLimits, limits=service.config.limits)  # inside the counter: its 503s count
+    app.add_middleware(CountRequests, metrics=service.metrics, endpoints=ENDPOINTS)
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:
@@ -340,13 +391,16 @@ def create_app(settings: ServeSettings) -> FastAPI:
             )
             routing["cost_usd"] = record.cost_usd
         record.latency_ms = (time.perf_counter() - started) * 1000
-        await service.store.add_decision(record)
+        saved = await service.save(record)
         if answered is None or payload is None:
             assert failure is not None
             raise proxy.failure(failure, routed, request_id)
+        if not saved:  # paid for: the answer goes out, marked (docs/serve.md, "When the store cannot write")
+            routing["record"] = "unsaved"
         payload["model"] = answered
         payload["irtrouter"] = routing
-        return JSONResponse(payload, headers=proxy.headers(routed, request_id, answered))
+        unsaved = {} if saved else proxy.UNSAVED_HEADERS
+        return JSONResponse(payload, headers={**proxy.headers(routed, request_id, answered), **unsaved})
 
     @app.post("/v1/route", summary="Routing decision only (no provider call)")
     async def route(request: Request) -> JSONResponse:
@@ -361,28 +415,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @app.post("/v1/feedback", summary="Record a score for a past request")
     async def feedback(request: Request) -> JSONResponse:
         service.authorize(request)
-        body = await service.read_json(request)
-        if not isinstance(body, dict):
-            raise APIError(400, "the request body must be a JSON object", code="invalid_body")
-        unknown = sorted(set(body) - {"request_id", "score", "comment"})
-        if unknown:
-            raise APIError(400, f"unknown field(s) {unknown}; expected request_id, score, comment", param=unknown[0])
-        request_id, score, comment = body.get("request_id"), body.get("score"), body.get("comment")
-        if not isinstance(request_id, str) or not request_id:
-            raise APIError(
-                400, "'request_id' must be the id of a past request", param="request_id", code="invalid_value"
-            )
-        if isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1:
-            raise APIError(
-                400, f"'score' must be a number in [0, 1], got {score!r}", param="score", code="invalid_value"
-            )
-        if comment is not None and (not isinstance(comment, str) or len(comment) > 4000):
-            raise APIError(
-                400, "'comment' must be a string of at most 4000 characters", param="comment", code="invalid_value"
-            )
-        row = await service.store.add_feedback(request_id, float(score), comment)
+        request_id, score, comment = parse_feedback(await service.read_json(request))
+        row = await service.store.add_feedback(request_id, score, comment)
         if row is None:
             raise APIError(404, f"no request {request_id!r}", param="request_id", code="request_not_found")
+        service.metrics.drift.scored(request_id, score)
         return JSONResponse(
             {"object": "irtrouter.feedback", "id": row, "request_id": request_id, "score": float(score)}
         )
@@ -396,45 +433,22 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.get("/healthz", summary="Liveness, router and database")
     async def healthz() -> JSONResponse:
-        db_ok = await service.store.ping()
+        db_problem = await service.store.probe()  # a real write through the group commit
+        db_ok = db_problem is None
         body = {
             "status": "ok" if db_ok else "degraded",
             "version": __version__,
-            "router": {"predictor": service.router.predictor, "embedder": service.router.embedder_.name},
+            "router": service.versions.describe(),
             "routable_llms": list(service.routable),
             "unroutable_llms": list(service.unroutable),
-            "database": "ok" if db_ok else "unavailable",
+            "database": "ok" if db_ok else "unwritable",
+            **({} if db_ok else {"database_error": db_problem}),
         }
         return JSONResponse(body, status_code=200 if db_ok else 503)
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(service.metrics.render(), media_type="text/plain; version=0.0.4")
+        text = service.metrics.render() + service.health.render()
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     return app
-
-
-class _CountRequests:
-    """ASGI middleware counting responses by endpoint and status (unknown paths as ``other``)."""
-
-    def __init__(self, app: Callable[..., Awaitable[None]], metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
-        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
-    ) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        endpoint = scope["path"] if scope["path"] in ENDPOINTS else "other"
-
-        async def counting_send(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                self.metrics.request(endpoint, message["status"])
-            await send(message)
-
-        await self.app(scope, receive, counting_send)

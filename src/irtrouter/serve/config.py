@@ -10,11 +10,14 @@ A complete example with every key is ``examples/serve.yaml``. In short::
         timeout: {connect: 5, read: 60}
         request_defaults: {}           # body fields sent unless the client sets them
         extra_body: {}                 # body fields always sent (win over the client's)
-    routing: {alpha: 0.8, allowed_llms: null, max_cost: null, rule: null, budget: null, fallback_attempts: 1}
+    routing: {alpha: 0.8, allowed_llms: null, max_cost: null, rule: null, budget: null, fallback_attempts: 1,
+              exploration: {method: epsilon, share: 0.0, top_k: 3, seed: null}}   # share > 0: explore
     profiles: {cheap: {alpha: 0.3}, capped: {rule: chebyshev, budget: 0.3}}   # model "irtrouter/cheap"
-    auth: {api_keys_env: [IRTROUTER_API_KEY]}
-    storage: {url: "sqlite:///irtrouter-serve.sqlite", store_text: false, synchronous: normal}
+    auth: {api_keys_env: [IRTROUTER_API_KEY], admin_key_env: IRTROUTER_ADMIN_KEY}   # admin: POST /admin/router
+    storage: {url: "sqlite:///irtrouter-serve.sqlite", store_text: false, store_embedding: true, synchronous: normal,
+              retention_days: null}       # url: or postgresql://USER@HOST:5432/DBNAME (docs/scale.md)
     server: {host: 127.0.0.1, port: 8000, max_body_bytes: 1048576}
+    limits: {request_deadline_s: 300, max_concurrency: 512, header_timeout_s: 10, body_timeout_s: 30}
 
 Router LLMs without an ``llms`` entry are *unroutable*: the service never sends to them, and
 ``irtrouter serve --check`` lists them.
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from irtrouter.errors import ConfigError
+from irtrouter.store.backends import backend_of
 
 if TYPE_CHECKING:
     from irtrouter.routing.router import IRTRouter
@@ -79,6 +83,35 @@ class UpstreamLLM(_Strict):
         return value
 
 
+class Exploration(_Strict):
+    """Exploration of a policy: with probability ``share``, route to one of the ``top_k`` allowed
+    LLMs by score, drawn uniformly (epsilon over the top-k), so that LLMs the rule rarely picks
+    still get feedback. Off by default (``share`` 0).
+
+    The probability with which the chosen LLM was picked is exact: ``1 - share + share / k`` for
+    the rule's own choice, ``share / k`` for each other candidate, ``k = min(top_k, allowed)``
+    (:class:`irtrouter.serve.routing.Explorer`). ``seed`` (only under ``routing``) seeds the one
+    generator of the service; None draws it from the operating system.
+    """
+
+    method: Literal["epsilon"] = "epsilon"
+    share: float = Field(default=0.0, ge=0, lt=1, allow_inf_nan=False)
+    top_k: int = Field(default=3, ge=2, le=64)
+    seed: int | None = Field(default=None, ge=0)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _no_thompson(cls, value: Any) -> Any:
+        # Thompson sampling's propensity (the chance that a posterior draw ranks the LLM first)
+        # has no closed form: it could only be estimated, and the log promises exact ones.
+        if value == "thompson":
+            raise ValueError(
+                "thompson is not offered: its propensities can only be estimated by simulation and every "
+                "decision records an exact one; use epsilon"
+            )
+        return value
+
+
 class RoutingPolicy(_Strict):
     """The trade-off a request is routed with; a profile is a named policy.
 
@@ -92,6 +125,7 @@ class RoutingPolicy(_Strict):
     max_cost: float | None = Field(default=None, gt=0, description="most expected USD per request")
     rule: str | None = None
     budget: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="mean cost per query")
+    exploration: Exploration = Field(default_factory=Exploration)
 
     @model_validator(mode="after")
     def _one_trade_off(self) -> RoutingPolicy:
@@ -122,12 +156,26 @@ class AuthConfig(_Strict):
 
     api_keys_env: list[str] = Field(default_factory=list)
     api_keys: list[str] = Field(default_factory=list, repr=False)
+    # The admin endpoints (POST /admin/router) take this key only; none: they are off (403).
+    admin_key_env: str | None = None
 
 
 class StorageConfig(_Strict):
+    # sqlite:///PATH (one host) or postgresql://USER@HOST:PORT/DBNAME (replicas sharing one log).
     url: str = "sqlite:///irtrouter-serve.sqlite"
     store_text: bool = False
+    # The routed query's embedding (float32, 4 x dim bytes a row), what learning from traffic
+    # needs; kept even without store_text, since it does not give the text back.
+    store_embedding: bool = True
     synchronous: Literal["normal", "full"] = "normal"
+    # Decisions and feedback older than this are deleted by the writer (hourly); None keeps all.
+    retention_days: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        backend_of(value)  # ConfigError (a ValueError) naming the accepted forms
+        return value
 
 
 class ServerConfig(_Strict):
@@ -137,6 +185,32 @@ class ServerConfig(_Strict):
     routing_threads: int = Field(default=1, ge=1, le=32)
     blas_threads: int = Field(default=1, ge=1, le=64)
     max_batch: int = Field(default=32, ge=1, le=1024)
+    # Seconds between two reads of the --watch pointer file.
+    watch_interval: float = Field(default=1.0, gt=0, le=3600)
+
+
+class LimitsConfig(_Strict):
+    """What one request, one connection and one provider may cost the service (issue 14, 5-6).
+
+    ``request_deadline_s`` bounds a request's provider calls together (every attempt, a stream
+    to its end). A request makes at most ``1 + routing.fallback_attempts`` provider calls, and
+    ``retry_budget`` caps fallbacks at that share of the requests of the last
+    ``retry_budget_window_s`` seconds (``retry_budget_min`` always allowed per window), so a
+    failing provider cannot multiply the load on the others. A provider LLM failing
+    ``eject_after_failures`` times in a row is skipped for ``eject_cooldown_s``, then one probe
+    request decides. ``header_timeout_s`` / ``body_timeout_s`` cut off a client that sends half a
+    request; ``max_concurrency`` requests in progress at most (beyond: 503), None: no limit.
+    """
+
+    request_deadline_s: float = Field(default=300.0, gt=0, allow_inf_nan=False)
+    max_concurrency: int | None = Field(default=512, ge=1)
+    header_timeout_s: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    body_timeout_s: float = Field(default=30.0, gt=0, allow_inf_nan=False)
+    retry_budget: float = Field(default=0.2, ge=0, le=1)
+    retry_budget_window_s: float = Field(default=60.0, gt=0, allow_inf_nan=False)
+    retry_budget_min: int = Field(default=10, ge=0)
+    eject_after_failures: int = Field(default=5, ge=1)
+    eject_cooldown_s: float = Field(default=30.0, gt=0, allow_inf_nan=False)
 
 
 class ServeConfig(_Strict):
@@ -148,6 +222,7 @@ class ServeConfig(_Strict):
     auth: AuthConfig = Field(default_factory=AuthConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
 
     @field_validator("llms")
     @classmethod
@@ -161,6 +236,9 @@ class ServeConfig(_Strict):
     def _profile_names(cls, value: dict[str, RoutingPolicy]) -> dict[str, RoutingPolicy]:
         if AUTO_PROFILE in value:
             raise ValueError(f"{AUTO_PROFILE!r} is the defaults profile: set it under 'routing'")
+        seeded = sorted(name for name, p in value.items() if p.exploration.seed is not None)
+        if seeded:
+            raise ValueError(f"{seeded[0]}.exploration.seed: the service has one generator, seed it in routing")
         return value
 
 
@@ -276,6 +354,11 @@ def check_config(
     for var in config.auth.api_keys_env:
         if not env.get(var):
             unset.setdefault(var, []).append("auth")
+    admin_var = config.auth.admin_key_env
+    if admin_var and not env.get(admin_var):
+        unset.setdefault(admin_var, []).append("auth.admin_key_env")
+    elif admin_var and env[admin_var] in {*config.auth.api_keys, *(env.get(v) for v in config.auth.api_keys_env)}:
+        problems.append(f"auth.admin_key_env: {admin_var} holds a client key; the admin key must be its own")
     problems += [
         f"environment variable {var} is not set (needed by {', '.join(users)})" for var, users in unset.items()
     ]

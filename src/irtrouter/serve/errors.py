@@ -19,6 +19,7 @@ _TYPES = {
     401: "authentication_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    408: "invalid_request_error",
     413: "invalid_request_error",
     429: "rate_limit_error",
     502: "upstream_error",
@@ -61,21 +62,33 @@ class APIError(IRTRouterError):
 class UpstreamError(IRTRouterError):
     """A provider call that failed; ``retryable`` ones fall back to the next-best LLM.
 
-    ``kind`` is ``timeout``, ``connect``, ``status_5xx``, ``status_429`` (retryable) or
-    ``rejected`` (another 4xx: the request itself is at fault, so another LLM would fail too).
+    ``kind`` is ``timeout``, ``connect``, ``status_5xx``, ``status_429``, ``bad_response`` (a
+    success status with no completion in it: HTML, an error event) (retryable), ``rejected``
+    (another 4xx: the request itself is at fault, so another LLM would fail too) or ``deadline``
+    (the request's total deadline passed: no time is left to retry). ``retry_after``: seconds
+    from a 429's ``Retry-After``.
     """
 
-    def __init__(self, llm_id: str, kind: str, message: str, status: int | None = None, body: Any = None) -> None:
+    def __init__(
+        self,
+        llm_id: str,
+        kind: str,
+        message: str,
+        status: int | None = None,
+        body: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.llm_id = llm_id
         self.kind = kind
         self.message = message
         self.status = status
         self.body = body
+        self.retry_after = retry_after
 
     @property
     def retryable(self) -> bool:
-        return self.kind != "rejected"
+        return self.kind not in ("rejected", "deadline")
 
 
 def api_error_from(exc: IRTRouterError, param: str | None = None) -> APIError:

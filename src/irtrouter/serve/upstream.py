@@ -1,8 +1,15 @@
 """Calls to the providers: one pooled async HTTP client, explicit timeouts per LLM.
 
 Provider keys are read from the environment once, at start-up, sent only in the
-``Authorization`` header, and scrubbed (:meth:`Upstreams.redact`) from anything a provider says
-back before it reaches a log line or a client.
+``Authorization`` header, and scrubbed (:meth:`Upstreams.redact`) from everything a provider
+says back before it reaches a log line or a client: error bodies, completion bodies (a 200 can
+quote a key too) and every line of a stream.
+
+A success status is not taken on trust. A completion must be JSON with ``choices``; a stream
+must be ``text/event-stream`` whose first event is a chunk, not an ``error`` event, not HTML,
+not empty. :meth:`Upstreams.open_stream` reads that first event before it returns, so a stream
+that fails there is an :class:`UpstreamError` while the client has received nothing and
+another LLM can still answer.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +26,13 @@ import httpx
 from irtrouter.data.catalog import LLMSpec
 from irtrouter.serve.config import UpstreamLLM
 from irtrouter.serve.errors import UpstreamError
+from irtrouter.serve.health import parse_retry_after
 
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 429})
+# What is read of a body that is not what was asked for (HTML, a non-stream), to quote it.
+PEEK_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -127,39 +137,62 @@ class Upstreams:
             response = await self.client.send(self._request(llm_id, body))
         except httpx.HTTPError as exc:
             raise self._transport_error(llm_id, exc, started) from None
-        self._check_status(llm_id, response.status_code, response.content)
+        self._check_status(llm_id, response, response.content)
+        text = self.redact(response.content.decode("utf-8", "replace"))
         try:
-            payload = response.json()
+            payload = json.loads(text)
         except ValueError:
-            raise UpstreamError(
-                llm_id, "bad_response", f"{llm_id}: provider answered non-JSON", response.status_code
-            ) from None
+            raise self._bad_response(llm_id, response, "not JSON", text) from None
         if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
-            raise UpstreamError(
-                llm_id, "bad_response", f"{llm_id}: provider answer has no 'choices'", response.status_code
-            )
+            raise self._bad_response(llm_id, response, "no 'choices'", text)
         return response.status_code, payload
 
-    async def open_stream(self, llm_id: str, body: dict[str, Any]) -> httpx.Response:
-        """Start a streaming chat completion; the caller reads and closes the response.
+    async def open_stream(self, llm_id: str, body: dict[str, Any]) -> ProviderStream:
+        """Start a streaming chat completion and read its first event; the caller relays and closes it.
 
-        Raises :class:`UpstreamError` before any byte of the body is read, so the caller can
-        still fall back to another LLM.
+        Raises :class:`UpstreamError` before any byte is relayed (a failure status, a body that
+        is not an event stream, a first event that is an error or not a chunk, an empty stream),
+        so the caller can still fall back to another LLM. Cancelled (the request deadline), the
+        provider response is closed.
         """
         started = time.perf_counter()
         try:
             response = await self.client.send(self._request(llm_id, body), stream=True)
         except httpx.HTTPError as exc:
             raise self._transport_error(llm_id, exc, started) from None
-        if response.status_code >= 300:
-            try:
-                content = await response.aread()
-            except httpx.HTTPError:
-                content = b""
-            finally:
-                await response.aclose()
-            self._check_status(llm_id, response.status_code, content)
-        return response
+        try:
+            if response.status_code >= 300:
+                self._check_status(llm_id, response, await _peek(response))
+            if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                raise self._bad_response(llm_id, response, "not an event stream", await _peek(response))
+            lines = response.aiter_lines()
+            head: list[str] = []
+            async for line in lines:
+                head.append(self.redact(line))
+                if line == "" and any(h.startswith("data:") for h in head):
+                    break
+            problem = stream_error(head) or ("" if any(h.startswith("data:") for h in head) else "an empty stream")
+            if problem or _data(head) == "[DONE]":
+                raise self._bad_response(llm_id, response, "a stream whose first event is " + (problem or "[DONE]"))
+        except httpx.HTTPError as exc:
+            await response.aclose()
+            raise self._transport_error(llm_id, exc, started) from None
+        except BaseException:
+            await response.aclose()
+            raise
+        return ProviderStream(response, head, lines)
+
+    def _bad_response(
+        self, llm_id: str, response: httpx.Response, what: str, content: bytes | str = b""
+    ) -> UpstreamError:
+        ctype = response.headers.get("content-type", "no content type").split(";")[0]
+        detail = _provider_message(content.encode() if isinstance(content, str) else content)
+        message = self.redact(
+            f"{llm_id}: provider answered {response.status_code} ({ctype}) with {what}"
+            + (f": {detail}" if detail else "")
+        )
+        log.warning("%s", message)
+        return UpstreamError(llm_id, "bad_response", message, response.status_code)
 
     def _transport_error(self, llm_id: str, exc: httpx.HTTPError, started: float) -> UpstreamError:
         waited = time.perf_counter() - started
@@ -169,7 +202,8 @@ class Upstreams:
         log.warning("%s", message)
         return UpstreamError(llm_id, kind, message)
 
-    def _check_status(self, llm_id: str, status: int, content: bytes) -> None:
+    def _check_status(self, llm_id: str, response: httpx.Response, content: bytes) -> None:
+        status = response.status_code
         if status < 300:
             return
         detail = _provider_message(content)
@@ -181,7 +215,54 @@ class Upstreams:
             kind = "rejected"
         message = self.redact(f"{llm_id}: provider answered {status}" + (f": {detail}" if detail else ""))
         log.warning("%s", message)
-        raise UpstreamError(llm_id, kind, message, status)
+        retry_after = parse_retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
+        raise UpstreamError(llm_id, kind, message, status, retry_after=retry_after)
+
+
+@dataclass
+class ProviderStream:
+    """An accepted provider stream: its first event (``head``, lines already redacted) and the rest."""
+
+    response: httpx.Response
+    head: list[str]
+    lines: AsyncIterator[str]
+
+
+def stream_error(event: Sequence[str]) -> str | None:
+    """The message of an SSE event that reports an error (``event: error``, or data with an
+    ``error`` and no ``choices``), ``"data that is not JSON"`` for such data, else None."""
+    data = _data(event)
+    named_error = any(line.startswith("event:") and line[6:].strip() == "error" for line in event)
+    if data is None or data == "[DONE]":
+        return "an error event" if named_error else None
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        return "an error event: " + " ".join(data.split())[:300] if named_error else "data that is not JSON"
+    if not isinstance(chunk, dict):
+        return "data that is not a chunk"
+    if named_error or ("error" in chunk and "choices" not in chunk):
+        return "an error event: " + _provider_message(json.dumps(chunk).encode())
+    return None
+
+
+def _data(event: Sequence[str]) -> str | None:
+    """The data of one SSE event (its ``data:`` lines joined), None without any."""
+    parts = [line[5:].removeprefix(" ") for line in event if line.startswith("data:")]
+    return "\n".join(parts).strip() if parts else None
+
+
+async def _peek(response: httpx.Response) -> bytes:
+    """At most :data:`PEEK_BYTES` of a streamed body (enough to quote it; an HTML page can be long)."""
+    out = b""
+    try:
+        async for chunk in response.aiter_bytes():
+            out += chunk
+            if len(out) >= PEEK_BYTES:
+                break
+    except httpx.HTTPError:
+        pass
+    return out[:PEEK_BYTES]
 
 
 def _provider_message(content: bytes) -> str:

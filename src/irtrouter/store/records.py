@@ -12,7 +12,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+#: Schema 3: the ``/healthz`` write probe's table (one row, rewritten by each probe) and the
+#: indexes that retention (``storage.retention_days``) and reading by time need.
+SCHEMA_3 = (
+    "CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY, checked_at REAL NOT NULL, writer TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS decisions_created ON decisions(created_at)",
+    "CREATE INDEX IF NOT EXISTS feedback_created ON feedback(created_at)",
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (
@@ -56,7 +64,7 @@ CREATE TABLE IF NOT EXISTS feedback (
     comment TEXT
 );
 CREATE INDEX IF NOT EXISTS feedback_request ON feedback(request_id);
-"""
+""" + "\n".join(f"{statement};" for statement in SCHEMA_3)
 
 #: Statements that bring a database of the key's version - 1 to the key's version, in order.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -72,6 +80,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             "reference_cost_usd REAL",
         )
     ),
+    3: SCHEMA_3,
 }
 
 DECISION_COLUMNS = (

@@ -9,46 +9,30 @@ the ``-wal`` file with a ``write()`` to the operating system: after that, killin
 * ``normal`` (default): no ``fsync`` per commit; an OS crash may lose the last commits, never
   corrupts the database. Commits cost microseconds.
 * ``full``: ``fsync`` of the WAL on every commit; survives power loss, costs a disk flush per
-  commit (amortised by the group commit below).
+  commit (amortised by the group commit).
 
-Writes go through one writer task that commits whatever requests are waiting in a single
-transaction (group commit), so concurrent requests share a commit and none waits on a lock.
-With ``normal`` the commit runs on the event loop itself: it costs tens of microseconds (no
-``fsync``), less than handing it to a thread and back, which on a busy machine costs a scheduler
-wake-up each way (measured: ~3 ms at p99 on 2 loaded cores). With ``full`` the ``fsync`` would
-stall the loop for milliseconds, so the commit runs in a dedicated writer thread instead. Each
-request's rows are wrapped in a savepoint, so one bad row fails only its own request. (A
-``busy_timeout`` applies if another process holds the database's write lock; readers never do
-in WAL mode.)
-
-Only ``sqlite:///PATH`` URLs are supported; the URL form leaves room for another database.
+Writes go through the group commit of :mod:`irtrouter.store.base`. With ``normal`` the commit
+runs on the event loop itself: it costs tens of microseconds (no ``fsync``), less than handing
+it to a thread and back, which on a busy machine costs a scheduler wake-up each way (measured:
+~3 ms at p99 on 2 loaded cores). With ``full`` the ``fsync`` would stall the loop for
+milliseconds, so the commit runs in a dedicated writer thread instead. (A ``busy_timeout``
+applies if another process holds the database's write lock; readers never do in WAL mode.) One
+SQLite file serves the processes of one host; replicas on several hosts share a PostgreSQL store
+(:mod:`irtrouter.store.postgres`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import sqlite3
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from irtrouter.errors import ConfigError, StorageError
-from irtrouter.store.records import (
-    DECISION_COLUMNS,
-    MIGRATIONS,
-    OUTCOME_COLUMNS,
-    SCHEMA,
-    SCHEMA_VERSION,
-    DecisionRecord,
-)
+from irtrouter.store.base import DecisionStore, Op
+from irtrouter.store.records import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 def sqlite_path(url: str) -> str:
@@ -59,7 +43,7 @@ def sqlite_path(url: str) -> str:
     """
     scheme, sep, rest = url.partition("://")
     if not sep or scheme != "sqlite" or not rest.startswith("/") or len(rest) < 2:
-        raise ConfigError(f"database URL {url!r}: only sqlite:///PATH is supported")
+        raise ConfigError(f"database URL {url!r}: expected sqlite:///PATH")
     return rest[1:]
 
 
@@ -67,8 +51,8 @@ def sqlite_path(url: str) -> str:
 ROW_ERRORS = (sqlite3.Error, OverflowError, ValueError, TypeError)
 
 
-class SQLiteStore:
-    """Decisions and feedback in one SQLite file, written by a single group-commit thread.
+class SQLiteStore(DecisionStore):
+    """Decisions and feedback in one SQLite file, written by a single group-commit writer.
 
     Parameters
     ----------
@@ -76,6 +60,8 @@ class SQLiteStore:
         ``sqlite:///PATH``.
     synchronous : {"normal", "full"}
         See the module docstring.
+    retention_days, retention_interval_s
+        See :class:`~irtrouter.store.base.DecisionStore`.
 
     Examples
     --------
@@ -90,31 +76,33 @@ class SQLiteStore:
     True
     """
 
-    def __init__(self, url: str, synchronous: str = "normal") -> None:
+    def __init__(
+        self,
+        url: str,
+        synchronous: str = "normal",
+        *,
+        retention_days: float | None = None,
+        retention_interval_s: float = 3600.0,
+    ) -> None:
+        super().__init__(retention_days=retention_days, retention_interval_s=retention_interval_s)
         self.path = sqlite_path(url)
+        self.name = self.path
         if synchronous not in ("normal", "full"):
             raise ConfigError(f"synchronous must be 'normal' or 'full', got {synchronous!r}")
         self.synchronous = synchronous
         self._conn: sqlite3.Connection | None = None
-        self._executor: ThreadPoolExecutor | None = None
-        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
-        self._wakeup: asyncio.Event | None = None
-        self._writer: asyncio.Task[None] | None = None
 
-    # -- life cycle ------------------------------------------------------------------------------
-    async def start(self) -> None:
-        """Open (creating if needed) the database and start the writer."""
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="irtrouter-db")
-        loop = asyncio.get_running_loop()
-        self._conn = await loop.run_in_executor(self._executor, self._open)
-        self._wakeup = asyncio.Event()
-        self._writer = asyncio.create_task(self._write_loop(), name="irtrouter-db-writer")
+    def _commits_inline(self) -> bool:
+        return self.synchronous == "normal"
 
-    def _open(self) -> sqlite3.Connection:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+    def _connect(self) -> None:
         try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"{self.path}: cannot open the decision database ({exc})") from None
+        try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -135,68 +123,24 @@ class SQLiteStore:
                     conn.execute("COMMIT")
                     log.info("%s: decision database migrated to schema %d", self.path, target)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except sqlite3.Error as exc:
-            raise StorageError(f"{self.path}: cannot open the decision database ({exc})") from None
-        return conn
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"{self.path}: cannot open the decision database ({exc})") from None
+            raise
+        self._conn = conn
 
-    async def close(self) -> None:
-        """Flush what is queued, stop the writer, close the database."""
-        if self._writer is not None:
-            assert self._wakeup is not None
-            while self._pending:
-                self._wakeup.set()
-                await asyncio.sleep(0.001)
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
-            self._writer = None
-        if self._executor is not None:
-            if self._conn is not None:
-                await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
-            self._executor.shutdown(wait=True)
-            self._executor = None
-        self._conn = None
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
-    # -- group commit ----------------------------------------------------------------------------
-    async def _submit(self, op: Callable[[sqlite3.Connection], T]) -> T:
-        if self._wakeup is None:
-            raise StorageError("the decision store is not started")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append((op, future))
-        self._wakeup.set()
-        return await future
-
-    async def _write_loop(self) -> None:
-        assert self._wakeup is not None
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            batch, self._pending = self._pending, []
-            if not batch:
-                continue
-            ops = [op for op, _ in batch]
-            try:
-                if self.synchronous == "normal":
-                    results = self._run_batch(ops)
-                else:
-                    results = await loop.run_in_executor(self._executor, self._run_batch, ops)
-            except Exception as exc:  # the commit itself failed: every request in it failed
-                log.error("decision database commit failed: %s", exc)
-                results = [(False, StorageError(f"cannot write the decision database ({exc})"))] * len(batch)
-            for (_, future), (ok, value) in zip(batch, results, strict=True):
-                if future.done():  # the request was cancelled (client went away)
-                    continue
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
-
-    def _run_batch(self, ops: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
+    def _commit_batch(self, ops: list[Op]) -> list[tuple[bool, Any]]:
         # A row that cannot be written (a constraint, or a value SQLite cannot bind: an integer past
         # 2^63 raises OverflowError) fails its own request only, never the batch it shares.
         conn = self._conn
-        assert conn is not None
+        if conn is None:
+            raise StorageError(f"{self.path}: the decision database is closed")
         out: list[tuple[bool, Any]] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -205,7 +149,7 @@ class SQLiteStore:
                     out.append((True, ops[0](conn)))
                 except ROW_ERRORS as exc:
                     conn.execute("ROLLBACK")
-                    return [(False, StorageError(f"cannot write the decision database ({exc})"))]
+                    return [(False, self._row_failed(exc))]
                 conn.execute("COMMIT")
                 return out
             for op in ops:
@@ -216,45 +160,10 @@ class SQLiteStore:
                 except ROW_ERRORS as exc:
                     conn.execute("ROLLBACK TO op")
                     conn.execute("RELEASE op")
-                    out.append((False, StorageError(f"cannot write the decision database ({exc})")))
+                    out.append((False, self._row_failed(exc)))
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
         return out
-
-    # -- the writes ------------------------------------------------------------------------------
-    async def add_decision(self, record: DecisionRecord) -> None:
-        """Insert a decision; returns once it is committed."""
-        sql = f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) VALUES ({', '.join('?' * len(DECISION_COLUMNS))})"
-        values = record.row(DECISION_COLUMNS)
-        await self._submit(lambda conn: conn.execute(sql, values))
-
-    async def update_outcome(self, record: DecisionRecord) -> None:
-        """Write the outcome columns of a decision inserted earlier (streaming requests)."""
-        sql = f"UPDATE decisions SET {', '.join(f'{c} = ?' for c in OUTCOME_COLUMNS)} WHERE request_id = ?"
-        values = (*record.row(OUTCOME_COLUMNS), record.request_id)
-        await self._submit(lambda conn: conn.execute(sql, values))
-
-    async def add_feedback(self, request_id: str, score: float, comment: str | None) -> int | None:
-        """Record feedback for a past request; its row id, or None when the request id is unknown."""
-
-        def op(conn: sqlite3.Connection) -> int | None:
-            if conn.execute("SELECT 1 FROM decisions WHERE request_id = ?", (request_id,)).fetchone() is None:
-                return None
-            cur = conn.execute(
-                "INSERT INTO feedback (request_id, created_at, score, comment) VALUES (?, ?, ?, ?)",
-                (request_id, time.time(), score, comment),
-            )
-            return cur.lastrowid
-
-        return await self._submit(op)
-
-    async def ping(self) -> bool:
-        """True when the database answers (``/healthz``)."""
-        try:
-            await self._submit(lambda conn: conn.execute("SELECT 1").fetchone())
-        except (StorageError, sqlite3.Error):
-            return False
-        return True

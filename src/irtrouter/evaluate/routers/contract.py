@@ -61,12 +61,15 @@ class TrainingData:
         Unit-length embeddings of ``results.queries``, computed once and shared by all routers.
     embedder : Embedder, optional
         The embedder that made ``X``; routers that embed more text (LLM profiles) use it.
+    progress : bool
+        Routers whose fit takes long (epochs, policy training) show progress bars.
     """
 
     results: ResultsMatrix
     catalog: LLMCatalog
     X: np.ndarray
     embedder: Embedder | None = None
+    progress: bool = False
 
     def __post_init__(self) -> None:
         if self.X.ndim != 2 or len(self.X) != self.results.n_queries:
@@ -80,7 +83,7 @@ class TrainingData:
     def take(self, rows: np.ndarray) -> TrainingData:
         """The training queries at ``rows`` (a boolean mask or positions)."""
         idx = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
-        return TrainingData(self.results.take(idx), self.catalog, self.X[idx], self.embedder)
+        return TrainingData(self.results.take(idx), self.catalog, self.X[idx], self.embedder, self.progress)
 
 
 @dataclass(frozen=True)

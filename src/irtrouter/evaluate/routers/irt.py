@@ -122,6 +122,7 @@ class IRTAdapter(Router):
             labeller=_EveryAbilityLabeller() if uniform else None,
             use_cache=False,
             query_embeddings=data.X,
+            progress=data.progress,
         )
 
     def _decide(self, batch: QueryBatch) -> Decisions:
@@ -205,7 +206,14 @@ class BanditRouter(Router):
             cost_model=self.cost_model,
             random_state=self.random_state,
         )
-        self.router_.fit(data.results, data.catalog, embedder=data.embedder, use_cache=False, query_embeddings=data.X)
+        self.router_.fit(
+            data.results,
+            data.catalog,
+            embedder=data.embedder,
+            use_cache=False,
+            query_embeddings=data.X,
+            progress=data.progress,
+        )
 
     def _decide(self, batch: QueryBatch) -> PolicyDecisions:
         return PolicyDecisions(self.router_, batch)

@@ -28,7 +28,8 @@ from irtrouter.evaluate.routers.contract import (
     carve_validation,
     realised_utility,
 )
-from irtrouter.routing.neighbours import NeighbourIndex, neighbour_mean
+from irtrouter.routing.index import build_index
+from irtrouter.routing.neighbours import neighbour_mean
 from irtrouter.routing.rule import choose
 
 
@@ -65,7 +66,7 @@ class KNNRouter(ScoreRouter):
         return k
 
     def _store(self, data: TrainingData) -> None:
-        self.index_ = NeighbourIndex(data.X)
+        self.index_ = build_index(data.X)  # exact below EXACT_BELOW training queries, HNSW above
         self.scores_ = data.results.scores
         with np.errstate(invalid="ignore"):
             self.prior_ = np.nan_to_num(np.nanmean(self.scores_, axis=0), nan=0.0)

@@ -256,8 +256,9 @@ class PolicyRouter(IRTRouter):
             )
         return self._probabilities(prediction, policy[0], allowed_mask(self.llm_ids, allowed_llms)).argmax(axis=1)
 
-    def route_many(
+    def route_many_embedded(
         self,
+        X: np.ndarray,
         queries: Sequence[str],
         alpha: float = 0.8,
         beta: float | None = None,
@@ -266,20 +267,22 @@ class PolicyRouter(IRTRouter):
         preference: float | None = None,
         rule: str | None = None,
         budget: float | None = None,
+        explain: bool = True,
     ) -> list[RoutingDecision]:
-        """Route a batch of queries with one embedding call.
+        """Route a batch of embedded queries (``route_many`` embeds, then calls this).
 
         Under the policy, a decision's ``score`` holds the policy's probabilities (0 outside the
-        candidate set) and ``alpha`` and ``beta`` are reported as ``1 / (1 + w)`` and ``w / (1 + w)``.
+        candidate set) and ``alpha`` and ``beta`` are reported as ``1 / (1 + w)`` and ``w / (1 + w)``;
+        its decisions carry no explanation.
         """
         policy = self._policy_call(rule, budget, alpha, beta, preference)
         if policy is None:
-            return super().route_many(
-                queries, alpha, beta, allowed_llms, preference=preference, rule=rule, budget=budget
+            return super().route_many_embedded(
+                X, queries, alpha, beta, allowed_llms, preference=preference, rule=rule, budget=budget, explain=explain
             )
         w, note = policy
         mask = allowed_mask(self.llm_ids, allowed_llms)
-        pred = self.predict(queries)
+        pred = self.predict_embedded(X, queries)
         probs = self._probabilities(pred, w, mask)
         extras = {"router": "llm-bandit", "score": "policy probability", **note}
         trade_off = TradeOff.of(preference=w)

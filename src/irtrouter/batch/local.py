@@ -1,0 +1,42 @@
+"""The local engine: one process reads the input in batches, calls the job's object on each and
+appends the results to the output, so memory stays a few batches whatever the file's size.
+
+Examples
+--------
+>>> job = BatchJob(Path("queries.parquet"), Path("decisions.parquet"), BatchRouter, ("my-router",))  # doctest: +SKIP
+>>> run_local(job)  # doctest: +SKIP
+100000
+"""
+
+from __future__ import annotations
+
+from irtrouter.batch.job import BatchJob
+from irtrouter.batch.tables import TableWriter, count_rows, inspect_input, read_batches
+from irtrouter.errors import ConfigError
+
+
+def run_local(job: BatchJob, progress: bool = False) -> int:
+    """Run ``job`` in this process; returns the number of rows done."""
+    from contextlib import nullcontext
+
+    import pyarrow as pa
+    from tqdm.auto import tqdm
+
+    if job.output_is_folder:
+        raise ConfigError(f"{job.output}: the local engine writes one file (.parquet, .jsonl or .csv), not a folder")
+    inspect_input(job.input, job.query_column)
+    fn = job.build()
+    done = 0
+    writer = TableWriter(job.output) if job.output is not None else nullcontext()
+    bar = tqdm(total=count_rows(job.input), desc="batch", unit="query", disable=not progress, leave=False)
+    try:
+        with writer as out:
+            for batch in read_batches(job.input, job.batch_rows):
+                result = fn(pa.Table.from_batches([batch]))
+                if out is not None:
+                    out.write(result)
+                done += batch.num_rows
+                bar.update(batch.num_rows)
+    finally:
+        bar.close()
+    return done
