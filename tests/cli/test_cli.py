@@ -46,6 +46,15 @@ def router_dir(files):
     return out
 
 
+def test_the_training_summary_records_wall_time_per_stage(router_dir):
+    training = json.loads((router_dir / "config.json").read_text())["training"]
+    stages = training["stage_seconds"]
+    assert list(stages) == ["embed", "fit", "finish"]  # MIRT alone: no relevance vectors, no validated choice
+    assert all(seconds >= 0 for seconds in stages.values())
+    assert stages["embed"] == pytest.approx(training["embed_seconds"], abs=2e-3)
+    assert stages["fit"] >= training["train_seconds"] - 2e-3  # the fit stage holds the epochs
+
+
 def run(*args, stdin=None):
     return CliRunner().invoke(cli, list(args), input=stdin)
 

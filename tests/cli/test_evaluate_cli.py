@@ -78,3 +78,12 @@ def test_list_routers_and_usage():
     assert res.exit_code == 0
     assert "knn-tuned" in res.output and "mirt-nowarmup" in res.output
     assert invoke().exit_code == 2
+
+
+def test_the_documented_protocol_runs_five_seeds_by_default(results_file):
+    path, catalog = results_file
+    res = invoke(path, "--llms", catalog, "--embedder", "hashing:64", "--split", "id", "--routers",
+                 "small-llm,random,knn-tuned")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "seeds 0, 1, 2, 3, 4" in res.output
+    assert "Means over the seeds." in res.output and "APGR n/a: a two-LLM curve metric" in res.output

@@ -236,6 +236,13 @@ def test_training_is_seeded(router, data):
     assert summary["candidate_sets"] == [["weak-small", "big"]]
 
 
+def test_the_training_summary_records_wall_time_per_stage(router):
+    stages = router.training_["stage_seconds"]
+    assert list(stages) == ["identity_model", "crossfit", "policy_pretraining", "policy_ppo"]
+    assert all(seconds >= 0 for seconds in stages.values())
+    assert sum(stages.values()) <= router.training_["total_seconds"] + 1e-2
+
+
 def test_set_costs_divide_by_the_largest_in_the_set():
     np.testing.assert_allclose(set_costs(np.array([[1.0, 4.0], [0.0, 0.0]])), [[0.25, 1.0], [0.0, 0.0]])
 

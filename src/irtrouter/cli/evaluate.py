@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from irtrouter.cli.common import load_dataset
+from irtrouter.cli.common import load_dataset, progress_default
 from irtrouter.data.benchmarks import BENCHMARKS, detect_benchmark, load_benchmark
 from irtrouter.data.splits import split_in_distribution, split_out_of_distribution
 from irtrouter.embed.registry import EMBEDDER_SPECS
@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 def _split_list(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+DEFAULT_SEEDS = "0-4"
 
 
 def parse_seeds(value: str) -> list[int]:
@@ -135,7 +138,8 @@ def _settings(
     "--seeds",
     metavar="N-M",
     help="Run every router once per seed (its random_state; e.g. 0-4 or 0,3,7) on the --seed split and print "
-    "mean ± std [min, max], gap closed of the mean and a paired bootstrap interval of Reward minus best-single.",
+    "mean ± std [min, max], gap closed of the mean and a paired bootstrap interval of Reward minus best-single. "
+    f"Default {DEFAULT_SEEDS}; one run (--seed) with --quick, --ablations or --plots.",
 )
 @click.option(
     "--train-ids",
@@ -229,11 +233,14 @@ def evaluate(
         seed=seed,
         ablations=tuple(chosen_ablations),
         cache_dir=cache_dir,
+        progress=progress_default(),
     )
     config.validate()
     if (train_ids is None) != (test_ids is None):
         raise ConfigError("--train-ids and --test-ids go together: give both files")
     given = (train_ids, test_ids) if train_ids is not None and test_ids is not None else None
+    if seeds is None and not (quick or chosen_ablations or plots):
+        seeds = DEFAULT_SEEDS  # one seed is one draw of the routers' randomness, not the result
     seed_list = parse_seeds(seeds) if seeds is not None else None
     if seed_list is not None and (chosen_ablations or plots):
         raise ConfigError("--ablations and --plots run on one seed (--seed), not --seeds")
@@ -278,6 +285,7 @@ def _evaluate_seeds(
         sweep=config.sweep,
         overrides=config.overrides,
         cache_dir=config.cache_dir,
+        progress=progress_default(),
     )
     if out_dir:
         log.info("wrote %s", ", ".join(str(p) for p in evaluation.write(out_dir)))
@@ -286,7 +294,7 @@ def _evaluate_seeds(
         tables = {name: json.loads(frame.to_json(orient="records")) for name, frame in frames.items()}
         click.echo(json.dumps({"meta": evaluation.meta, "tables": tables}, default=str))
     else:
-        click.echo(evaluation.markdown())
+        click.echo(evaluation.markdown(others=True))
 
 
 command = evaluate

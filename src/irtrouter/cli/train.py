@@ -172,6 +172,7 @@ def train(
             f"({policy.training_['total_seconds']:.0f}s; PPO step {p['kept_ppo_step']} kept on "
             f"{p['validation_queries']} validation queries); cost model {policy.cost_model_.kind}; saved to {out}"
         )
+        _echo_stages(policy.training_["stage_seconds"])
         return
     router = IRTRouter(
         predictor=predictor,
@@ -203,6 +204,11 @@ def train(
         f"({t['epochs']} epochs, best validation BCE {t['best_val_bce']:.4f} at epoch {t['best_epoch']}, "
         f"{t['train_seconds']:.1f}s); cost model {router.cost_model_.kind}; saved to {out}"
     )
+    _echo_stages(t["stage_seconds"])
+
+
+def _echo_stages(stages: Any) -> None:
+    click.echo("wall time per stage: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in stages.items()))
 
 
 def _explain_choice(router: Any, selection: dict[str, Any]) -> None:

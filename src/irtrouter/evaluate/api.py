@@ -60,7 +60,7 @@ from irtrouter.evaluate.harness import (
 )
 from irtrouter.evaluate.metrics import gap_closed, paired_bootstrap, query_rewards, reward_contributions
 from irtrouter.evaluate.protocol import Setting, benchmark_settings, make_setting, setting_from_ids
-from irtrouter.evaluate.report import unsupported_notes
+from irtrouter.evaluate.report import seed_mean_tables, unsupported_notes
 from irtrouter.routing.rule import resolve_weights
 
 log = logging.getLogger(__name__)
@@ -80,9 +80,10 @@ class Evaluation:
     settings: list[Setting]
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def markdown(self) -> str:
+    def markdown(self, others: bool = False) -> str:
         """The routing table of every setting: mean ± std [min, max] over the seeds, gap closed of
-        the mean, Reward minus the baseline's with its interval, and why any cell is n/a."""
+        the mean, Reward minus the baseline's with its interval, and why any cell is n/a; with
+        ``others``, then the top-k, predictor and curve tables, each figure the mean over the seeds."""
         rows = _records(self.routing)
         out = []
         for setting in self.settings:
@@ -117,6 +118,8 @@ class Evaluation:
                 f"{level:.0%} paired bootstrap interval over the test queries; * = the interval is above 0."
                 + unsupported_notes(sub)
             )
+        if others:
+            out.append("Means over the seeds.\n\n" + seed_mean_tables({t: _records(f) for t, f in self.tables.items()}))
         return "\n\n".join(out)
 
     def write(self, out_dir: str | Path) -> list[Path]:

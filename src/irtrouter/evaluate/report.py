@@ -377,3 +377,44 @@ def compact_ablations(rows: Sequence[dict[str, Any]]) -> str:
             f"#### {ABLATION_TITLES.get(ablation, ablation)}: Reward at alpha {alpha_text}\n\n" + _table(header, body)
         )
     return "\n\n".join(out)
+
+
+#: What identifies a row of each harness table apart from the seed.
+ROW_KEYS = {"predictor": ("dataset", "split", "router"), "topk": ("dataset", "split", "router", "k"),
+            "curves": ("dataset", "split", "router")}  # fmt: skip
+
+
+def mean_over_seeds(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> list[dict[str, Any]]:
+    """One row per ``keys``: the mean over the seeds of every number, the first value of anything else.
+
+    >>> mean_over_seeds([{"router": "r", "auc": 0.5, "seed": 0}, {"router": "r", "auc": 0.7, "seed": 1}], ["router"])
+    [{'router': 'r', 'auc': 0.6}]
+    """
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
+    out = []
+    for group in groups.values():
+        row: dict[str, Any] = {}
+        for name in dict.fromkeys(k for r in group for k in r if k != "seed"):
+            values = [r[name] for r in group if name in r]
+            numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+            finite = [v for v in numbers if not math.isnan(v)]
+            if name in keys or len(numbers) < len(values):
+                row[name] = values[0]
+            else:
+                row[name] = sum(finite) / len(finite) if finite else math.nan
+        out.append(row)
+    return out
+
+
+def seed_mean_tables(tables: dict[str, Sequence[dict[str, Any]]]) -> str:
+    """Top-k, predictor and curve tables with every figure the mean over the seeds."""
+    parts = []
+    if tables.get("topk"):
+        parts.append(topk_table(mean_over_seeds(tables["topk"], ROW_KEYS["topk"])))
+    if tables.get("predictor"):
+        parts.append(predictor_table(mean_over_seeds(tables["predictor"], ROW_KEYS["predictor"])))
+    if tables.get("curves"):
+        parts.append(curve_table(mean_over_seeds(tables["curves"], ROW_KEYS["curves"])))
+    return "\n\n".join(parts)

@@ -73,6 +73,7 @@ class SuiteConfig:
     dims: Sequence[int] = DIMENSIONS
     embedders: Sequence[str] = EMBEDDERS
     cache_dir: str | Path | None = None
+    progress: bool = False  # bars over the routers and the long fits
 
     @classmethod
     def quick(cls, **changes: Any) -> SuiteConfig:
@@ -135,7 +136,13 @@ def run_settings(settings: Sequence[Setting], config: SuiteConfig) -> Report:
         setting = subsample(full, config.n_train, config.n_test, config.seed)
         started = time.perf_counter()
         result = run_setting(
-            setting, config.routers, embedder, alphas=config.alphas, sweep=config.sweep, overrides=config.overrides
+            setting,
+            config.routers,
+            embedder,
+            alphas=config.alphas,
+            sweep=config.sweep,
+            overrides=config.overrides,
+            progress=config.progress,
         )
         report.add(result)
         if "warmup_lambda" in config.ablations:

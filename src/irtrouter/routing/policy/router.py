@@ -147,9 +147,11 @@ class PolicyRouter(IRTRouter):
         )
         from irtrouter.routing.policy.training import out_of_fold_p_hat, train_policy  # torch: only to train
 
+        identity_seconds = time.perf_counter() - started
         p_hat = None
         if settings.crossfit_folds >= 2:
             p_hat = out_of_fold_p_hat(self, results, settings.crossfit_folds, self.random_state, progress)
+        crossfit_seconds = time.perf_counter() - started - identity_seconds
         trained = train_policy(
             self,
             results,
@@ -165,6 +167,12 @@ class PolicyRouter(IRTRouter):
             **self.training_,
             "policy": trained.summary,
             "total_seconds": round(time.perf_counter() - started, 3),
+            "stage_seconds": {
+                "identity_model": round(identity_seconds, 3),
+                "crossfit": round(crossfit_seconds, 3),
+                "policy_pretraining": trained.summary["pretrain_seconds"],
+                "policy_ppo": round(trained.summary["seconds"] - trained.summary["pretrain_seconds"], 3),
+            },
         }
         return self
 
