@@ -258,6 +258,8 @@ class IRTRouter(Params):
                 )
         X_llms = embed([self.catalog_[m].profile_text for m in results.llm_ids], "embedding LLM profiles")
         embed_seconds = time.perf_counter() - started
+        stages = _StageClock(started)
+        stages.lap("embed")
 
         self.cost_model_: CostModel = make_cost_model(self.cost_model, results).fit(results, self.catalog_)
         self.relevance_info_: dict[str, Any] | None = None
@@ -274,6 +276,7 @@ class IRTRouter(Params):
                 "n_clusters": len(rel.cluster_abilities),
                 "cluster_abilities": [[ABILITY_NAMES[i] for i in c] for c in rel.cluster_abilities],
             }
+            stages.lap("relevance")
 
         self.calibrator_: Calibrator | None = None
         self.guard_: Guard | None = None
@@ -285,6 +288,7 @@ class IRTRouter(Params):
             self.score_prior_ = np.nan_to_num(np.nanmean(results.scores, axis=0), nan=0.5)
         if self._calibration_method() != "none" or self._guarded() or self._blended() or len(dims) > 1:
             winner, selection = self._validate(results, X_queries, X_llms, dims, progress)
+            stages.lap("validation")
         if not predictor_class(winner).requires_context:
             self.train_relevance_, self.relevance_info_ = None, None
         self.predictor_kind_ = winner
@@ -298,6 +302,7 @@ class IRTRouter(Params):
             groups=results.tasks,
             progress=progress,
         )
+        stages.lap("fit")
         if self.guard_ is not None:
             # The default LLM: best mean on every training query, holes filled by the final model.
             p_train = self._calibrated(self.predictor_.predict_proba(X_queries, self.train_relevance_))
@@ -312,6 +317,7 @@ class IRTRouter(Params):
             self.cost_model_, results.queries, self.random_state
         )
         self.budget_calibrations_: dict[tuple[Any, ...], BudgetCalibration] = {}
+        stages.lap("finish")
         self.training_ = {
             "source": results.source,
             "n_queries": results.n_queries,
@@ -323,6 +329,7 @@ class IRTRouter(Params):
             "epochs": len(self.predictor_.history_),
             "best_epoch": self.predictor_.best_epoch_,
             "best_val_bce": min(h["val_bce"] for h in self.predictor_.history_),
+            "stage_seconds": stages.seconds,
             **({"selection": selection} if selection is not None else {}),
         }
         log.info(
@@ -804,3 +811,16 @@ class IRTRouter(Params):
         self.embedder_ = embedder
         self.embedder_spec_ = config["embedder"].get("spec")
         self.training_ = config.get("training", {})
+
+
+class _StageClock:
+    """Wall seconds per stage of a fit, for the training summary (``lap`` ends the stage named)."""
+
+    def __init__(self, started: float) -> None:
+        self.last = started
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self.last, 3)
+        self.last = now
