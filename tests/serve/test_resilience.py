@@ -21,12 +21,14 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from irtrouter.errors import ConfigError
 from irtrouter.routing import load_router
 from irtrouter.serve import ServeSettings, create_app, parse_config
 from irtrouter.serve.config import LimitsConfig
-from irtrouter.serve.connections import uvicorn_options
+from irtrouter.serve.connections import http_protocol, uvicorn_options
 from irtrouter.serve.health import RetryBudget, parse_retry_after
 from tests.serve.conftest import CLIENT_KEY, PROVIDER_KEYS, environ, provider_model, serve_config
 from tests.serve.fake_upstream import FakeProvider, ServerThread
@@ -46,7 +48,9 @@ def service(router_dir: Path, provider_server: tuple[FakeProvider, ServerThread]
     count = 0
 
     @contextmanager
-    def start(limits: dict[str, Any] | None = None, **overrides: Any) -> Iterator[tuple[ServerThread, Any]]:
+    def start(
+        limits: dict[str, Any] | None = None, protocol: type[Any] | None = None, **overrides: Any
+    ) -> Iterator[tuple[ServerThread, Any]]:
         nonlocal count
         count += 1
         db_path = tmp_path / f"decisions-{count}.sqlite"
@@ -54,7 +58,10 @@ def service(router_dir: Path, provider_server: tuple[FakeProvider, ServerThread]
         raw["limits"] = {**LOOSE, **(limits or {})}
         config = parse_config(raw)
         app = create_app(ServeSettings(config=config, router=load_router(router_dir), environ=environ()))
-        with ServerThread(app, **uvicorn_options(config.limits)) as server:
+        options = uvicorn_options(config.limits)
+        if protocol is not None:
+            options["http"] = http_protocol(config.limits.header_timeout_s, protocol)
+        with ServerThread(app, **options) as server:
             db = sqlite3.connect(db_path)
             db.row_factory = sqlite3.Row
             opened.append(db)
@@ -330,9 +337,12 @@ def _read_all(sock: socket.socket) -> bytes:
     return out
 
 
-def test_a_client_that_sends_half_a_request_is_cut_off(service: Service) -> None:
+@pytest.mark.parametrize("protocol", ["httptools", "h11"])
+def test_a_client_that_sends_half_a_request_is_cut_off(service: Service, protocol: str) -> None:
     """Before, half-sent headers or bodies held a connection open over 75 s."""
-    with service(limits={"header_timeout_s": 0.5, "body_timeout_s": 0.5}) as (server, _):
+    base = HttpToolsProtocol if protocol == "httptools" else H11Protocol
+    limits = {"header_timeout_s": 0.5, "body_timeout_s": 0.5}
+    with service(limits=limits, protocol=base) as (server, _):
         silent = _connect(server)  # connects, sends nothing
         half_headers = _connect(server)
         half_headers.sendall(b"POST /v1/route HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")

@@ -100,20 +100,21 @@ async def _answer(send: Send, err: APIError, headers: dict[str, str]) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def http_protocol(header_timeout_s: float) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol (httptools when installed, else h11) with a deadline on request headers.
+def http_protocol(header_timeout_s: float, base: type[Any] | None = None) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol ``base`` (default: httptools when installed, else h11) with a
+    deadline on request headers.
 
     The deadline runs from the connection's opening, and again from the first byte of each later
     request on a kept-alive connection, until the request's headers are complete; when it passes
     the connection is closed. Both uvicorn protocols set ``self.cycle`` when headers complete.
     """
-    base: type[Any]
-    try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
-    except ImportError:  # httptools is optional in uvicorn
-        from uvicorn.protocols.http.h11_impl import H11Protocol as base
+    if base is None:
+        try:
+            from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
+        except ImportError:  # httptools is optional in uvicorn
+            from uvicorn.protocols.http.h11_impl import H11Protocol as base
 
-    class HeaderDeadlineProtocol(base):
+    class HeaderDeadlineProtocol(base):  # type: ignore[misc, valid-type]
         _header_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: Any) -> None:

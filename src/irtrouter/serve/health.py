@@ -22,7 +22,6 @@ exposed in ``/metrics`` (:meth:`ProviderHealth.render`).
 Examples
 --------
 >>> from irtrouter.serve.config import LimitsConfig
-from irtrouter.serve.metrics import _labels
 >>> now = [0.0]
 >>> health = ProviderHealth(["a"], LimitsConfig(eject_after_failures=2, eject_cooldown_s=10), clock=lambda: now[0])
 >>> health.failed("a"); health.failed("a"); health.state("a")

@@ -102,7 +102,7 @@ def headers(routed: Routed, request_id: str, answered: str | None) -> dict[str, 
 def failure(err: UpstreamError, routed: Routed, request_id: str) -> APIError:
     """The client's error when no provider answered, ``err`` being the last failure."""
     out_headers = headers(routed, request_id, None)
-    if err.retry_after is not None:
+    if err.retry_after is not None and err.kind in ("rate_limited", "unavailable"):
         out_headers["Retry-After"] = str(max(1, math.ceil(err.retry_after)))
     if err.kind == "rejected" and err.status in (401, 403):
         return APIError(

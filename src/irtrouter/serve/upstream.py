@@ -215,7 +215,7 @@ class Upstreams:
             kind = "rejected"
         message = self.redact(f"{llm_id}: provider answered {status}" + (f": {detail}" if detail else ""))
         log.warning("%s", message)
-        retry_after = parse_retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
+        retry_after = parse_retry_after(response.headers.get("retry-after")) if status == 429 else None
         raise UpstreamError(llm_id, kind, message, status, retry_after=retry_after)
 
 
