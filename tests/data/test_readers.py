@@ -53,3 +53,41 @@ def test_missing_file_and_unsupported_type(tmp_path):
     other.write_text("x")
     with pytest.raises(DataError, match=r"unsupported file type '\.xlsx'"):
         read_results(other)
+
+
+def test_read_results_maps_columns_drops_extras_and_reads_other_encodings(tmp_path):
+    """Issue 14: --columns / --ignore-extra-columns / --encoding / --delimiter, as the library has them."""
+    from irtrouter.data.readers import parse_column_map
+
+    path = tmp_path / "theirs.csv"
+    path.write_bytes("prompt;model;correct;note\ncafé au lait;a;1;x\ncafé au lait;b;0;y\n".encode("cp1252"))
+    mapping = parse_column_map("query=prompt, llm_id=model,score=correct")
+    results = read_results(path, encoding="cp1252", delimiter=";", columns=mapping, ignore_extra_columns=True)
+    assert list(results.queries) == ["café au lait"] and set(results.llm_ids) == {"a", "b"}
+    with pytest.raises(DataError, match=r"line 2: not valid utf-8 at byte 29 of the file \(0xe9\)"):
+        read_results(path, delimiter=";", columns=mapping)
+    with pytest.raises(DataError, match=r"unknown column\(s\) \['note'\].*--ignore-extra-columns"):
+        read_results(path, encoding="cp1252", delimiter=";", columns=mapping)
+    with pytest.raises(DataError, match=r"only one column found .* semicolon-separated"):
+        read_results(path, encoding="cp1252")
+    with pytest.raises(DataError, match="unknown encoding 'klingon'"):
+        read_results(path, encoding="klingon")
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason", "line"),
+    [
+        (b'{"a":\n "\xff"}', "invalid UTF-8 at byte 8 (0xff)", 2),
+        (b"[1,\n\n" + b"9" * 5000 + b"]", "an integer too large to read (5000 digits", 3),
+        (b"[" * 100_000, "nested too deeply", None),
+        (b'{"a": }', "Expecting value at column 7", 1),
+    ],
+)
+def test_each_json_failure_has_its_own_reason(raw, reason, line):
+    from irtrouter.data.jsontext import json_error_reason
+
+    try:
+        json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        got, got_line = json_error_reason(exc, raw)
+    assert got.startswith(reason) and got_line == line, got

@@ -5,17 +5,71 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from irtrouter.data.benchmarks import BENCHMARKS, detect_benchmark, load_benchmark
 from irtrouter.data.catalog import LLMCatalog, load_catalog
-from irtrouter.data.readers import LONG_FORMAT_SUFFIXES, read_results
+from irtrouter.data.readers import KNOWN_COLUMNS, LONG_FORMAT_SUFFIXES, parse_column_map, read_results
 from irtrouter.data.results import ResultsMatrix
 from irtrouter.errors import DataError
 
 F = TypeVar("F", bound=Callable[..., object])
+READ_OPTIONS = "irtrouter.read_options"  # the click context's meta key: load_dataset reads them
+
+
+def _keep(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value is not None and param.name is not None:
+        if param.name == "delimiter":
+            value = {"tab": "\t", "\\t": "\t"}.get(value, value)
+            if len(value) != 1:
+                raise click.BadParameter(f"expected one character (or 'tab'), got {value!r}")
+        if param.name == "columns":
+            value = parse_column_map(value)
+        ctx.meta.setdefault(READ_OPTIONS, {})[param.name] = value
+    return value
+
+
+def reading_options(command: F) -> F:
+    """``--encoding / --delimiter / --columns / --ignore-extra-columns``: how a results file is
+    read. Their values go to the click context, where :func:`load_dataset` finds them."""
+    options = [
+        click.option(
+            "--ignore-extra-columns",
+            is_flag=True,
+            default=None,
+            expose_value=False,
+            callback=_keep,
+            help="Drop columns of a results file irtrouter does not know (logged with -v). Without it they are "
+            "an error, so that a misspelt optional column (task, output_tokens, cost_usd) cannot vanish unseen.",
+        ),
+        click.option(
+            "--columns",
+            metavar="OURS=THEIRS,...",
+            expose_value=False,
+            callback=_keep,
+            help=f"Map the results file's column names to ours ({', '.join(KNOWN_COLUMNS)}), "
+            "e.g. --columns query=prompt,llm_id=model_name,score=correct.",
+        ),
+        click.option(
+            "--delimiter",
+            metavar="CHAR",
+            expose_value=False,
+            callback=_keep,
+            help="Field delimiter of a CSV/TSV results file (default ',' for .csv, tab for .tsv; 'tab' for a tab).",
+        ),
+        click.option(
+            "--encoding",
+            metavar="NAME",
+            expose_value=False,
+            callback=_keep,
+            help="Text encoding of a CSV/TSV/JSONL/JSON results file (default utf-8; e.g. cp1252, latin-1).",
+        ),
+    ]
+    for option in options:
+        command = option(command)
+    return command
 
 
 def data_source_options(
@@ -31,7 +85,7 @@ def data_source_options(
             show_default=True,
             type=click.Choice(["error", "drop"]),
             help=missing_help,
-        )(command)
+        )(reading_options(command))
         command = click.option(
             "--split", default=split, show_default=True, type=click.Choice(["train", "test", "ood"]), help=split_help
         )(command)
@@ -67,7 +121,9 @@ def load_dataset(
     if name == "long":
         if catalog is None:
             raise click.UsageError("a results file needs --llms CATALOG (prices and profiles of its LLMs)")
-        return read_results(path, catalog=catalog, on_missing=on_missing), catalog  # type: ignore[arg-type]
+        ctx = click.get_current_context(silent=True)
+        reading = ctx.meta.get(READ_OPTIONS, {}) if ctx is not None else {}
+        return read_results(path, catalog=catalog, on_missing=on_missing, **reading), catalog  # type: ignore[arg-type]
     bench = load_benchmark(name, path, seed=seed)
     parts = {"train": bench.train, "test": bench.test, "ood": bench.ood}
     results = parts.get(split)

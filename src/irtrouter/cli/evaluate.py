@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from irtrouter.cli.common import load_dataset, progress_default
+from irtrouter.cli.common import load_dataset, progress_default, reading_options
 from irtrouter.data.benchmarks import BENCHMARKS, detect_benchmark, load_benchmark
 from irtrouter.data.splits import split_in_distribution, split_out_of_distribution
 from irtrouter.embed.registry import EMBEDDER_SPECS
@@ -160,6 +160,7 @@ def _settings(
     type=click.Choice(["error", "drop"]),
     help="Rows with an empty/NaN score in a results file: fail, or drop them.",
 )
+@reading_options
 @click.option("--out", "out_dir", metavar="DIR", help="Write CSV tables, report.json and report.md here.")
 @click.option("--plots", is_flag=True, help="With --out: also write PNG plots (needs matplotlib).")
 @click.option("--json", "as_json", is_flag=True, help="Print the tidy tables as JSON instead of Markdown.")

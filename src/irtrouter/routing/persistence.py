@@ -24,6 +24,8 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from irtrouter import __version__
+from irtrouter.data.jsontext import json_error_reason
 from irtrouter.embed.base import Embedder
 from irtrouter.embed.registry import make_embedder
 from irtrouter.errors import RouterFormatError
@@ -128,12 +131,9 @@ def read_lineage(path: str | Path) -> Lineage:
     0
     """
     config_path = Path(path) / CONFIG_FILE
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RouterFormatError(f"{path} is not a saved router: expected {CONFIG_FILE}") from None
-    except json.JSONDecodeError as exc:
-        raise RouterFormatError(f"{config_path}: not valid JSON ({exc.msg})") from None
+    if not config_path.is_file():
+        raise RouterFormatError(f"{path} is not a saved router: expected {CONFIG_FILE}")
+    config = _read_config(config_path)
     if not isinstance(config, dict):
         raise RouterFormatError(f"{config_path}: not an irtrouter router")
     return Lineage.from_json(config.get("lineage"), config_path)
@@ -194,10 +194,7 @@ def read_router_dir(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndar
     config_path, weights_path = path / CONFIG_FILE, path / WEIGHTS_FILE
     if not config_path.is_file() or not weights_path.is_file():
         raise RouterFormatError(f"{path} is not a saved router: expected {CONFIG_FILE} and {WEIGHTS_FILE}")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RouterFormatError(f"{config_path}: not valid JSON ({exc.msg})") from None
+    config = _read_config(config_path)
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         found = config.get("format") if isinstance(config, dict) else None
         raise RouterFormatError(f"{config_path}: not an irtrouter router (format {found!r})")
@@ -207,12 +204,59 @@ def read_router_dir(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndar
             f"({__version__}) reads version {SCHEMA_VERSION}"
         )
     Lineage.from_json(config.get("lineage"), config_path)  # a malformed lineage fails at load
+    return config, read_weights(weights_path)
+
+
+def _read_config(config_path: Path) -> Any:
+    raw = config_path.read_bytes()
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        reason, line = json_error_reason(exc, raw)
+        where = f" (line {line})" if line is not None else ""
+        raise RouterFormatError(f"{config_path}: not valid JSON{where}: {reason}") from None
+
+
+# What a truncated or overwritten .npz raises from the zip layer down (numpy adds ValueError).
+_UNREADABLE = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+
+
+def read_weights(weights_path: Path) -> dict[str, np.ndarray]:
+    """Every array of ``weights.npz``, or a RouterFormatError saying what is wrong with the file.
+
+    A file that is not a zip archive at all is refused before numpy sees it: numpy would take
+    it for a pickle. A truncated archive, a damaged member and an array of Python objects (which
+    only a pickle could hold) are each named.
+    """
+    with weights_path.open("rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PK\x03\x04":
+        what = "the file is empty" if not magic else f"it does not start with a zip header (but {magic!r})"
+        raise RouterFormatError(f"{weights_path}: not an .npz archive: {what}; save the router again")
+    arrays: dict[str, np.ndarray] = {}
     try:
         with np.load(weights_path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as exc:
-        raise RouterFormatError(f"{weights_path}: cannot read weights ({exc})") from None
-    return config, arrays
+            for name in npz.files:
+                arrays[name] = _member(npz, name, weights_path)
+    except RouterFormatError:
+        raise
+    except _UNREADABLE as exc:
+        raise RouterFormatError(
+            f"{weights_path}: truncated or corrupted .npz archive ({type(exc).__name__}: {exc}); save the router again"
+        ) from None
+    return arrays
+
+
+def _member(npz: Any, name: str, weights_path: Path) -> np.ndarray:
+    try:
+        array = npz[name]
+    except _UNREADABLE as exc:
+        raise RouterFormatError(
+            f"{weights_path}: array {name!r} is unreadable ({type(exc).__name__}: {exc}); save the router again"
+        ) from None
+    if array.dtype.kind not in "biufU":  # numbers, booleans and unicode text are all a router saves
+        raise RouterFormatError(f"{weights_path}: array {name!r} has dtype {array.dtype}, expected numbers")
+    return np.asarray(array)
 
 
 def resolve_embedder(config: dict[str, Any], embedder: Embedder | None, source: str | Path) -> Embedder:
