@@ -69,7 +69,8 @@ def main() -> None:
 
 
 # One module per job; each defines ``command`` (a click command or group). Add yours here.
-COMMAND_MODULES = ("train", "route", "data", "serve", "explain", "onboard", "evaluate", "batch", "learn", "shadow", "drift")
+COMMAND_MODULES: tuple[str, ...] = ("train", "route", "data", "serve", "explain", "onboard", "evaluate", "batch")
+COMMAND_MODULES += ("learn", "shadow", "drift", "report")
 
 
 def _register() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import click
@@ -48,6 +49,15 @@ if TYPE_CHECKING:
     "directory first, then the file). A failed load keeps the old router serving.",
 )
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request line.")
+@click.option(
+    "--ray",
+    "on_ray",
+    is_flag=True,
+    help="Run as a Ray Serve deployment (the config's 'ray:' section: replicas or autoscaling, CPUs each); "
+    "see docs/scale.md.",
+)
+@click.option("--replicas", type=click.IntRange(1), default=None, help="With --ray: replicas (over ray.replicas).")
+@click.option("--address", default=None, help="With --ray: the Ray cluster to deploy on (default: start a local Ray).")
 def serve(
     router_dir: str,
     config_path: str,
@@ -57,6 +67,9 @@ def serve(
     port: int | None,
     watch: str | None,
     access_log: bool,
+    on_ray: bool,
+    replicas: int | None,
+    address: str | None,
 ) -> None:
     """Serve the router saved in DIR as an OpenAI-compatible chat-completions proxy.
 
@@ -73,7 +86,12 @@ def serve(
       irtrouter serve my-router --config serve.yaml --check
       irtrouter serve my-router --config serve.yaml --port 8000
       irtrouter serve my-router --config serve.yaml --watch live-router.txt
+      irtrouter serve my-router --config serve.yaml --ray --replicas 4
     """
+    if not on_ray and (replicas is not None or address is not None):
+        raise click.UsageError("--replicas and --address go with --ray")
+    if on_ray and watch is not None:
+        raise click.UsageError("--watch is not offered with --ray: redeploy with the new router instead")
     from irtrouter.routing.saved import load_router
     from irtrouter.serve.config import check_config, load_config
     from irtrouter.store import backend_of, open_store, redact_url
@@ -102,6 +120,13 @@ def serve(
     # An unopenable or unwritable store is one line and a non-zero exit here, not a traceback from
     # the app's start-up.
     open_store(store_url, config.storage.synchronous).check()
+    if on_ray:
+        try:
+            from irtrouter.serve.ray import run_service
+        except ImportError as exc:
+            raise ConfigError(f"irtrouter serve --ray needs Ray Serve ({exc}): pip install 'irtrouter[ray]'") from None
+        run_service(router_dir, config, address=address, host=host, port=port, replicas=replicas, db_url=db_url)
+        return
 
     try:
         import uvicorn
@@ -123,6 +148,7 @@ def serve(
     app = create_app(
         ServeSettings(config=config, router=router, db_url=db_url, router_dir=router_dir, loader=loader, watch=watch)
     )
+    logging.getLogger("irtrouter.serve.app").setLevel(logging.INFO)  # its one start-up summary line
     uvicorn.run(
         app,
         host=host or config.server.host,

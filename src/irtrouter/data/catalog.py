@@ -48,8 +48,23 @@ _FIELDS = (
     "reasoning_effort",
     "thinking_budget",
     "expected_output_tokens",
+    "supports_tools",
+    "supports_vision",
+    "supports_json_schema",
+    "context_window",
+    "max_output_tokens",
+    "cache_read_price",
 )
 _CONFIGURATION_FIELDS = ("base_llm", "reasoning_effort", "thinking_budget", "expected_output_tokens")
+#: What an LLM supports and its prompt-cache price; None is unknown (written only when known).
+CAPABILITY_FIELDS = (
+    "supports_tools",
+    "supports_vision",
+    "supports_json_schema",
+    "context_window",
+    "max_output_tokens",
+    "cache_read_price",
+)
 REASONING_EFFORTS = ("minimal", "low", "medium", "high")
 _LLMROUTER_FIELDS = {"feature", "model", "size", "service", "input_price", "output_price"}
 
@@ -78,6 +93,13 @@ class LLMSpec:
     expected_output_tokens : float or None
         Prior estimate of the mean output (reasoning + completion) tokens per query, used to
         price an LLM added without training data (onboarding).
+    supports_tools, supports_vision, supports_json_schema : bool or None
+        Whether the LLM takes tool definitions, image inputs, a ``json_schema`` response format
+        (None: unknown; the service then lets it serve such requests).
+    context_window, max_output_tokens : int or None
+        Most tokens of prompt + output, and of output alone (None: unknown).
+    cache_read_price : float or None
+        USD per million cached input tokens (prompt-cache hits), where the provider has one.
 
     Examples
     --------
@@ -97,11 +119,17 @@ class LLMSpec:
     reasoning_effort: str | None = None
     thinking_budget: int | None = None
     expected_output_tokens: float | None = None
+    supports_tools: bool | None = None
+    supports_vision: bool | None = None
+    supports_json_schema: bool | None = None
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    cache_read_price: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON form; configuration fields appear only when set (plain LLMs read as before)."""
+        """Plain JSON form; configuration and capability fields appear only when set (older files read as before)."""
         out = asdict(self)
-        for name in _CONFIGURATION_FIELDS:
+        for name in (*_CONFIGURATION_FIELDS, *CAPABILITY_FIELDS):
             if out[name] is None:
                 del out[name]
         return out
@@ -243,6 +271,7 @@ class LLMCatalog(Mapping[str, LLMSpec]):
                     reasoning_effort=rec.get("reasoning_effort"),
                     thinking_budget=rec.get("thinking_budget"),
                     expected_output_tokens=rec.get("expected_output_tokens"),
+                    **_capabilities(rec, source, i),
                 )
             )
         return cls(specs, source=source)
@@ -351,6 +380,24 @@ def _check_spec(spec: LLMSpec, source: str, row: int) -> None:
             row=row,
             field="expected_output_tokens",
         )
+
+
+def _capabilities(rec: Mapping[str, Any], source: str, row: int) -> dict[str, Any]:
+    """The capability fields of a catalog entry, checked (absent or null: unknown)."""
+    out: dict[str, Any] = {}
+    for name in ("supports_tools", "supports_vision", "supports_json_schema"):
+        value = rec.get(name)
+        if value is not None and not isinstance(value, bool):
+            raise DataError(f"expected true, false or null, got {value!r}", source=source, row=row, field=name)
+        out[name] = value
+    for name in ("context_window", "max_output_tokens"):
+        value = rec.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise DataError(f"expected whole tokens >= 1, got {value!r}", source=source, row=row, field=name)
+        out[name] = value
+    cache = rec.get("cache_read_price")
+    out["cache_read_price"] = None if cache is None else _price(cache, source, row, "cache_read_price")
+    return out
 
 
 def _optional_text(value: Any, source: str, row: int, field: str) -> str | None:

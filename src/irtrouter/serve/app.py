@@ -7,6 +7,7 @@
                                     is the LLM that answered, plus an ``irtrouter`` routing
                                     object (non-streaming) and ``x-irtrouter-*`` headers; SSE
                                     streams pass through event by event
+``POST /v1/responses``              the Responses API, translated to chat completions
 ``POST /v1/route``                  the decision only: chosen LLM, per-LLM P-hat and cost,
                                     difficulty, reason; no provider call
 ``POST /v1/feedback``               ``{"request_id", "score" in [0, 1], "comment"?}`` for a past
@@ -53,9 +54,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import irtrouter.serve.proxy as proxy
 from irtrouter import __version__
+from irtrouter.data.jsontext import json_error_reason
 from irtrouter.errors import ConfigError, IRTRouterError, StorageError
 from irtrouter.routing.router import IRTRouter
 from irtrouter.routing.saved import load_router
+from irtrouter.serve import chat, responses
+from irtrouter.serve.budgets import Budgets, client_keys, limited_clients
+from irtrouter.serve.capabilities import CapabilityFilter
 from irtrouter.serve.config import AUTO_PROFILE, MODEL_PREFIX, ServeConfig, check_config
 from irtrouter.serve.connections import ConnectionLimits
 from irtrouter.serve.errors import APIError, api_error_from
@@ -64,12 +69,15 @@ from irtrouter.serve.learning import RouterVersions, admin_routes, explorer, liv
 from irtrouter.serve.metrics import CountRequests, Metrics
 from irtrouter.serve.overrides import RouteRequest, parse_request
 from irtrouter.serve.routing import Routed, RoutingService
+from irtrouter.serve.savings import Savings, actual_cost
+from irtrouter.serve.sessions import Sessions
 from irtrouter.serve.upstream import Upstreams, make_upstream
 from irtrouter.store import DecisionRecord, DecisionStore, open_store, query_hash
 
 log = logging.getLogger(__name__)
 
-ENDPOINTS = ("/v1/chat/completions", "/v1/route", "/v1/feedback", "/v1/models", "/healthz", "/metrics", "/admin/router")
+ENDPOINTS: tuple[str, ...] = ("/v1/chat/completions", "/v1/responses", "/v1/route", "/v1/feedback", "/v1/models")
+ENDPOINTS += ("/healthz", "/metrics", "/admin/router")
 
 
 @dataclass
@@ -123,12 +131,18 @@ class _Service:
         self.unroutable = check.unroutable
         self.metrics = Metrics()
         self.health = ProviderHealth(self.routable, config.limits)
-        self.client_keys = [k for k in config.auth.api_keys if k] + [environ[v] for v in config.auth.api_keys_env]
+        self.client_keys = client_keys(config.auth, environ)  # (key, client_key_id)
         self.admin_key = environ[config.auth.admin_key_env] if config.auth.admin_key_env else None
         self.environ, self.settings = environ, settings
         catalog = router.catalog_
         self.upstream_specs = {m: make_upstream(m, config.llms[m], catalog[m], environ) for m in self.routable}
         self.prices = {m: (catalog[m].input_price, catalog[m].output_price) for m in router.llm_ids}
+        self.budgets = Budgets(limited_clients(config.auth))
+        self.capabilities = CapabilityFilter.from_catalog(
+            catalog, {m: config.llms[m].capabilities for m in check.routable}
+        )
+        self.sessions = Sessions.for_catalog(config.sessions, catalog)
+        self.savings = Savings(config, router.llm_ids, self.routable, self.prices)
         self.db_url = settings.db_url or config.storage.url
         self.transport = settings.transport
         self.store: DecisionStore
@@ -143,6 +157,7 @@ class _Service:
         storage = self.config.storage
         self.store = open_store(self.db_url, storage.synchronous, retention_days=storage.retention_days)
         await self.store.start()
+        await asyncio.get_running_loop().run_in_executor(None, self.budgets.reconcile, self.db_url)
         self.routing = RoutingService(
             live_router(self.router, self.settings.router_dir),
             self.metrics,
@@ -155,6 +170,8 @@ class _Service:
         await asyncio.get_running_loop().run_in_executor(None, self.routing.warm_up)
         self.routing.start()
         self.upstreams = Upstreams(self.upstream_specs, self.transport)
+        where = (self.settings.router_dir, self.routing.live.version)
+        log.info("%s", chat.startup_summary(self.config, *where, self.routable, self.db_url, len(self.client_keys)))
         if self.settings.watch is not None:  # never ends: cancelled by close(), not awaited with the rest
             self.watcher = asyncio.create_task(self.versions.watch(Path(self.settings.watch), server.watch_interval))
 
@@ -174,19 +191,22 @@ class _Service:
         await self.store.close()
 
     # -- helpers used by the handlers ------------------------------------------------------------
-    def authorize(self, request: Request) -> None:
+    def authorize(self, request: Request) -> str | None:
+        """The client key id of the request's key (None without authentication); 401 otherwise."""
         if not self.client_keys:
-            return
+            return None
         header = request.headers.get("authorization", "")
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key:
             raise APIError(401, "missing API key: send 'Authorization: Bearer KEY'", code="invalid_api_key")
         # Compare with every key in constant time, so the time taken says nothing about which matched.
-        matched = False
-        for known in self.client_keys:
-            matched |= hmac.compare_digest(key.encode(), known.encode())
-        if not matched:
+        matched = None
+        for known, client in self.client_keys:
+            if hmac.compare_digest(key.encode(), known.encode()):
+                matched = client
+        if matched is None:
             raise APIError(401, "invalid API key", code="invalid_api_key")
+        return matched
 
     async def read_json(self, request: Request) -> Any:
         limit = self.config.server.max_body_bytes
@@ -204,8 +224,8 @@ class _Service:
             raise APIError(400, "the request body is empty: expected a JSON object", code="invalid_json")
         try:
             body = json.loads(raw)
-        except (ValueError, RecursionError) as exc:
-            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        except (ValueError, RecursionError) as exc:  # syntax, UTF-8, integer size, nesting: each named
+            detail = json_error_reason(exc, raw)[0]
             raise APIError(400, f"the request body is not valid JSON ({detail})", code="invalid_json") from None
         _reject_lone_surrogates(body)
         return body
@@ -244,6 +264,10 @@ class _Service:
             router_version=routed.version,
             propensity=routed.propensity,
             query_embedding=routed.embedding_bytes() if self.config.storage.store_embedding else None,
+            client_key_id=routed.client_key_id,
+            session_id=None if routed.session is None else routed.session.id,
+            reference_llm=(ref := self.savings.of(request.profile)),
+            reference_cost_usd=routed.expected_usd(ref),
         )
 
     def outcome(
@@ -270,6 +294,10 @@ class _Service:
 
     async def save(self, record: DecisionRecord, *, update: bool = False) -> bool:
         """Commit a paid request's record (``update``: its outcome); False, logged and counted, if it failed."""
+        self.savings.reprice(record)
+        if record.cost_usd is not None:  # charged by the provider whether or not the row is written
+            self.budgets.spent(record.client_key_id, record.cost_usd)
+            self.metrics.spent(record.profile, record.cost_usd, record.reference_cost_usd)
         try:
             await (self.store.update_outcome(record) if update else self.store.add_decision(record))
         except StorageError as exc:
@@ -279,13 +307,7 @@ class _Service:
         return True
 
     def actual_cost(self, llm_id: str, usage: Any) -> tuple[int | None, int | None, float | None]:
-        if not isinstance(usage, Mapping):
-            return None, None, None
-        tin, tout = usage.get("prompt_tokens"), usage.get("completion_tokens")
-        if not isinstance(tin, int) or not isinstance(tout, int):
-            return None, None, None
-        pin, pout = self.prices[llm_id]
-        return tin, tout, (tin * pin + tout * pout) / 1e6
+        return actual_cost(self.prices[llm_id], usage)
 
 
 def _reject_lone_surrogates(body: Any) -> None:
@@ -370,43 +392,17 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.post("/v1/chat/completions", summary="Route and forward a chat completion")
     async def chat_completions(request: Request) -> Response:
-        started = time.perf_counter()
-        service.authorize(request)
-        req, forward = service.parse(await service.read_json(request), needs_model=True)
-        routed = await service.routing.route(req)
-        request_id = f"irt-{uuid.uuid4().hex}"
-        routing = routed.routing_object(request_id, req)
-        if req.stream:
-            return await proxy.stream(service, req, forward, routed, routing, request_id, started)
+        client = service.authorize(request)
+        return await chat.complete(service, request, client, await service.read_json(request))
 
-        async def complete(llm_id: str) -> tuple[int, dict[str, Any]]:
-            return await service.upstreams.complete(llm_id, service.upstreams.body_for(llm_id, forward, stream=False))
-
-        answered, payload, attempts, failure = await proxy.with_fallback(service, routed, complete)
-        record = service.outcome(request_id, "chat", req, routed, routing, answered, attempts, "ok")
-        if answered is not None:
-            assert payload is not None
-            record.input_tokens, record.output_tokens, record.cost_usd = service.actual_cost(
-                answered, payload.get("usage")
-            )
-            routing["cost_usd"] = record.cost_usd
-        record.latency_ms = (time.perf_counter() - started) * 1000
-        saved = await service.save(record)
-        if answered is None or payload is None:
-            assert failure is not None
-            raise proxy.failure(failure, routed, request_id)
-        if not saved:  # paid for: the answer goes out, marked (docs/serve.md, "When the store cannot write")
-            routing["record"] = "unsaved"
-        payload["model"] = answered
-        payload["irtrouter"] = routing
-        unsaved = {} if saved else proxy.UNSAVED_HEADERS
-        return JSONResponse(payload, headers={**proxy.headers(routed, request_id, answered), **unsaved})
+    responses.register(app, service)
 
     @app.post("/v1/route", summary="Routing decision only (no provider call)")
     async def route(request: Request) -> JSONResponse:
-        service.authorize(request)
-        req, _ = service.parse(await service.read_json(request), needs_model=False)
-        routed = await service.routing.route(req)
+        client = service.authorize(request)
+        body = await service.read_json(request)
+        req, _, routed = await chat.decide(service, request, client, body, needs_model=False, spends=False)
+        service.sessions.remember(routed, routed.decision.llm_id)
         request_id = f"irt-{uuid.uuid4().hex}"
         routing = routed.routing_object(request_id, req)
         await service.store.add_decision(service.record(request_id, "route", req, routed, routing, "routed"))
@@ -448,7 +444,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> PlainTextResponse:
-        text = service.metrics.render() + service.health.render()
+        text = service.metrics.render() + service.health.render() + "\n".join(service.budgets.lines()) + "\n"
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     return app

@@ -18,9 +18,13 @@ A complete example with every key is ``examples/serve.yaml``. In short::
               retention_days: null}       # url: or postgresql://USER@HOST:5432/DBNAME (docs/scale.md)
     server: {host: 127.0.0.1, port: 8000, max_body_bytes: 1048576}
     limits: {request_deadline_s: 300, max_concurrency: 512, header_timeout_s: 10, body_timeout_s: 30}
+    ray: {replicas: 2, num_cpus: 1, autoscaling: null}   # irtrouter serve --ray (docs/scale.md)
 
 Router LLMs without an ``llms`` entry are *unroutable*: the service never sends to them, and
 ``irtrouter serve --check`` lists them.
+
+Over 450 lines: one validated model per section of ``serve.yaml`` and the checks across them,
+kept in one module so that it stays the one reference for every key.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from irtrouter.embed.base import MAX_CHARS
 from irtrouter.errors import ConfigError
 from irtrouter.store.backends import backend_of
 
@@ -56,6 +61,16 @@ class Timeouts(_Strict):
     pool: float = Field(default=5.0, gt=0)
 
 
+class CapabilityFields(_Strict):
+    """What an LLM supports, set per deployment over the catalog (None: the catalog's value)."""
+
+    tools: bool | None = None
+    vision: bool | None = None
+    json_schema: bool | None = None
+    context_window: int | None = Field(default=None, ge=1)
+    max_output_tokens: int | None = Field(default=None, ge=1)
+
+
 class UpstreamLLM(_Strict):
     """How to reach one router LLM at its provider (any OpenAI-compatible chat-completions API)."""
 
@@ -65,6 +80,8 @@ class UpstreamLLM(_Strict):
     timeout: Timeouts = Field(default_factory=Timeouts)
     request_defaults: dict[str, Any] = Field(default_factory=dict)
     extra_body: dict[str, Any] = Field(default_factory=dict)
+    # What this deployment supports, over the catalog's fields (irtrouter.serve.capabilities).
+    capabilities: CapabilityFields = Field(default_factory=CapabilityFields)
 
     @field_validator("base_url")
     @classmethod
@@ -126,6 +143,8 @@ class RoutingPolicy(_Strict):
     rule: str | None = None
     budget: float | None = Field(default=None, ge=0, allow_inf_nan=False, description="mean cost per query")
     exploration: Exploration = Field(default_factory=Exploration)
+    # Savings are reported against this LLM (None: the dearest allowed by catalog prices).
+    reference_llm: str | None = None
 
     @model_validator(mode="after")
     def _one_trade_off(self) -> RoutingPolicy:
@@ -145,10 +164,21 @@ class RoutingConfig(RoutingPolicy):
     query_text: Literal["last_user", "system_and_last_user"] = "last_user"
     # The router embeds at most this many characters of a query (head and tail of a longer one,
     # irtrouter.embed.base.cap_text): a 1 MB prompt took 91 s and 4.5 GB to embed whole, holding
-    # every other request behind it. None: no cap.
-    max_query_chars: int | None = Field(default=8192, ge=64)
+    # every other request behind it. The library's own default (embed.base.MAX_CHARS), measured to
+    # lose no routing quality on any benchmark while bounding the embedding's p99 (issue 16).
+    # None: no cap here (the embedder's own cap still applies).
+    max_query_chars: int | None = Field(default=MAX_CHARS, ge=64)
     default_max_tokens: int = Field(default=512, ge=1)
     fallback_attempts: int = Field(default=1, ge=0, le=5)
+
+
+class ClientConfig(_Strict):
+    """One named client key with its limits (irtrouter.serve.budgets); None: no limit."""
+
+    key_env: str
+    daily_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    monthly_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    requests_per_minute: int | None = Field(default=None, ge=1)
 
 
 class AuthConfig(_Strict):
@@ -156,6 +186,8 @@ class AuthConfig(_Strict):
 
     api_keys_env: list[str] = Field(default_factory=list)
     api_keys: list[str] = Field(default_factory=list, repr=False)
+    # Named client keys with spend budgets and rate limits; the name is the recorded client_key_id.
+    clients: dict[str, ClientConfig] = Field(default_factory=dict)
     # The admin endpoints (POST /admin/router) take this key only; none: they are off (403).
     admin_key_env: str | None = None
 
@@ -176,6 +208,18 @@ class StorageConfig(_Strict):
     def _known_backend(cls, value: str) -> str:
         backend_of(value)  # ConfigError (a ValueError) naming the accepted forms
         return value
+
+
+class SessionsConfig(_Strict):
+    """Conversations that stay on their LLM (irtrouter.serve.sessions)."""
+
+    enabled: bool = True
+    ttl_s: float = Field(default=3600.0, gt=0, allow_inf_nan=False)
+    max_sessions: int = Field(default=100_000, ge=1)
+    # Switch only when the new LLM's score beats the session LLM's by more than this (score units).
+    switch_margin: float = Field(default=0.05, ge=0, allow_inf_nan=False)
+    # Also count the prompt-cache discount the session LLM would give (catalog cache_read_price).
+    cache_miss_cost: bool = True
 
 
 class ServerConfig(_Strict):
@@ -213,6 +257,36 @@ class LimitsConfig(_Strict):
     eject_cooldown_s: float = Field(default=30.0, gt=0, allow_inf_nan=False)
 
 
+class RayAutoscaling(_Strict):
+    """Ray Serve's autoscaler: between ``min_replicas`` and ``max_replicas``, aiming at
+    ``target_ongoing_requests`` requests in progress per replica."""
+
+    min_replicas: int = Field(default=1, ge=0)
+    max_replicas: int = Field(default=4, ge=1)
+    target_ongoing_requests: float = Field(default=32.0, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RayAutoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas {self.min_replicas} is above max_replicas {self.max_replicas}")
+        return self
+
+
+class RayConfig(_Strict):
+    """The service as a Ray Serve deployment (``irtrouter serve --ray``, :mod:`irtrouter.serve.ray`):
+    ``replicas`` fixed replicas, or ``autoscaling``; each replica reserves ``num_cpus``."""
+
+    replicas: int = Field(default=1, ge=1, le=1024)
+    num_cpus: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    autoscaling: RayAutoscaling | None = None
+
+    @model_validator(mode="after")
+    def _replicas_or_autoscaling(self) -> RayConfig:
+        if self.autoscaling is not None and "replicas" in self.model_fields_set:
+            raise ValueError("give either replicas or autoscaling, not both (the autoscaler sets the count)")
+        return self
+
+
 class ServeConfig(_Strict):
     """The whole ``serve.yaml``."""
 
@@ -223,6 +297,8 @@ class ServeConfig(_Strict):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    sessions: SessionsConfig = Field(default_factory=SessionsConfig)
+    ray: RayConfig = Field(default_factory=RayConfig)
 
     @field_validator("llms")
     @classmethod
@@ -343,6 +419,9 @@ def check_config(
                 problems.append(f"{where}.allowed_llms: unknown LLM {m!r}")
             elif m not in config.llms:
                 problems.append(f"{where}.allowed_llms: {m!r} is unroutable (no 'llms' entry)")
+        ref = policy.reference_llm
+        if ref is not None and ref not in known:
+            problems.append(f"{where}.reference_llm: unknown LLM {ref!r}")
         if policy.allowed_llms == []:
             problems.append(f"{where}.allowed_llms: empty (omit it to allow every LLM)")
         elif router is not None:
@@ -354,6 +433,9 @@ def check_config(
     for var in config.auth.api_keys_env:
         if not env.get(var):
             unset.setdefault(var, []).append("auth")
+    for name, client in config.auth.clients.items():
+        if not env.get(client.key_env):
+            unset.setdefault(client.key_env, []).append(f"auth.clients.{name}")
     admin_var = config.auth.admin_key_env
     if admin_var and not env.get(admin_var):
         unset.setdefault(admin_var, []).append("auth.admin_key_env")
@@ -365,7 +447,8 @@ def check_config(
     if not routable:
         problems.append("no router LLM is configured under 'llms': nothing can be routed")
     warnings = [f"unroutable (no 'llms' entry, never called): {', '.join(unroutable)}"] if unroutable else []
-    if not (config.auth.api_keys or config.auth.api_keys_env) and not _loopback(config.server.host):
+    keyed = config.auth.api_keys or config.auth.api_keys_env or config.auth.clients
+    if not keyed and not _loopback(config.server.host):
         warnings.append(
             f"authentication is off (no auth.api_keys_env) on {config.server.host}, which is not a loopback "
             "address: anyone who reaches it can spend the providers' keys"

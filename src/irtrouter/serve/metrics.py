@@ -174,6 +174,15 @@ class Metrics:
         self.drift = DriftMonitor()
         self.router_loads: dict[str, int] = defaultdict(int)
         self.router_version: str | None = None
+        # Per profile: USD spent (reported cost) and what the reference LLM would have cost.
+        self.spend_usd: dict[str, float] = defaultdict(float)
+        self.reference_usd: dict[str, float] = defaultdict(float)
+
+    def spent(self, profile: str, usd: float | None, reference_usd: float | None) -> None:
+        """An answered request's cost and its reference cost (savings = reference - spend)."""
+        if usd is not None and reference_usd is not None:
+            self.spend_usd[profile] += usd
+            self.reference_usd[profile] += reference_usd
 
     def request(self, endpoint: str, status: int) -> None:
         self.requests[(endpoint, status)] += 1
@@ -262,6 +271,15 @@ class Metrics:
         out += [
             f"irtrouter_router_loads_total{{{_labels(result=r)}}} {n}" for r, n in sorted(self.router_loads.items())
         ]
+        for name, what, values in (
+            ("spend", "USD spent on answered requests (reported tokens x catalog prices)", self.spend_usd),
+            ("reference_cost", "What they would have cost on the profile's reference LLM", self.reference_usd),
+            ("savings", "reference_cost - spend", {p: self.reference_usd[p] - v for p, v in self.spend_usd.items()}),
+        ):
+            kind = "gauge" if name == "savings" else "counter"  # savings fall when routing costs more
+            out += [f"# HELP irtrouter_{name}_usd_total {what}, by profile."]
+            out += [f"# TYPE irtrouter_{name}_usd_total {kind}"]
+            out += [f"irtrouter_{name}_usd_total{{{_labels(profile=p)}}} {v!r}" for p, v in sorted(values.items())]
         out += self.drift.lines()
         return "\n".join(out) + "\n"
 

@@ -29,7 +29,7 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -160,9 +160,21 @@ class Explorer:
 
 
 @dataclass(frozen=True)
+class SessionNote:
+    """What :mod:`irtrouter.serve.sessions` did to a decision (gain, switch_cost: score units)."""
+
+    id: str
+    key_from: str
+    previous_llm: str | None
+    stayed: bool
+    reason: str
+    gain: float | None = None
+    switch_cost: float | None = None
+
+
+@dataclass(frozen=True)
 class Routed:
-    """A routed request: the decision, who to try in order, the expected costs, and what
-    learning needs (the embedding routed, the router version, the propensity of the choice)."""
+    """A routed request: decision, order to try, expected costs, what learning needs, its session."""
 
     decision: RoutingDecision
     order: tuple[str, ...]
@@ -172,6 +184,8 @@ class Routed:
     propensity: float = 1.0
     exploration: Explored | None = None
     embedding: np.ndarray | None = None
+    session: SessionNote | None = None
+    client_key_id: str | None = None  # who asked: a name, never the key (irtrouter.serve.budgets)
 
     @property
     def explored(self) -> bool:
@@ -188,6 +202,8 @@ class Routed:
     def reason(self) -> str:
         """One line saying why this LLM (the decision's own explanation when it has one)."""
         d = self.decision
+        if self.session is not None and self.session.stayed and self.session.gain is not None:
+            return self.session.reason  # kept on the session's LLM against the rule's choice
         if self.explored:
             assert self.exploration is not None
             e = self.exploration
@@ -230,6 +246,7 @@ class Routed:
             router_version=self.version,
             propensity=self.propensity,
             explored=self.explored,
+            session=None if self.session is None else asdict(self.session),
         )
         if self.exploration is not None:
             out["exploration"] = self.exploration.to_dict()

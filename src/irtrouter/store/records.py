@@ -125,6 +125,7 @@ OUTCOME_COLUMNS = (
     "upstream_status",
     "attempts",
     "status",
+    "reference_cost_usd",  # priced from the reported tokens, known when the stream ends
 )
 
 

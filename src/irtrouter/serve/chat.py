@@ -1,0 +1,152 @@
+"""One chat completion through the gateway, for ``/v1/chat/completions`` and ``/v1/responses``.
+
+The steps, in order: the client key (its id, never the key, goes with the decision), its rate
+limit and spend budgets (:mod:`irtrouter.serve.budgets`), the request's fields
+(:mod:`irtrouter.serve.overrides`), the LLMs that can serve it (:mod:`irtrouter.serve.capabilities`),
+the decision, the session's LLM kept when switching does not pay (:mod:`irtrouter.serve.sessions`),
+then the provider calls with fallback (:mod:`irtrouter.serve.proxy`), the budget checked again
+before every call, and the record, with what the request would have cost on the profile's
+reference LLM (:mod:`irtrouter.serve.savings`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Protocol, cast
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+import irtrouter.serve.proxy as proxy
+from irtrouter import __version__
+from irtrouter.serve.budgets import Budgets
+from irtrouter.serve.capabilities import CapabilityFilter
+from irtrouter.serve.config import ServeConfig
+from irtrouter.serve.overrides import RouteRequest
+from irtrouter.serve.routing import Routed, RoutingService
+from irtrouter.serve.sessions import Sessions
+from irtrouter.serve.upstream import ProviderStream, Upstreams
+from irtrouter.store import redact_url
+
+
+class ChatService(proxy.ProxyService, Protocol):
+    """What a chat completion uses of the service (``irtrouter.serve.app``'s per-app state)."""
+
+    routing: RoutingService
+    budgets: Budgets
+    sessions: Sessions
+    capabilities: CapabilityFilter
+
+    def authorize(self, request: Request) -> str | None: ...
+
+    async def read_json(self, request: Request) -> Any: ...
+
+    def parse(self, body: Any, needs_model: bool) -> tuple[RouteRequest, dict[str, Any]]: ...
+
+    def actual_cost(self, llm_id: str, usage: Any) -> tuple[int | None, int | None, float | None]: ...
+
+
+def startup_summary(
+    config: ServeConfig,
+    router_dir: Any,
+    version: str | None,
+    routable: Sequence[str],
+    db_url: str,
+    n_keys: int,
+) -> str:
+    """The one line logged when the service starts (the store's password hidden)."""
+    explores = any(p.exploration.share > 0 for p in (config.routing, *config.profiles.values()))
+    return (
+        f"irtrouter {__version__} serving {router_dir or 'a router in memory'} ({version or 'no version'}); "
+        f"routable LLMs: {', '.join(routable)}; store {redact_url(db_url)}; "
+        f"auth {f'on ({n_keys} keys)' if n_keys else 'off'}; exploration {'on' if explores else 'off'}"
+    )
+
+
+async def decide(
+    service: ChatService,
+    request: Request,
+    client: str | None,
+    body: Any,
+    *,
+    needs_model: bool = True,
+    spends: bool = True,
+) -> tuple[RouteRequest, dict[str, Any], Routed]:
+    """Admit ``client`` (authorized), parse, narrow to capable LLMs, route and apply the session."""
+    req, forward = service.parse(body, needs_model=needs_model)
+    service.budgets.admit(client, spends=spends)
+    req = service.capabilities.narrow(req, forward)
+    key = service.sessions.key(request.headers, forward)
+    routed = await service.routing.route(req)
+    routed = service.sessions.decide(key, routed, forward)
+    return req, forward, replace(routed, client_key_id=client)
+
+
+class _Budgeted:
+    """The provider calls of one request, each preceded by its client's budget check."""
+
+    def __init__(self, upstreams: Upstreams, budgets: Budgets, client: str | None) -> None:
+        self._upstreams, self._budgets, self._client = upstreams, budgets, client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._upstreams, name)
+
+    async def complete(self, llm_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        self._budgets.check_spend(self._client)
+        return await self._upstreams.complete(llm_id, body)
+
+    async def open_stream(self, llm_id: str, body: dict[str, Any]) -> ProviderStream:
+        self._budgets.check_spend(self._client)
+        return await self._upstreams.open_stream(llm_id, body)
+
+
+class _RequestView:
+    """The service as one request's provider calls see it: budget-checked upstreams."""
+
+    def __init__(self, service: ChatService, client: str | None) -> None:
+        self._service = service
+        self.upstreams = _Budgeted(service.upstreams, service.budgets, client)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._service, name)
+
+
+async def complete(
+    service: ChatService, request: Request, client: str | None, body: Any, endpoint: str = "chat"
+) -> Response:
+    """Route ``body`` (a chat-completions body) for ``client``, call the providers, record, answer."""
+    started = time.perf_counter()
+    req, forward, routed = await decide(service, request, client, body)
+    request_id = f"irt-{uuid.uuid4().hex}"
+    routing = routed.routing_object(request_id, req)
+    view = cast(proxy.ProxyService, _RequestView(service, routed.client_key_id))
+    if req.stream:
+        response = await proxy.stream(view, req, forward, routed, routing, request_id, started)
+        service.sessions.remember(routed, response.headers.get(f"{proxy.HEADER_PREFIX}llm"))
+        return response
+
+    async def call(llm_id: str) -> tuple[int, dict[str, Any]]:
+        return await view.upstreams.complete(llm_id, view.upstreams.body_for(llm_id, forward, stream=False))
+
+    answered, payload, attempts, failure = await proxy.with_fallback(view, routed, call)
+    record = service.outcome(request_id, endpoint, req, routed, routing, answered, attempts, "ok")
+    if answered is not None:
+        assert payload is not None
+        record.input_tokens, record.output_tokens, record.cost_usd = service.actual_cost(answered, payload.get("usage"))
+        routing["cost_usd"] = record.cost_usd
+    record.latency_ms = (time.perf_counter() - started) * 1000
+    saved = await service.save(record)
+    routing["reference_cost_usd"] = record.reference_cost_usd
+    service.sessions.remember(routed, answered)
+    if answered is None or payload is None:
+        assert failure is not None
+        raise proxy.failure(failure, routed, request_id)
+    if not saved:  # paid for: the answer goes out, marked (docs/serve.md, "When the store cannot write")
+        routing["record"] = "unsaved"
+    payload["model"] = answered
+    payload["irtrouter"] = routing
+    unsaved: Mapping[str, str] = {} if saved else proxy.UNSAVED_HEADERS
+    return JSONResponse(payload, headers={**proxy.headers(routed, request_id, answered), **unsaved})
