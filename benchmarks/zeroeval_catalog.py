@@ -461,6 +461,35 @@ def price_per_million(table: dict[str, Any], key: str, field: str) -> float:
     return round(float(value) * 1e6, 6)
 
 
+#: Catalog capability field <- litellm field (booleans as they are; token counts whole numbers).
+CAPABILITIES = {
+    "supports_tools": "supports_function_calling",
+    "supports_vision": "supports_vision",
+    "supports_json_schema": "supports_response_schema",
+    "context_window": "max_input_tokens",
+    "max_output_tokens": "max_output_tokens",
+}
+
+
+def capabilities(table: dict[str, Any], e: Entry) -> dict[str, Any]:
+    """What litellm says the LLM supports, read from its own key only: a proxy priced like the model
+    may not share its capabilities, so a proxied LLM's stay unknown (the service then allows it)."""
+    if e.proxy:
+        return {}
+    row = table[e.key]
+    out: dict[str, Any] = {}
+    for ours, theirs in CAPABILITIES.items():
+        value = row.get(theirs)
+        flag = ours.startswith("supports_")
+        known = isinstance(value, bool) if flag else type(value) is int and value > 0
+        if known:
+            out[ours] = value
+    cache = row.get("cache_read_input_token_cost")
+    if isinstance(cache, int | float) and not isinstance(cache, bool) and cache > 0:
+        out["cache_read_price"] = round(float(cache) * 1e6, 6)
+    return out
+
+
 def build_catalog(table: dict[str, Any], litellm_sha256: str) -> dict[str, Any]:
     """The catalog object (``_comment``, ``_price_sources``, ``llms``) from litellm's table."""
     ids = [e.llm_id for e in LLMS]
@@ -475,6 +504,7 @@ def build_catalog(table: dict[str, Any], litellm_sha256: str) -> dict[str, Any]:
                 "input_price": price_per_million(table, e.key, "input_cost_per_token"),
                 "output_price": price_per_million(table, e.key, "output_cost_per_token"),
                 "profile": e.profile,
+                **capabilities(table, e),
             }
         )
         sources[e.llm_id] = f"proxy: {e.key} ({e.proxy})" if e.proxy else f"litellm: {e.key}"
@@ -484,7 +514,9 @@ def build_catalog(table: dict[str, Any], litellm_sha256: str) -> dict[str, Any]:
             "edit by hand). Prices in USD per million tokens, read from litellm's "
             f"{LITELLM_FILE} (sha256 {litellm_sha256}); _price_sources says which key priced each LLM, and "
             "'proxy:' marks an LLM litellm does not list, priced from the closest listed model of its size "
-            "class or family. Profiles written for irtrouter from public model cards."
+            "class or family. Capabilities (tools, vision, JSON schema, context window, output tokens, cache-read "
+            "price) are litellm's for the LLM's own key, and unknown for a proxied one. Profiles written for "
+            "irtrouter from public model cards."
         ),
         "_price_sources": sources,
         "llms": llms,

@@ -221,6 +221,15 @@ def test_catalog_script_prices_every_llm_from_the_table_and_labels_proxies():
         )
         source = catalog["_price_sources"][e.llm_id]
         assert source == (f"proxy: {e.key} ({e.proxy})" if e.proxy else f"litellm: {e.key}")
+    # Capabilities come from the LLM's own key only; a proxy's stay unknown.
+    direct = next(e for e in module.LLMS if not e.proxy)
+    proxied = next(e for e in module.LLMS if e.proxy)
+    for e in (direct, proxied):
+        table[e.key].update(supports_function_calling=True, max_input_tokens=128000, cache_read_input_token_cost=5e-8)
+    by_id = {r["llm_id"]: r for r in module.build_catalog(table, "0" * 64)["llms"]}
+    assert by_id[direct.llm_id]["supports_tools"] is True and by_id[direct.llm_id]["context_window"] == 128000
+    assert by_id[direct.llm_id]["cache_read_price"] == 0.05
+    assert not {"supports_tools", "context_window", "cache_read_price"} & set(by_id[proxied.llm_id])
     del table[module.LLMS[0].key]
     with pytest.raises(SystemExit, match="litellm has no key"):
         module.build_catalog(table, "0" * 64)
