@@ -70,7 +70,7 @@ def test_a_row_sqlite_cannot_bind_fails_alone_in_its_group_commit(tmp_path) -> N
 
 def test_a_huge_query_is_embedded_capped(proxy: ServerThread, router_dir) -> None:
     """Issue 14, defect 2: a 60 kB query (under the test server's 64 kB body limit) is routed on its head and tail
-    (``routing.max_query_chars``, default 8192), as the library routes the capped text."""
+    (``routing.max_query_chars``, default 1024), as the library routes the capped text."""
     from irtrouter.embed.base import cap_text
     from irtrouter.routing import load_router
 
@@ -78,7 +78,7 @@ def test_a_huge_query_is_embedded_capped(proxy: ServerThread, router_dir) -> Non
     headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
     res = httpx.post(f"{proxy.url}/v1/route", json={"query": query}, headers=headers, timeout=60)
     assert res.status_code == 200, res.text
-    expected = load_router(router_dir).route(cap_text(query, 8192), alpha=0.8)
+    expected = load_router(router_dir).route(cap_text(query, 1024), alpha=0.8)
     body = res.json()
     assert body["llm_id"] == expected.llm_id
     assert [row["p_hat"] for row in body["llms"]] == [round(p, 6) for p in expected.p_hat]

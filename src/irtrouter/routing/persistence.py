@@ -269,6 +269,8 @@ def resolve_embedder(config: dict[str, Any], embedder: Embedder | None, source: 
                 f"{source} was trained with a custom embedder ({emb_conf['name']}): pass it as embedder="
             )
         embedder = make_embedder(emb_conf["spec"])
+        # The cap the router was trained with; a router saved before caps were recorded was uncapped.
+        embedder.max_chars = emb_conf.get("max_chars")  # type: ignore[attr-defined]
     if embedder.name != emb_conf["name"] or embedder.dim != emb_conf["dim"]:
         raise RouterFormatError(
             f"{source} was trained with embedder {emb_conf['name']} ({emb_conf['dim']}-d), "

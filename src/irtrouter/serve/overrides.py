@@ -47,7 +47,7 @@ changes the decision must be in it).
 
 The query the router sees is the text of the last ``user`` message (``routing.query_text:
 last_user``), or the system messages followed by it (``system_and_last_user``), capped at
-``routing.max_query_chars`` characters (default 8192; a longer one keeps its head and tail). The last user
+``routing.max_query_chars`` characters (default 1024; a longer one keeps its head and tail). The last user
 turn is what the request asks now; earlier turns mostly repeat what was routed before, and a
 long system prompt shared by every request would blur the query embedding, which is why it is
 not the default.
