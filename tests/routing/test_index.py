@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from irtrouter.errors import ConfigError, RouterFormatError
 from irtrouter.routing import load_router
 from irtrouter.routing.index import ApproximateIndex, NeighbourIndex, build_index, index_from_state
+from irtrouter.routing.neighbours import warm_up
 from irtrouter.routing.persistence import WEIGHTS_FILE
 from tests.explain.conftest import fit
 
@@ -156,3 +158,22 @@ def test_routing_through_the_index_decides_as_the_brute_force_search_did(topic_d
         if same:
             assert a.llm_id == b.llm_id
             np.testing.assert_allclose(a.p_hat, b.p_hat, rtol=0, atol=1e-12)
+
+
+def test_the_warm_up_mixes_each_query_with_its_own_neighbours_across_blocks(rows):
+    queries = clustered(600, 32, seed=4)  # more than one block of queries
+    near = NeighbourIndex(rows).search(queries, 5)
+    expected = 0.7 * queries + 0.3 * rows[near].mean(axis=1)
+    np.testing.assert_allclose(warm_up(queries, rows, near, 0.3), expected, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(warm_up(queries, rows, near, 0.0), queries)
+    with pytest.raises(ConfigError, match="lambda must be in"):
+        warm_up(queries, rows, near, 1.5)
+
+
+def test_concurrent_searches_find_what_one_caller_finds(rows, approximate):
+    queries = clustered(200, 32, seed=5)
+    alone = [approximate.search(q[None], 5 + i % 3) for i, q in enumerate(queries)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda i: approximate.search(queries[i][None], 5 + i % 3), range(len(queries))))
+    for a, b in zip(alone, together, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -29,6 +29,7 @@ Examples
 
 from __future__ import annotations
 
+import threading
 from typing import Any, ClassVar
 
 import numpy as np
@@ -142,6 +143,7 @@ class ApproximateIndex(NeighbourIndex):
     ) -> None:
         super().__init__(embeddings)
         self.connectivity, self.expansion_add, self.expansion_search = connectivity, expansion_add, expansion_search
+        self._lock = threading.Lock()
         # Imported here, not at the top: usearch costs ~0.4 s to import, and routers below
         # EXACT_BELOW (most of them) never need it.
         from usearch.index import Index
@@ -167,18 +169,20 @@ class ApproximateIndex(NeighbourIndex):
         n_candidates = min(max(2 * k, k + 16), len(self.embeddings))
         if n_candidates >= len(self.embeddings):  # the graph would return everything anyway
             return self._exact(X, k)
-        # The beam must hold well over the candidates asked for; a property of the graph object, so
-        # concurrent callers with other k only change each other's speed and recall, never validity.
-        ef = max(self.expansion_search, 2 * n_candidates)
-        if self._graph.expansion_search != ef:
-            self._graph.expansion_search = ef  # type: ignore[misc]  # settable, typed read-only
         candidates = np.zeros((len(X), n_candidates), dtype=np.int64)
-        if len(X) == 1:  # usearch answers one query with a flat Matches (no counts)
-            keys = np.asarray(self._graph.search(X[0], n_candidates, threads=1).keys, dtype=np.int64)
-            candidates[0, : len(keys)], counts = keys, np.array([len(keys)])
-        else:
-            matches = self._graph.search(X, n_candidates, threads=0 if len(X) >= 64 else 1)
-            candidates[:], counts = matches.keys, np.asarray(matches.counts)  # type: ignore[union-attr]
+        # One search at a time: usearch's per-thread search buffers are indexed from 0 in every
+        # call, so two concurrent callers (the service's worker threads) would share them.
+        with self._lock:
+            # The beam must hold well over the candidates asked for.
+            ef = max(self.expansion_search, 2 * n_candidates)
+            if self._graph.expansion_search != ef:
+                self._graph.expansion_search = ef  # type: ignore[misc]  # settable, typed read-only
+            if len(X) == 1:  # usearch answers one query with a flat Matches (no counts)
+                keys = np.asarray(self._graph.search(X[0], n_candidates, threads=1).keys, dtype=np.int64)
+                candidates[0, : len(keys)], counts = keys, np.array([len(keys)])
+            else:
+                matches = self._graph.search(X, n_candidates, threads=0 if len(X) >= 64 else 1)
+                candidates[:], counts = matches.keys, np.asarray(matches.counts)  # type: ignore[union-attr]
         out = np.empty((len(X), k), dtype=np.int64)
         short = counts < k  # a sparse corner of the graph: those rows are searched exactly
         if short.any():

@@ -28,7 +28,7 @@ from irtrouter._params import Params, check_is_fitted
 from irtrouter.data.catalog import LLMCatalog, LLMSpec
 from irtrouter.data.results import ResultsMatrix
 from irtrouter.data.splits import validation_rows
-from irtrouter.embed.base import Embedder
+from irtrouter.embed.base import Embedder, text_cap
 from irtrouter.embed.cache import CachedEmbedder, encode_texts
 from irtrouter.embed.registry import make_embedder
 from irtrouter.embed.threads import blas_threads, routing_threads
@@ -47,15 +47,16 @@ from irtrouter.routing.persistence import CONFIG_FILE, prefixed, resolve_embedde
 from irtrouter.routing.rule import RULES, TradeOff, allowed_mask, check_rule, choose, rule_scores
 from irtrouter.routing.scalarise import BudgetCalibration, BudgetReference, calibrate_budget
 from irtrouter.routing.selection import (
+    CV_FOLDS,
     KNN_GRID,
     SELECTION_ALPHAS,
     Guard,
-    choose_blend,
+    cross_validate_stages,
     filled_scores,
-    fit_guard,
+    fit_stages,
     mix,
+    neighbour_means,
     select_by_validation,
-    validation_value,
 )
 
 log = logging.getLogger(__name__)
@@ -90,10 +91,14 @@ class IRTRouter(Params):
     calibration : {"none", "auto", "platt", "isotonic"}, optional
         Per-LLM calibration of P on validation queries carved from train
         (:mod:`irtrouter.irt.calibration`; ``auto`` picks per LLM by cross-fitted log-loss).
-        Default: ``auto`` with ``predictor="auto"``, else ``none``.
+        Default: with ``predictor="auto"``, ``auto`` or ``none``, whichever routes better out of
+        fold on the validation queries (:func:`~irtrouter.routing.selection.cross_validate_stages`);
+        else ``none``.
     guard : bool, optional
         Switch away from the best single LLM only when the predicted gain beats a margin tuned on
-        validation queries (:mod:`irtrouter.routing.selection`). Default: on with ``predictor="auto"``.
+        validation queries, the bar raised by the predicted gain's spread where that pays
+        (:mod:`irtrouter.routing.selection`). Default: with ``predictor="auto"``, kept where it
+        routes better out of fold than no guard; else off.
     knn_blend : bool, optional
         Blend P with the mean score of the nearest training queries (RouterBench's kNN), the number
         of neighbours and the weight chosen on validation queries by log-loss (weight 1: the IRT
@@ -105,6 +110,12 @@ class IRTRouter(Params):
         refitted on every training query and the table is kept in ``training_["selection"]``.
     validation_fraction : float
         Share of each task's training queries carved out for calibration, the guard and the choice.
+    task_folds : bool
+        ``predictor="auto"``: judge the calibration and the guard (and so the candidates) by the mean
+        of two cross-validations of the validation queries, random folds and folds of whole tasks
+        (a stage tuned on other tasks, judged on a task it did not see, as a router deployed on new
+        tasks is); off (the default: measured, it did not pay, docs/BENCHMARKS.md issue 12), or
+        with fewer than 3 tasks, random folds alone.
     predictor_params : dict, optional
         Extra arguments of the predictor (``max_epochs``, ``learning_rate``, ``hidden_units``...).
     random_state : int
@@ -141,6 +152,7 @@ class IRTRouter(Params):
         candidates: Sequence[str] = ("mirt", "2pl"),
         selection_alphas: Sequence[float] = SELECTION_ALPHAS,
         validation_fraction: float = 0.2,
+        task_folds: bool = False,
         predictor_params: dict[str, Any] | None = None,
         random_state: int = 0,
     ) -> None:
@@ -158,6 +170,7 @@ class IRTRouter(Params):
         self.candidates = candidates
         self.selection_alphas = selection_alphas
         self.validation_fraction = validation_fraction
+        self.task_folds = task_folds
         self.predictor_params = predictor_params
         self.random_state = random_state
 
@@ -308,7 +321,7 @@ class IRTRouter(Params):
             p_train = self._calibrated(self.predictor_.predict_proba(X_queries, self.train_relevance_))
             mean_score = filled_scores(results.scores, p_train).mean(axis=0)
             mean_cost = self.cost_model_.normalised(results.queries).mean(axis=0)
-            self.guard_ = Guard(mean_score, mean_cost, self.guard_.margins, self.guard_.validation)
+            self.guard_ = replace(self.guard_, mean_score=mean_score, mean_cost=mean_cost)
         self.neighbours_ = build_index(X_queries)  # exact below EXACT_BELOW queries, HNSW above
         # For explanations: difficulty percentiles and the task of the nearest training queries.
         self.train_difficulty_sorted_ = self._training_difficulty_sorted()
@@ -360,8 +373,21 @@ class IRTRouter(Params):
         index = build_index(X[fit_rows])
         C_fit, C_val = self.cost_model_.normalised(fit_part.queries), self.cost_model_.normalised(val_part.queries)
         method = self._calibration_method()
+        methods = CALIBRATION_METHODS if method == "auto" else (method,)
+
+        def calibrate(p: np.ndarray, Y: np.ndarray) -> Calibrator:
+            return fit_calibrator(p, Y, results.llm_ids, methods, self.random_state)
+
+        # Calibration and the guard are themselves chosen (out of fold) unless the user fixed them.
+        calibrators: dict[str, Any] = {} if method == "none" else {method: calibrate}
+        if method == "none" or (self.calibration is None and self.predictor == "auto"):
+            calibrators = {"none": None, **calibrators}
+        guards = [True] if self.guard else [False] if not self._guarded() else [False, True]
+        by_task = bool(self.task_folds) and len(set(val_part.tasks)) >= 3
         values: dict[str, float] = {}
-        fitted: dict[str, tuple[Calibrator | None, Guard | None, tuple[int, float] | None]] = {}
+        configs: dict[str, tuple[str, bool]] = {}
+        kept: dict[str, tuple[np.ndarray, dict[int, np.ndarray] | None, np.ndarray]] = {}
+        cv_table: list[dict[str, Any]] = []
         for name, n_dims in dims.items():
             rel = (
                 None
@@ -378,34 +404,44 @@ class IRTRouter(Params):
                 extra_k=max(KNN_GRID) if self._blended() else 0,
             )  # fmt: skip
             p_fit = model.predict_proba(X[fit_rows], rel_fit)  # fills the holes of the training means
-            blend = None
+            means = None
             if self._blended():
                 assert near is not None
-                raw_mean = filled_scores(fit_part.scores, p_fit).mean(axis=0)
-                blend = choose_blend(
-                    p_val, fit_part.scores, near, val_part.scores, C_val, raw_mean, C_fit.mean(axis=0),
-                    self.selection_alphas,
+                means = neighbour_means(fit_part.scores, near, p_val.mean(axis=0))
+            cv = cross_validate_stages(
+                p_val, means, p_fit, fit_part.scores, C_fit, val_part.scores, C_val, self.selection_alphas,
+                calibrators, self.random_state,
+            )  # fmt: skip
+            if by_task:  # as on new tasks too: the mean of the two judgements
+                on_new = cross_validate_stages(
+                    p_val, means, p_fit, fit_part.scores, C_fit, val_part.scores, C_val, self.selection_alphas,
+                    calibrators, self.random_state, groups=val_part.tasks,
                 )  # fmt: skip
-                p_val = mix(p_val, fit_part.scores, near, blend)
-            calibrator = None
-            if method != "none":
-                methods = CALIBRATION_METHODS if method == "auto" else (method,)
-                calibrator = fit_calibrator(p_val, val_part.scores, results.llm_ids, methods, self.random_state)
-                p_val = calibrator.transform(p_val)
-            p_fit = p_fit if calibrator is None else calibrator.transform(p_fit)
-            mean_score, mean_cost = filled_scores(fit_part.scores, p_fit).mean(axis=0), C_fit.mean(axis=0)
-            guard = fit_guard(p_val, C_val, val_part.scores, mean_score, mean_cost) if self._guarded() else None
-            values[name] = validation_value(
-                p_val, C_val, val_part.scores, mean_score, mean_cost, self.selection_alphas, guard
-            )
-            fitted[name] = (calibrator, guard, blend)
+                cv = {key: 0.5 * (v + on_new[key]) for key, v in cv.items()}
+            allowed_cv = {key: v for key, v in cv.items() if key[1] in guards}
+            configs[name] = max(allowed_cv, key=lambda key: (round(allowed_cv[key], 12), -list(allowed_cv).index(key)))
+            values[name] = allowed_cv[configs[name]]
+            cv_table += [
+                {"candidate": name, "calibration": c, "guard": g, "cv_value": round(v, 6)}
+                for (c, g), v in allowed_cv.items()
+            ]
+            kept[name] = (p_val, means, p_fit)
         winner, table = select_by_validation(values)
-        self.calibrator_, self.guard_, self.knn_blend_ = fitted[winner]
+        cal_name, guarded = configs[winner]
+        for row in cv_table:
+            row["kept"] = row["candidate"] == winner and (row["calibration"], row["guard"]) == configs[winner]
+        p_val, means, p_fit = kept[winner]
+        stages = fit_stages(
+            p_val, means, p_fit, fit_part.scores, C_fit, val_part.scores, C_val, self.selection_alphas,
+            calibrators[cal_name], guarded,
+        )  # fmt: skip
+        self.calibrator_, self.guard_, self.knn_blend_ = stages.calibrator, stages.guard, stages.blend
         record = {
             "chosen": winner,
             "table": table,
             "alphas": list(self.selection_alphas),
             "n_validation_queries": val_part.n_queries,
+            "cross_validation": {"folds": CV_FOLDS, "task_folds": by_task, "table": cv_table},
             "knn_blend": self._blend_record(),
             "calibration": None if self.calibrator_ is None else self.calibrator_.report,
             "guard": None if self.guard_ is None else self.guard_.validation,
@@ -733,7 +769,12 @@ class IRTRouter(Params):
         config: dict[str, Any] = {
             "router_kind": self.router_kind,
             "router": self.get_params(),
-            "embedder": {"spec": self.embedder_spec_, "name": self.embedder_.name, "dim": self.embedder_.dim},
+            "embedder": {
+                "spec": self.embedder_spec_,
+                "name": self.embedder_.name,
+                "dim": self.embedder_.dim,
+                "max_chars": text_cap(self.embedder_),  # characters embedded of a longer query
+            },
             "llms": self.catalog_.to_records(),
             "predictor": pred_config,
             "cost_model": cost_config,
