@@ -95,6 +95,41 @@ def report(out: Path) -> str:
     return "\n\n".join(parts) + ("\n\nWall time per setting: " + "; ".join(timings) + "." if timings else "")
 
 
+def summary(out: Path) -> str:
+    """Per alpha, one row per router and one column per setting: Reward mean ± std over the seeds,
+    ``*`` where its interval against best-single is above 0, ``-`` where it is below 0."""
+    docs = {}
+    for name in DATASETS:
+        for split in ("ID", "OOD"):
+            path = out / f"{name}_{split}.json"
+            if path.exists():
+                docs[(name, split)] = json.loads(path.read_text())
+    if not docs:
+        return ""
+    rows = [r for doc in docs.values() for r in doc["routing"]]
+    parts = []
+    for alpha in dict.fromkeys(r["alpha"] for r in rows):
+        header = "| Router | " + " | ".join(f"{d} {s}" for d, s in docs) + " |"
+        lines = [f"#### Reward at alpha = {alpha}", "", header, "|---|" + "---|" * len(docs)]
+        for router in dict.fromkeys(r["router"] for r in rows):
+            cells = []
+            for d, s in docs:
+                r = next(
+                    (x for x in rows if (x["dataset"], x["split"], x["router"], x["alpha"]) == (d, s, router, alpha)),
+                    None,
+                )
+                if r is None or r["reward"] is None:
+                    cells.append("n/a")
+                    continue
+                mark = "*" if r["delta_low"] is not None and r["delta_low"] > 0 else ""
+                mark = "-" if r["delta_high"] is not None and r["delta_high"] < 0 else mark
+                std = "" if r["reward_std"] is None else f" ± {r['reward_std']:.2f}"
+                cells.append(f"{r['reward']:.2f}{std}{mark}")
+            lines.append(f"| {router} | " + " | ".join(cells) + " |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
 class _SettingName:
     """What :meth:`Evaluation.markdown` reads of a setting: its dataset and split."""
 
@@ -110,6 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="runs/evaluate_seeds")
     parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (1 on a shared machine)")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--summary", action="store_true", help="print the compact Reward tables instead")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if not args.report_only:
@@ -117,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
 
         torch.set_num_threads(args.threads)
         run(args)
-    print(report(Path(args.out)))
+    print(summary(Path(args.out)) if args.summary else report(Path(args.out)))
 
 
 if __name__ == "__main__":

@@ -40,4 +40,3 @@ def queries_parquet(queries: pa.Table, tmp_path_factory: pytest.TempPathFactory)
     path = tmp_path_factory.mktemp("batch-in") / "queries.parquet"
     pq.write_table(queries, path)
     return path
-

@@ -24,6 +24,8 @@ def run_local(job: BatchJob, progress: bool = False) -> int:
 
     if job.output_is_folder:
         raise ConfigError(f"{job.output}: the local engine writes one file (.parquet, .jsonl or .csv), not a folder")
+    if not job.input_is_local_file:
+        raise ConfigError(f"{job.input}: the local engine reads one local file; folders and URIs need --engine ray")
     inspect_input(job.input, job.query_column)
     fn = job.build()
     done = 0

@@ -19,6 +19,8 @@ Examples
 
 from __future__ import annotations
 
+import logging
+from pathlib import PurePosixPath
 from typing import Any
 
 import ray
@@ -28,10 +30,10 @@ from irtrouter.batch.job import BatchJob
 from irtrouter.batch.tables import TableWriter, inspect_input, table_format
 from irtrouter.errors import ConfigError, IRTRouterError
 
-
-# CPUs a read task reserves. Reading is short and mostly I/O; the default (1 CPU) let a pool
-# that held every CPU starve its own reads: 2 actors of 1 CPU on a 2-CPU Ray never finished.
-READ_CPUS = 0.25
+# CPUs the pool leaves free for Ray Data's own tasks (listing files, reading, splitting blocks;
+# some of them reserve a whole CPU): a pool that held every CPU starved its own reads, and 2
+# actors of 1 CPU (or of 0.85) on a 2-CPU Ray never finished.
+READ_CPUS = 1.0
 
 
 def run_ray(
@@ -61,10 +63,11 @@ def run_ray(
         raise ConfigError(f"num_cpus must be > 0, got {num_cpus}")
     if actors is not None and actors < 1:
         raise ConfigError(f"actors must be >= 1, got {actors}")
-    inspect_input(job.input, job.query_column)
+    if job.input_is_local_file:  # a folder or URI is for Ray to list and read
+        inspect_input(job.input, job.query_column)
     started = not ray.is_initialized()
     if started:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     try:
         return _run(job, actors, num_cpus, progress)
     except ray.exceptions.RayTaskError as exc:
@@ -114,10 +117,9 @@ def _run(job: BatchJob, actors: int | None, num_cpus: float, progress: bool) -> 
 
 
 def _read(path: str) -> Any:
-    fmt = table_format(path)
-    options: dict[str, Any] = {"num_cpus": READ_CPUS}
+    fmt = table_format(path) if PurePosixPath(path).suffix else "parquet"  # a folder or prefix of Parquet parts
     if fmt == "parquet":
-        return ray.data.read_parquet(path, **options)
+        return ray.data.read_parquet(path)
     if fmt == "csv":
-        return ray.data.read_csv(path, **options)
-    return ray.data.read_json(path, lines=True, **options)
+        return ray.data.read_csv(path)
+    return ray.data.read_json(path, lines=True)

@@ -55,7 +55,8 @@ def inspect_input(path: str | Path, query_column: str) -> pa.Schema:
     schema = first.schema if fmt != "parquet" else _parquet_schema(path)
     if query_column not in schema.names:
         raise DataError(
-            f"no column {query_column!r} (the query text; --query-column names another); found: {', '.join(schema.names)}",
+            f"no column {query_column!r} (the query text; --query-column names another); "
+            f"found: {', '.join(schema.names)}",
             source=str(path),
         )
     return schema

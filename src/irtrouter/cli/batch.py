@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -10,8 +12,10 @@ from irtrouter.batch.job import DEFAULT_BATCH_ROWS, BatchJob
 from irtrouter.cli.common import progress_default
 from irtrouter.errors import ConfigError
 
+F = TypeVar("F", bound=Callable[..., object])
 
-def _engine_options(command: click.Command) -> click.Command:
+
+def _engine_options(command: F) -> F:
     for option in reversed(
         [
             click.option(
@@ -111,8 +115,8 @@ def route(
         raise click.UsageError("--budget sets the trade-off itself: give it without --preference")
     options = RouteOptions(alpha, beta, preference, rule, budget, tuple(allowed) or None)
     job = BatchJob(
-        Path(input_path),
-        Path(out),
+        input_path,
+        out,
         BatchRouter,
         (router_dir, options, query_column, cache_dir),
         query_column=query_column,
@@ -126,7 +130,9 @@ def route(
 @click.argument("input_path", metavar="IN")
 @click.option("--embedder", "spec", default=None, help="Embedder spec (hashing:64, use, e5...).")
 @click.option("--router", "router_dir", default=None, metavar="DIR", help="Use the embedder of the router in DIR.")
-@click.option("--out", default=None, metavar="OUT", help="Write IN's rows with an 'embedding' column (.parquet/.jsonl).")
+@click.option(
+    "--out", default=None, metavar="OUT", help="Write IN's rows with an 'embedding' column (.parquet/.jsonl)."
+)
 @click.option(
     "--cache/--no-cache",
     default=True,
@@ -169,8 +175,8 @@ def embed(
         spec = _router_embedder_spec(router_dir)
     folder = str(cache_dir or default_cache_dir()) if cache else None
     job = BatchJob(
-        Path(input_path),
-        Path(out) if out else None,
+        input_path,
+        out,
         BatchEmbedder,
         (spec, query_column, folder, out is not None),
         query_column=query_column,
@@ -201,6 +207,10 @@ def _run(job: BatchJob, engine: str, address: str | None, actors: int | None, ac
         from irtrouter.batch.ray import run_ray
     except ImportError as exc:
         raise ConfigError(f"--engine ray needs Ray ({exc}): pip install 'irtrouter[ray]'") from None
+    import logging
+
+    if logging.getLogger().level > logging.INFO:  # Ray Data's plan and progress notes only with -v
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
     return run_ray(job, address=address, actors=actors, num_cpus=actor_cpus, progress=progress)
 
 

@@ -161,6 +161,7 @@ class IRTPredictor(EstimatorParams, ABC):
         context: np.ndarray | None = None,
         groups: Sequence[str] | None = None,
         progress: bool = False,
+        weights: np.ndarray | None = None,
     ) -> IRTPredictor:
         """Learn the parameters from a score matrix ``Y`` (NaN = unobserved cell).
 
@@ -179,6 +180,9 @@ class IRTPredictor(EstimatorParams, ABC):
             Task of each query, to stratify the validation split.
         progress : bool
             Show a progress bar over epochs.
+        weights : ndarray (n_queries, n_llms), optional
+            Weight of each cell's loss, e.g. its observation count in an aggregated log
+            (:func:`irtrouter.data.aggregate.aggregate_log`); None: every observed cell 1.
         """
         X_queries = np.asarray(X_queries, dtype=np.float32)
         X_llms = np.asarray(X_llms, dtype=np.float32)
@@ -186,7 +190,9 @@ class IRTPredictor(EstimatorParams, ABC):
         self._check_fit_inputs(X_queries, X_llms, Y, context)
         from irtrouter.irt.training import fit_parameters
 
-        result = fit_parameters(self, X_queries, X_llms, Y, context=context, groups=groups, progress=progress)
+        result = fit_parameters(
+            self, X_queries, X_llms, Y, context=context, groups=groups, progress=progress, weights=weights
+        )
         self.params_ = result.params
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch

@@ -320,6 +320,7 @@ class IdentityIRTPredictor(IRTPredictor):
         context: np.ndarray | None = None,
         groups: Sequence[str] | None = None,
         progress: bool = False,
+        weights: np.ndarray | None = None,
     ) -> IdentityIRTPredictor:
         """Learn identity vectors and both heads from a score matrix ``Y`` (NaN = unobserved).
 
@@ -328,6 +329,8 @@ class IdentityIRTPredictor(IRTPredictor):
         """
         if context is not None:
             raise ConfigError("the identity model takes no per-query context")
+        if weights is not None:  # its own loop (pairwise and KL terms) has no per-cell weights yet
+            raise ConfigError("the identity model does not take per-cell weights; train it on the log's mean scores")
         for name in ("hidden_units", "n_dims"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

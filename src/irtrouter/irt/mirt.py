@@ -108,12 +108,19 @@ class MIRTPredictor(IRTPredictor):
         context: np.ndarray | None = None,
         groups: Sequence[str] | None = None,
         progress: bool = False,
+        weights: np.ndarray | None = None,
     ) -> MIRTPredictor:
         if self.offset_prior is not None and not self.offset_prior > 0:
             raise ConfigError(f"offset_prior must be > 0 (or None: no offsets), got {self.offset_prior!r}")
         Y = np.asarray(Y)
-        self._n_llms, self._n_observed = Y.shape[1], max(int((~np.isnan(Y)).sum()), 1)
-        super().fit(X_queries, X_llms, Y, llm_ids=llm_ids, context=context, groups=groups, progress=progress)
+        self._n_llms = Y.shape[1]
+        self._n_observed: float = max(int((~np.isnan(Y)).sum()), 1)
+        # The prior is per observation: an aggregated cell counts as its weight.
+        if weights is not None and np.shape(weights) == Y.shape:
+            self._n_observed = max(float(np.asarray(weights)[~np.isnan(Y)].sum()), 1.0)
+        super().fit(
+            X_queries, X_llms, Y, llm_ids=llm_ids, context=context, groups=groups, progress=progress, weights=weights
+        )
         return self
 
     def profile_ability(self, X_llm: np.ndarray) -> np.ndarray:

@@ -124,6 +124,7 @@ class TwoPLPredictor(IRTPredictor):
         context: np.ndarray | None = None,
         groups: Sequence[str] | None = None,
         progress: bool = False,
+        weights: np.ndarray | None = None,
     ) -> TwoPLPredictor:
         """Learn item heads and one free ability per column of ``Y``.
 
@@ -138,7 +139,10 @@ class TwoPLPredictor(IRTPredictor):
             # Let the base class word the error on the real inputs.
             self._check_fit_inputs(np.asarray(X_queries, dtype=np.float32), profiles, Y, context)
         identities = np.eye(Y.shape[1], dtype=np.float32)
-        super().fit(X_queries, identities, Y, llm_ids=llm_ids, context=context, groups=groups, progress=progress)
+        super().fit(
+            X_queries, identities, Y, llm_ids=llm_ids, context=context, groups=groups, progress=progress,
+            weights=weights,
+        )  # fmt: skip
         self._fit_profile_map(profiles, self.abilities_[:, 0])
         return self
 
