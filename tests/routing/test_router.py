@@ -152,5 +152,5 @@ def test_persistence_errors(fitted, tmp_path):
     with pytest.raises(RouterFormatError, match="not hashing-64"):
         load_router(tmp_path / "r", embedder=HashingEmbedder(64))
     (tmp_path / "r" / "weights.npz").write_bytes(b"garbage")
-    with pytest.raises(RouterFormatError, match="weights.npz.*not an .npz archive"):
+    with pytest.raises(RouterFormatError, match=r"weights\.npz.*not an \.npz archive"):
         load_router(tmp_path / "r")
