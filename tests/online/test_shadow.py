@@ -6,8 +6,10 @@ import numpy as np
 from click.testing import CliRunner
 
 from irtrouter.cli import cli
-from irtrouter.online.shadow import bootstrap_means, dr_terms, ips_terms
+from irtrouter.online.feedback import scored_requests
+from irtrouter.online.shadow import bootstrap_means, dr_terms, ips_terms, logged_token_costs
 from irtrouter.routing import load_router
+from irtrouter.store.reading import read_log
 from tests.helpers import topic_results
 from tests.online.conftest import LoggedRequest, write_log
 
@@ -75,3 +77,19 @@ def test_a_log_without_scores_is_one_error_line(trained_dir, tmp_path):
     url = write_log(tmp_path / "log.sqlite", [LoggedRequest("what is an integral", "big", "big", [])])
     res = CliRunner().invoke(cli, ["shadow", str(trained_dir), "--db", url])
     assert res.exit_code == 1 and "no scored decision" in res.stderr
+
+
+def test_costs_for_a_model_without_usd_come_from_the_logged_token_counts(trained_dir, tmp_path):
+    # A price-only cost model has no USD: DR's cost (and so Reward) model is each LLM's prices at
+    # the row's logged tokens (10 in; the logged LLM's mean output, 20), never zero.
+    router = load_router(trained_dir)
+    first, other = router.llm_ids[0], router.llm_ids[1]
+    url = write_log(
+        tmp_path / "log.sqlite",
+        [LoggedRequest("q one", first, first, [1.0]), LoggedRequest("q two", first, first, [0.0])],
+    )
+    costs = logged_token_costs(router, scored_requests(read_log(url)).frame)
+    for j, m in enumerate(router.llm_ids):
+        spec = router.catalog_[m]
+        assert np.allclose(costs[:, j], (10 * spec.input_price + 20 * spec.output_price) / 1e6)
+    assert costs.shape == (2, len(router.llm_ids)) and costs[0, router.llm_ids.index(other)] > 0

@@ -8,7 +8,9 @@ same trade-off, rule and allowed LLMs, would choose ``c_i``. With ``m_i = 1[c_i 
   candidate picks had ``p_i > 0`` under the live policy.
 * **Doubly robust**: ``V = mean(rhat_i(c_i) + m_i (r_i - rhat_i(a_i)) / p_i)`` with the
   candidate's own predictions as the reward model (P-hat for performance, its expected USD for
-  cost): unbiased under the same condition, and with less variance when the model is good.
+  cost; for a cost model without USD, such as ``price``, each LLM's prices times the row's logged
+  token counts, :func:`logged_token_costs`): unbiased under the same condition, and with less
+  variance when the model is good.
 
 Under a deterministic live policy (``p_i = 1``) the rows where the candidate disagrees carry no
 observed reward: IPS scores them 0 and DR scores them by the model alone, so without exploration
@@ -172,6 +174,32 @@ def route_logged(candidate: IRTRouter, frame: pd.DataFrame, X: np.ndarray) -> _R
     return _Routed(choice, p_hat, cost, alpha, beta)
 
 
+def logged_token_costs(candidate: IRTRouter, scored: pd.DataFrame) -> np.ndarray:
+    """Modelled USD of each scored row on each candidate LLM from the logged token counts: the
+    row's reported input tokens (else its expected ones) at the LLM's input price, plus the LLM's
+    mean reported output tokens on the log (else the mean over all LLMs) at its output price.
+    NaN where the log has no counts.
+
+    Examples
+    --------
+    >>> costs = logged_token_costs(router, scored_requests(read_log(url)).frame)  # doctest: +SKIP
+    >>> costs.shape == (n_scored, len(router.llm_ids))  # doctest: +SKIP
+    True
+    """
+    tin = pd.to_numeric(scored["input_tokens"], errors="coerce").to_numpy(dtype=np.float64)
+    expected_in = pd.to_numeric(scored["expected_input_tokens"], errors="coerce").to_numpy(dtype=np.float64)
+    tin = np.where(np.isnan(tin), expected_in, tin)
+    tout = pd.to_numeric(scored["output_tokens"], errors="coerce")
+    overall = float(tout.mean()) if tout.notna().any() else np.nan
+    per_llm = tout.groupby(scored["answered_by"].to_numpy(dtype=object)).mean()
+    ids = candidate.llm_ids
+    out = np.array([per_llm.get(m, np.nan) for m in ids], dtype=np.float64)
+    out = np.where(np.isnan(out), overall, out)
+    in_price = np.array([candidate.catalog_[m].input_price for m in ids], dtype=np.float64)
+    out_price = np.array([candidate.catalog_[m].output_price for m in ids], dtype=np.float64)
+    return (tin[:, None] * in_price + out[None, :] * out_price) / 1e6
+
+
 def _rule_choice(raw: Any, logged: str) -> str:
     explored = _decision(raw).get("exploration")
     if isinstance(explored, dict) and isinstance(explored.get("rule_choice"), str):
@@ -230,7 +258,11 @@ def shadow_evaluate(
     target = routed.choice[rows]
     match = target == logged
     n_range = np.arange(len(rows))
-    p_hat, cost_model = routed.p_hat[rows], np.nan_to_num(routed.cost_usd[rows])
+    p_hat, cost_model = routed.p_hat[rows], routed.cost_usd[rows]
+    unpriced = np.isnan(cost_model).all(axis=0)
+    if unpriced.any():  # a cost model without USD (price-only): else DR's Reward model would ignore cost
+        cost_model[:, unpriced] = logged_token_costs(candidate, scored)[:, unpriced]
+    cost_model = np.nan_to_num(cost_model)
     alpha, beta = routed.alpha[rows], routed.beta[rows]
     # The single-LLM cost scale from the model's expected costs; from the observed ones if it has none.
     scale = float(cost_model.mean(axis=0).max())
