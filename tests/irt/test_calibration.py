@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from irtrouter.errors import ConfigError, DataError
-from irtrouter.irt.calibration import Calibrator, fit_calibrator, log_loss, reliability
+from irtrouter.irt.calibration import Calibrator, LLMCalibration, fit_calibrator, log_loss, reliability
 
 GRID = np.linspace(0.0005, 0.9995, 4001)
 
@@ -146,3 +146,26 @@ def test_bad_inputs_are_refused():
         fit_calibrator(p, y[:, :2])
     with pytest.raises(DataError):
         fit_calibrator(p, y).transform(p[:, :2])
+
+
+def test_the_vectorised_transform_equals_each_llm_map_on_its_own_column():
+    # transform() groups the LLMs by method (one Platt pass, one interp per isotonic LLM); the
+    # reference applies each LLM's own map to its column, as the code before did.
+    p, y, _ = miscalibrated(seed=4)
+    platt = fit_calibrator(p, y, methods=("platt",)).maps
+    isotonic = fit_calibrator(p, y, methods=("isotonic",)).maps
+    single_knot = LLMCalibration("isotonic", knots_x=np.array([0.4]), knots_y=np.array([0.7]))
+    maps = (isotonic[0], platt[1], LLMCalibration("identity"), single_knot, platt[2], isotonic[2])
+    cal = Calibrator(maps, {}, tuple(f"m{j}" for j in range(len(maps))))
+    rng = np.random.default_rng(5)
+    q = rng.uniform(0.0, 1.0, (300, len(maps)))
+    q[0], q[1], q[2] = 0.0, 1.0, isotonic[0].knots_x[3]  # the ends, and a knot exactly
+    reference = np.stack([m(q[:, j]) for j, m in enumerate(maps)], axis=1)
+    np.testing.assert_allclose(cal.transform(q), reference, rtol=0, atol=1e-12)
+    assert cal.transform(q[:1]).shape == (1, len(maps))  # one query, as routing calls it
+    config, arrays = cal.state()
+    loaded = Calibrator.from_state(json.loads(json.dumps(config)), arrays)
+    np.testing.assert_allclose(loaded.transform(q), reference, rtol=0, atol=1e-12)
+    grown = cal.with_identity("new")
+    extra = np.column_stack([q, q[:, 0]])
+    np.testing.assert_allclose(grown.transform(extra), np.column_stack([reference, q[:, 0]]), rtol=0, atol=1e-12)

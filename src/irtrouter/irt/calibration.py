@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -134,6 +134,34 @@ def _fit_one(method: str, p: np.ndarray, y: np.ndarray) -> LLMCalibration:
 
 
 @dataclass(frozen=True)
+class _Plan:
+    """A :class:`Calibrator`'s maps grouped by method for a vectorised transform: the Platt
+    columns with their ``a`` and ``b`` as rows, and ``(column, knots_x, knots_y)`` per isotonic
+    LLM (``knots_x`` None: a single knot, a constant)."""
+
+    platt_cols: np.ndarray | None
+    platt_a: np.ndarray
+    platt_b: np.ndarray
+    isotonic: tuple[tuple[int, np.ndarray | None, np.ndarray], ...]
+
+    @classmethod
+    def of(cls, maps: Sequence[LLMCalibration]) -> _Plan:
+        platt = [j for j, m in enumerate(maps) if m.method == "platt"]
+        isotonic = []
+        for j, m in enumerate(maps):
+            if m.method == "isotonic":
+                assert m.knots_x is not None and m.knots_y is not None
+                kx, ky = np.asarray(m.knots_x, dtype=np.float64), np.asarray(m.knots_y, dtype=np.float64)
+                isotonic.append((j, None if len(kx) == 1 else kx, ky))
+        return cls(
+            np.array(platt, dtype=np.intp) if platt else None,
+            np.array([maps[j].platt[0] for j in platt], dtype=np.float64),
+            np.array([maps[j].platt[1] for j in platt], dtype=np.float64),
+            tuple(isotonic),
+        )
+
+
+@dataclass(frozen=True)
 class Calibrator:
     """Per-LLM calibration maps, in the router's LLM order, with the validation log-loss of each
     method that was tried (``report``: LLM -> method -> cross-fitted log-loss)."""
@@ -141,13 +169,29 @@ class Calibrator:
     maps: tuple[LLMCalibration, ...]
     report: dict[str, dict[str, float]]
     llm_ids: tuple[str, ...]
+    _plan: _Plan = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The route-time plan, built once here (fit, load, add_llm) rather than per call.
+        object.__setattr__(self, "_plan", _Plan.of(self.maps))
 
     def transform(self, p_hat: np.ndarray) -> np.ndarray:
-        """Calibrated P-hat, same shape (n_queries, n_llms)."""
+        """Calibrated P-hat, same shape (n_queries, n_llms).
+
+        Every Platt LLM is mapped in one affine + sigmoid pass over its columns, each isotonic LLM
+        by one ``np.interp``; the floats are those of applying each LLM's map to its own column.
+        """
         p = np.atleast_2d(np.asarray(p_hat, dtype=np.float64))
         if p.shape[1] != len(self.maps):
             raise DataError(f"p_hat has {p.shape[1]} LLMs, the calibration {len(self.maps)}")
-        return np.stack([m(p[:, j]) for j, m in enumerate(self.maps)], axis=1)
+        plan = self._plan
+        out = p.copy()  # identity columns stay as they are
+        if plan.platt_cols is not None:
+            z = plan.platt_a * _logit(p[:, plan.platt_cols]) + plan.platt_b
+            out[:, plan.platt_cols] = np.clip(_sigmoid(z), _EPS, 1 - _EPS)
+        for j, kx, ky in plan.isotonic:
+            out[:, j] = ky[0] if kx is None else np.interp(p[:, j], kx, ky)
+        return out
 
     def with_identity(self, llm_id: str) -> Calibrator:
         """A copy with one more LLM mapped by the identity (an LLM added after training)."""

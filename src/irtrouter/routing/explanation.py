@@ -33,9 +33,9 @@ import numpy as np
 
 from irtrouter.irt.abilities import ABILITY_NAMES
 from irtrouter.irt.base import IRTPredictor
-from irtrouter.routing.decision import DimensionWeight, Explanation, Prediction
+from irtrouter.routing.decision import DimensionWeight, Explanation, Prediction, frozen_record
 from irtrouter.routing.neighbours import NeighbourIndex
-from irtrouter.routing.rule import TradeOff, choose, rule_scores
+from irtrouter.routing.rule import TradeOff, best_candidates, routing_inputs, rule_scores
 
 
 class ExplainedRouter(Protocol):
@@ -87,6 +87,7 @@ def explain_decisions(
     trade_off: TradeOff,
     allowed: np.ndarray,
     rule: str = "linear",
+    score: np.ndarray | None = None,
 ) -> list[Explanation]:
     """One :class:`Explanation` per query of ``prediction``.
 
@@ -106,23 +107,33 @@ def explain_decisions(
     allowed : bool ndarray (n_llms,)
     rule : {"linear", "chebyshev"}
         The rule that chose them; the runner-up and the score margin follow it.
+    score : ndarray (n_queries, n_llms), optional
+        ``rule_scores(prediction.p_hat, prediction.cost, trade_off, rule)`` when the caller has it
+        (the router does), so it is not computed twice.
     """
     llm_ids = prediction.llm_ids
     chosen = np.asarray(chosen, dtype=np.int64)
     rows = np.arange(len(chosen))
     p, c = prediction.p_hat, prediction.cost
-    score = rule_scores(p, c, trade_off, rule)
-    # Runner-up: the same rule and tie-breaks over the allowed LLMs minus the chosen one.
+    if score is None:
+        score = rule_scores(p, c, trade_off, rule)
+    # Runner-up: the same rule and tie-breaks over the allowed LLMs minus the chosen one (what
+    # ``choose`` does, on the float64 inputs it would make, reusing the scores when they are those).
     others = np.broadcast_to(allowed, p.shape).copy()
     others[rows, chosen] = False
-    runner = choose(p, c, trade_off, None, others, rule) if others.any(axis=1).all() else None
+    runner = None
+    if others.any(axis=1).all():
+        p64, c64, ok = routing_inputs(p, c, others)
+        same = np.asarray(p).dtype == np.float64 and np.asarray(c).dtype == np.float64
+        runner = best_candidates(score if same else rule_scores(p64, c64, trade_off, rule), p64, c64, ok)
 
     predictor = router.predictor_
     percentile = difficulty_percentile(prediction.difficulty, router.train_difficulty_sorted_).tolist()
     tops = _top_dimensions(predictor, prediction, chosen, runner)
     tasks = _similar_tasks(router, prediction)
     named = predictor.has_named_abilities
-    j_p, j_c = p[rows, chosen].tolist(), c[rows, chosen].tolist()
+    p_chosen, c_chosen = p[rows, chosen], c[rows, chosen]  # gathered once, used below
+    j_p, j_c = p_chosen.tolist(), c_chosen.tolist()
     difficulty = np.asarray(prediction.difficulty, dtype=np.float64).tolist()
     chosen_ids = [llm_ids[j] for j in chosen.tolist()]
     if runner is None:
@@ -131,12 +142,12 @@ def explain_decisions(
             for i in range(len(chosen))
         ]
     r_p, r_c = p[rows, runner], c[rows, runner]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(r_c > 0, c[rows, chosen] / r_c, np.nan).tolist()
+    # NaN where the runner-up costs nothing (no division there, so no floating-point warnings).
+    ratio = np.divide(c_chosen, r_c, out=np.full_like(r_c, np.nan), where=r_c > 0).tolist()
     margins = zip(
         [llm_ids[r] for r in runner.tolist()],
         r_p.tolist(),
-        (p[rows, chosen] - r_p).tolist(),
+        (p_chosen - r_p).tolist(),
         r_c.tolist(),
         [None if x != x else x for x in ratio],  # NaN: the runner-up costs nothing
         (score[rows, chosen] - score[rows, runner]).tolist(),
@@ -168,7 +179,8 @@ def _explanation(
         reason = f"{head}: {llm_id} P={p_hat:.2f}, the only allowed LLM"
     else:
         reason = f"{head}: {llm_id} P={p_hat:.2f} vs {runner_up} {r_p:.2f} {_cost_words(ratio, cost)}"
-    return Explanation(
+    return frozen_record(
+        Explanation,
         llm_id=llm_id,
         runner_up=runner_up,
         p_hat=p_hat,
@@ -201,13 +213,13 @@ def _top_dimensions(
     names = predictor.dimension_names(theta.shape[1])
     # Heaviest first; MIRT discriminations can be negative, so rank by magnitude.
     order = np.argsort(-np.abs(weights), axis=1, kind="stable")[:, :TOP_DIMENSIONS]
-    w = np.take_along_axis(weights, order, axis=1)
+    w = weights[np.arange(n)[:, None], order]
     th_j = theta[chosen[:, None], order]
     dims = [[names[k] for k in row] for row in order.tolist()]
     w_l, j_l = w.tolist(), th_j.tolist()
     if runner is None:
         return [
-            tuple(DimensionWeight(d, wk, jk) for d, wk, jk in zip(dims[i], w_l[i], j_l[i], strict=True))
+            tuple(_dimension(d, wk, jk, None, None) for d, wk, jk in zip(dims[i], w_l[i], j_l[i], strict=True))
             for i in range(n)
         ]
     th_r = theta[runner[:, None], order]
@@ -216,11 +228,22 @@ def _top_dimensions(
     r_l = th_r.tolist()
     return [
         tuple(
-            DimensionWeight(d, wk, jk, rk, gk)
+            _dimension(d, wk, jk, rk, gk)
             for d, wk, jk, rk, gk in zip(dims[i], w_l[i], j_l[i], r_l[i], gap[i], strict=True)
         )
         for i in range(n)
     ]
+
+
+def _dimension(name: str, weight: float, chosen: float, runner_up: float | None, gap: float | None) -> DimensionWeight:
+    return frozen_record(
+        DimensionWeight,
+        dimension=name,
+        weight=weight,
+        ability_chosen=chosen,
+        ability_runner_up=runner_up,
+        logit_contribution=gap,
+    )
 
 
 def _similar_tasks(router: ExplainedRouter, prediction: Prediction) -> list[tuple[str | None, float | None]]:

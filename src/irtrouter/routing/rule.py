@@ -172,8 +172,13 @@ def routing_inputs(
     """``p_hat`` (n_queries, n_llms), ``cost`` and ``allowed`` broadcast to it, as every routing
     rule takes them; an error when a query has no allowed LLM."""
     p = np.atleast_2d(np.asarray(p_hat, dtype=np.float64))
-    c = np.broadcast_to(np.asarray(cost, dtype=np.float64), p.shape)
-    ok = np.ones(p.shape, dtype=bool) if allowed is None else np.broadcast_to(allowed, p.shape)
+    # Broadcast only what needs it: on one query, np.broadcast_to costs more than the rule itself.
+    c = np.asarray(cost, dtype=np.float64)
+    if c.shape != p.shape:
+        c = np.broadcast_to(c, p.shape)
+    ok = np.ones(p.shape, dtype=bool) if allowed is None else np.asarray(allowed)
+    if ok.shape != p.shape:
+        ok = np.broadcast_to(ok, p.shape)
     if not ok.any(axis=1).all():
         raise ConfigError("no LLM is allowed for at least one query")
     return p, c, ok
