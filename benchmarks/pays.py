@@ -17,7 +17,9 @@ then the claims of issue 12:
     python benchmarks/pays.py --seeds 0 1 2 3 4 [--datasets ...] [--routers ...] [--json runs/pays.json]
 
 Embeddings are cached ($IRTROUTER_CACHE_DIR); the splits depend on the seed, the routers'
-random_state stays 0.
+random_state stays 0. ``--reuse OLD.json`` takes the rows of routers not rerun from an earlier run
+(same datasets and seeds; for routers whose code did not change), and ``--from-json`` accepts
+several files, whose rows are concatenated (e.g. fixed-split datasets run on seed 0 alone).
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ def collect(seeds: list[int], datasets: list[str], routers: list[str]) -> list[d
 
 def summarise(rows: list[dict[str, Any]]) -> str:
     settings = list(dict.fromkeys((r["dataset"], r["split"]) for r in rows))
-    routers = list(dict.fromkeys(r["router"] for r in rows))
+    names = list(dict.fromkeys(r["router"] for r in rows))
+    routers = sorted(names, key=lambda n: (ROUTERS.index(n) if n in ROUTERS else len(ROUTERS), names.index(n)))
     seeds = sorted({r["seed"] for r in rows})
     by: dict[tuple[str, str, str, float], dict[int, dict[str, Any]]] = {}
     for r in rows:
@@ -62,7 +65,14 @@ def summarise(rows: list[dict[str, Any]]) -> str:
     def rewards(d: str, s: str, router: str, a: float) -> list[float]:
         return [by[(d, s, router, a)][seed]["reward"] for seed in seeds if seed in by.get((d, s, router, a), {})]
 
-    out = [f"Seeds {', '.join(map(str, seeds))}: mean Reward (standard deviation over the seeds).", ""]
+    per_setting = {ds: sorted({r["seed"] for r in rows if (r["dataset"], r["split"]) == ds}) for ds in settings}
+    seed_sets = sorted({tuple(v) for v in per_setting.values()})
+    described = "; ".join(
+        f"seeds {', '.join(map(str, ss))}: "
+        + ", ".join(f"{d} {s}" for (d, s), v in per_setting.items() if tuple(v) == ss)
+        for ss in seed_sets
+    )
+    out = [f"Mean Reward (standard deviation over the seeds); {described}.", ""]
     for a in ALPHAS:
         out += [f"#### Reward at alpha = {a}", ""]
         out.append("| Router | " + " | ".join(f"{d} {s}" for d, s in settings) + " |")
@@ -98,21 +108,26 @@ def summarise(rows: list[dict[str, Any]]) -> str:
             )
             for d, s in settings:
                 dv = rewards(d, s, "default", a)
-                ref = [by[(d, s, "default", a)][seed]["best_single_reward"] for seed in seeds]
-                orc = [by[(d, s, "default", a)][seed]["oracle_reward"] for seed in seeds]
+                runs = by.get((d, s, "default", a), {})
+                ref = [runs[seed]["best_single_reward"] for seed in seeds if seed in runs]
+                orc = [runs[seed]["oracle_reward"] for seed in seeds if seed in runs]
                 if dv and ref:
                     share = gap_closed(statistics.mean(dv), statistics.mean(ref), statistics.mean(orc))
                     out.append(f"  * {d} {s}: gap closed {100 * share:.0f}% (of the mean Rewards)")
-        fits = {
-            name: [r["fit_seconds"] for r in rows if r["router"] == name and r["alpha"] == ALPHAS[0]]
-            for name in ("mirt", "default")
+        fit = {
+            (r["router"], r["dataset"], r["split"], r["seed"]): r["fit_seconds"]
+            for r in rows
+            if r["router"] in ("mirt", "default") and r["alpha"] == ALPHAS[0]
         }
-        if all(fits.values()):
-            ratio = [d / m for d, m in zip(fits["default"], fits["mirt"], strict=True) if m > 0]
+        pairs = [
+            (v, fit[("mirt", *key[1:])]) for key, v in fit.items() if key[0] == "default" and ("mirt", *key[1:]) in fit
+        ]
+        if pairs:
+            ratio = [d / m for d, m in pairs if m > 0]
             out.append(
-                f"* fit time, median over settings and seeds: mirt {statistics.median(fits['mirt']):.1f}s, "
-                f"default {statistics.median(fits['default']):.1f}s (ratio median {statistics.median(ratio):.2f}, "
-                f"max {max(ratio):.2f})"
+                f"* fit time, median over settings and seeds: mirt {statistics.median(m for _, m in pairs):.1f}s, "
+                f"default {statistics.median(d for d, _ in pairs):.1f}s (ratio median {statistics.median(ratio):.2f}, "
+                f"max {max(ratio):.2f}, {len(ratio)} fits)"
             )
     return "\n".join(out)
 
@@ -123,14 +138,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--routers", nargs="+", default=list(ROUTERS))
     parser.add_argument("--json", type=Path, default=None, help="write the per-seed rows here")
-    parser.add_argument("--from-json", type=Path, default=None, help="summarise saved rows instead of running")
+    parser.add_argument("--from-json", type=Path, nargs="+", default=None, help="summarise saved rows instead")
+    parser.add_argument("--reuse", type=Path, default=None, help="rows of routers not rerun, from this file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.from_json:
-        rows = json.loads(args.from_json.read_text())["rows"]
+        rows = [r for path in args.from_json for r in json.loads(path.read_text())["rows"]]
     else:
         started = time.perf_counter()
         rows = collect(args.seeds, args.datasets, args.routers)
+        if args.reuse:
+            ran = {(r["dataset"], r["seed"]) for r in rows}
+            reused = [
+                r
+                for r in json.loads(args.reuse.read_text())["rows"]
+                if (r["dataset"], r["seed"]) in ran and r["router"] not in args.routers
+            ]
+            print(f"reused {len(reused)} rows of {sorted({r['router'] for r in reused})} from {args.reuse}")
+            rows = reused + rows
         meta = {
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, CPython {platform.python_version()}",
             "wall_seconds": round(time.perf_counter() - started, 1),

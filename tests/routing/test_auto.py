@@ -21,6 +21,7 @@ from irtrouter.data.results import ResultsMatrix, query_id_for
 from irtrouter.errors import ConfigError
 from irtrouter.routing import IRTRouter, load_router
 from irtrouter.routing.rule import TradeOff, choose, rule_scores
+from irtrouter.routing.selection import CV_FOLDS
 from tests.helpers import topic_catalog, topic_results
 
 EPOCHS = {"max_epochs": 200, "learning_rate": 0.01}
@@ -235,8 +236,27 @@ def test_cli_train_explains_the_choice(data_files):
     for row in sel["table"]:
         assert f"{row['candidate']} {row['validation_value']:+.4f}" in chose[0]
     assert any(line.startswith("  guard margins by alpha") for line in lines), out
-    assert f"trained {saved.predictor_kind_} on 120 queries x 4 LLMs" in out
+    cv_rows = sel["cross_validation"]["table"]
+    assert {(r["calibration"], r["guard"]) for r in cv_rows} == {("none", True), ("auto", True)}
     # Without the flag: the one-line verdict, not the details.
     plain = train_cli(data_files, "plain")
     assert any(line.startswith("chose ") for line in plain.splitlines())
     assert "guard margins" not in plain and "  calibration " not in plain
+
+
+def test_the_stages_kept_are_the_best_of_the_cross_validation(mirt_fitted):
+    """Calibration on or off is chosen by its out-of-fold value, guarded as the router routes (random
+    folds; task folds are off by default and need 3 tasks), and each candidate's value in the table
+    is its best."""
+    router, _ = mirt_fitted
+    cv = router.training_["selection"]["cross_validation"]
+    assert cv["folds"] == CV_FOLDS and cv["task_folds"] is False
+    rows = cv["table"]
+    assert len(rows) == 4 and all(r["guard"] for r in rows)  # 2 candidates x calibration none/auto
+    for row in router.training_["selection"]["table"]:
+        assert row["validation_value"] == max(r["cv_value"] for r in rows if r["candidate"] == row["candidate"])
+    (best,) = [r for r in rows if r["kept"]]
+    assert best["candidate"] == router.predictor_kind_
+    assert best["cv_value"] == max(r["cv_value"] for r in rows)
+    assert (router.guard_ is not None) == best["guard"]
+    assert (router.calibrator_ is not None) == (best["calibration"] == "auto")

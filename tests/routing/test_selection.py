@@ -13,6 +13,7 @@ from irtrouter.routing.selection import (
     Guard,
     best_single,
     choose_blend,
+    cross_validate_stages,
     fit_guard,
     mix,
     select_by_validation,
@@ -235,3 +236,40 @@ def test_equal_predicted_gains_get_equal_treatment():
     out, _, default, _ = guard.apply(p_hat, cost, chosen, t, "linear", np.ones(2, bool))
     assert default == 1 and (chosen == 0).all()
     assert len(set(out.tolist())) == 1, np.bincount(out)
+
+
+# -- cross-validated choice of the stages ----------------------------------------------------------
+def test_task_folds_judge_each_task_by_stages_tuned_on_the_other_tasks():
+    """With ``groups``, every fold is whole tasks: no call that tunes a stage sees a query of the
+    task it is then judged on, and each task is held out exactly once."""
+    rng = np.random.default_rng(8)
+    tasks = np.repeat(["algebra", "code", "history", "law", "poetry", "chess", "music"], 40)
+    n = len(tasks)
+    p = rng.random((n, 4))
+    Y = (rng.random(p.shape) < p).astype(float)
+    Y[:, 0] = np.arange(n)  # reveals the rows each tuning call saw
+    seen = []
+
+    def calibrate(p_in, Y_in):
+        seen.append(Y_in[:, 0].astype(int))
+
+    C = np.broadcast_to(COST, p.shape)
+    cross_validate_stages(p, None, p, Y, C, Y, C, (0.5,), {"recording": calibrate}, folds=5, groups=list(tasks))
+    assert len(seen) == 5  # 7 tasks in 5 folds
+    held = [np.setdiff1d(np.arange(n), rows) for rows in seen]
+    for rows, out in zip(seen, held, strict=True):
+        assert not set(tasks[rows]) & set(tasks[out])
+    assert sorted(t for out in held for t in set(tasks[out])) == sorted(set(tasks))
+
+
+def test_out_of_fold_values_of_true_probabilities_beat_the_default_with_or_without_the_guard():
+    _, Y_train = topic_draw(1500, 12)
+    P, Y = topic_draw(1500, 13)
+    C = np.broadcast_to(COST, P.shape)
+    values = cross_validate_stages(P, None, P, Y_train, C[:1500], Y, C, (0.5, 0.8), {"none": None})
+    mean_score = Y_train.mean(axis=0)
+    default = np.mean(
+        [a * Y[:, best_single(mean_score, COST, TradeOff.of(a), ALL)].mean() - (1 - a) * COST[
+            best_single(mean_score, COST, TradeOff.of(a), ALL)] for a in (0.5, 0.8)]
+    )  # fmt: skip
+    assert values[("none", False)] > default + 0.05 and values[("none", True)] > default + 0.05, (values, default)

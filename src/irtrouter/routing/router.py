@@ -39,7 +39,7 @@ from irtrouter.irt.calibration import CALIBRATION_METHODS, Calibrator, fit_calib
 from irtrouter.irt.registry import PREDICTORS, predictor_class
 from irtrouter.irt.relevance import AbilityLabeller, make_labeller, relevance_vectors
 from irtrouter.routing.cost import CostModel, cost_model_from_state, make_cost_model
-from irtrouter.routing.decision import Explanation, Prediction, RoutingDecision
+from irtrouter.routing.decision import Explanation, Prediction, RoutingDecision, decision_records
 from irtrouter.routing.explanation import explain_decisions
 from irtrouter.routing.index import build_index, index_from_state
 from irtrouter.routing.neighbours import predict_near
@@ -97,8 +97,7 @@ class IRTRouter(Params):
     guard : bool, optional
         Switch away from the best single LLM only when the predicted gain beats a margin tuned on
         validation queries, the bar raised by the predicted gain's spread where that pays
-        (:mod:`irtrouter.routing.selection`). Default: with ``predictor="auto"``, kept where it
-        routes better out of fold than no guard; else off.
+        (:mod:`irtrouter.routing.selection`). Default: on with ``predictor="auto"``.
     knn_blend : bool, optional
         Blend P with the mean score of the nearest training queries (RouterBench's kNN), the number
         of neighbours and the weight chosen on validation queries by log-loss (weight 1: the IRT
@@ -378,11 +377,14 @@ class IRTRouter(Params):
         def calibrate(p: np.ndarray, Y: np.ndarray) -> Calibrator:
             return fit_calibrator(p, Y, results.llm_ids, methods, self.random_state)
 
-        # Calibration and the guard are themselves chosen (out of fold) unless the user fixed them.
+        # Calibration is itself chosen (out of fold) unless the user fixed it.
         calibrators: dict[str, Any] = {} if method == "none" else {method: calibrate}
         if method == "none" or (self.calibration is None and self.predictor == "auto"):
             calibrators = {"none": None, **calibrators}
-        guards = [True] if self.guard else [False] if not self._guarded() else [False, True]
+        # The guard is not chosen so: it is the floor (on validation, never below the best single
+        # LLM), its margins already span "always switch" (0) to "never" (inf), and turning it off
+        # on a noisy out-of-fold difference gave up that floor (measured, docs/BENCHMARKS.md).
+        guards = [self._guarded()]
         by_task = bool(self.task_folds) and len(set(val_part.tasks)) >= 3
         values: dict[str, float] = {}
         configs: dict[str, tuple[str, bool]] = {}
@@ -655,9 +657,10 @@ class IRTRouter(Params):
         """
         trade_off, mask, rule, notes = self._resolve_call(alpha, beta, preference, allowed_llms, rule, budget)
         pred = self.predict_embedded(X, queries)
+        scores = rule_scores(pred.p_hat, pred.cost, trade_off, rule)
         with blas_threads(routing_threads(len(queries))):
             chosen, stayed, guard_notes = self._choose(pred, trade_off, mask, rule, guarded=budget is None)
-            explanations = explain_decisions(self, pred, chosen, trade_off, mask, rule) if explain else None
+            explanations = explain_decisions(self, pred, chosen, trade_off, mask, rule, scores) if explain else None
         if stayed is None:
             extras: list[dict[str, Any]] | dict[str, Any] = notes
         else:
@@ -669,7 +672,6 @@ class IRTRouter(Params):
                     else e
                     for e, s in zip(explanations, stayed.tolist(), strict=True)
                 ]
-        scores = rule_scores(pred.p_hat, pred.cost, trade_off, rule)
         return self._decisions(queries, pred, chosen, trade_off, rule, mask, scores, explanations, extras)
 
     def _choose(
@@ -699,42 +701,12 @@ class IRTRouter(Params):
         """One :class:`RoutingDecision` per query from a batch's prediction, choices and per-LLM
         scores; ``extras``: one dict for every decision (each gets a copy) or one per query.
         The arrays become Python floats in one ``tolist`` each, not per query."""
-        allowed = tuple(mask.tolist())
-        llm_ids = self.llm_ids
         n = len(queries)
         per_query = [extras or {}] * n if extras is None or isinstance(extras, dict) else list(extras)
-        usd = [None] * n if pred.cost_usd is None else [tuple(r) for r in pred.cost_usd.tolist()]
-        return [
-            RoutingDecision(
-                llm_id=llm_ids[j],
-                query=q,
-                alpha=trade_off.alpha,
-                beta=trade_off.beta,
-                llm_ids=llm_ids,
-                allowed=allowed,
-                p_hat=tuple(p),
-                cost=tuple(c),
-                score=tuple(sc),
-                difficulty=d,
-                cost_usd=u,
-                rule=rule,
-                extras=dict(x),  # every decision its own dict
-                explanation=None if explanations is None else explanations[i],
-            )
-            for i, (q, j, p, c, sc, d, u, x) in enumerate(
-                zip(
-                    queries,
-                    np.asarray(chosen).tolist(),
-                    pred.p_hat.tolist(),
-                    pred.cost.tolist(),
-                    np.asarray(scores).tolist(),
-                    np.asarray(pred.difficulty, dtype=np.float64).tolist(),
-                    usd,
-                    per_query,
-                    strict=True,
-                )
-            )
-        ]
+        return decision_records(
+            queries, self.llm_ids, chosen, pred.p_hat, pred.cost, scores, pred.difficulty, pred.cost_usd,
+            trade_off.alpha, trade_off.beta, tuple(mask.tolist()), rule, per_query, explanations,
+        )  # fmt: skip
 
     # -- growing the pool ------------------------------------------------------------------------
     def add_llm(self, spec: LLMSpec, ability: np.ndarray | None = None, **cost_estimates: float) -> None:

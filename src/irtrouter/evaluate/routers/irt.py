@@ -71,6 +71,7 @@ class IRTAdapter(Router):
         knn_blend: bool | None = None,
         candidates: Sequence[str] = ("mirt", "2pl"),
         validation_fraction: float = 0.2,
+        task_folds: bool = False,
         predictor_params: dict[str, Any] | None = None,
         random_state: int = 0,
         cost_model: str = "auto",
@@ -80,6 +81,7 @@ class IRTAdapter(Router):
         self.knn_blend = knn_blend
         self.candidates = candidates
         self.validation_fraction = validation_fraction
+        self.task_folds = task_folds
         self.predictor = predictor
         self.n_dims = n_dims
         self.warmup_lambda = warmup_lambda
@@ -109,6 +111,7 @@ class IRTAdapter(Router):
             knn_blend=self.knn_blend,
             candidates=tuple(self.candidates),
             validation_fraction=self.validation_fraction,
+            task_folds=self.task_folds,
             predictor_params=self.predictor_params,
             random_state=self.random_state,
         )
