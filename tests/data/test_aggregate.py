@@ -102,3 +102,37 @@ def test_the_running_sums_grow_only_along_the_side_that_needs_it():
         cells.add(np.array([n_q - 1]), np.array([3]), np.array([1.0]), n_q, 4)
     assert cells.sums.shape[1] == 8 and cells.sums.shape[0] < 2 * 100_000  # the LLM side once doubled all
     assert cells.counts[99_999, 3] == 1
+
+
+def test_a_router_trains_on_an_aggregated_log_with_its_counts_as_weights(tmp_path: Path):
+    import json
+
+    from click.testing import CliRunner
+
+    from irtrouter.cli import cli
+    from irtrouter.data.catalog import LLMCatalog, LLMSpec
+    from irtrouter.routing.router import IRTRouter
+
+    make_log(tmp_path / "log.parquet")
+    log = aggregate_log(tmp_path / "log.parquet")
+    assert np.array_equal(log.results.counts, log.counts)
+    catalog = LLMCatalog([LLMSpec(m, input_price=1.0 + i, output_price=2.0 + i) for i, m in enumerate("abcd")])
+
+    def fit(results):
+        router = IRTRouter(embedder="hashing:32", predictor="mirt", predictor_params={"max_epochs": 5})
+        return router.fit(results, catalog, use_cache=False).predictor_.abilities_
+
+    # Counts reach the loss: weights of one train as no weights, bit for bit; the log's counts do not.
+    from dataclasses import replace
+
+    ones = replace(log.results, counts=np.ones_like(log.counts, dtype=np.float64))
+    unweighted = replace(log.results, counts=None)
+    assert np.array_equal(fit(ones), fit(unweighted))
+    assert not np.array_equal(fit(log.results), fit(unweighted))
+
+    (tmp_path / "llms.json").write_text(json.dumps(catalog.to_records()))
+    res = CliRunner().invoke(cli, ["train", str(tmp_path / "log.parquet"), "--aggregate", "--llms",
+                                   str(tmp_path / "llms.json"), "--out", str(tmp_path / "r"), "--embedder",
+                                   "hashing:32", "--predictor", "mirt", "--epochs", "5"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert f"aggregated 3000 rows into {log.results.n_observed} cells of {log.results.n_queries} queries" in res.output

@@ -10,6 +10,7 @@ import numpy as np
 from click.core import ParameterSource
 
 from irtrouter.cli.common import data_source_options, load_dataset, progress_default
+from irtrouter.data.catalog import load_catalog
 from irtrouter.embed.registry import EMBEDDER_SPECS
 from irtrouter.errors import ConfigError
 from irtrouter.routing.cost import COST_MODELS
@@ -104,6 +105,12 @@ from irtrouter.routing.cost import COST_MODELS
 @click.option("--no-cache", is_flag=True, help="Do not read or write the embedding cache.")
 @click.option("--force", is_flag=True, help="Overwrite DIR if it already holds a router.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: when stderr is a terminal).")
+@click.option(
+    "--aggregate",
+    is_flag=True,
+    help="DATA is a Parquet interaction log, read in batches: repeated (query, LLM) rows become one cell "
+    "(their mean score) weighted by their count in training, so memory holds the distinct cells only.",
+)
 def train(
     data_path: str,
     out_dir: str,
@@ -128,6 +135,7 @@ def train(
     no_cache: bool,
     force: bool,
     progress: bool | None,
+    aggregate: bool,
 ) -> None:
     """Train a router on DATA and save it to --out DIR.
 
@@ -139,6 +147,7 @@ def train(
     Examples:
       irtrouter train results.csv --llms llms.json --out my-router
       irtrouter train ../shared/data/llmrouter --predictor nirt --out runs/nirt
+      irtrouter train traffic.parquet --aggregate --llms llms.json --out my-router
     """
     from irtrouter.irt.relevance import LLMAbilityLabeller
     from irtrouter.routing.router import IRTRouter
@@ -147,7 +156,16 @@ def train(
     if out.exists() and any(out.iterdir()) and not force:
         raise ConfigError(f"{out} exists and is not empty: pass --force to overwrite it")
     show = progress_default() if progress is None else progress
-    results, catalog = load_dataset(data_path, llms, fmt, split, on_missing, seed)
+    if aggregate:
+        from irtrouter.data.aggregate import aggregate_log
+
+        if not llms:
+            raise click.UsageError("--aggregate needs --llms CATALOG (prices and profiles of the log's LLMs)")
+        log = aggregate_log(data_path)
+        results, catalog = log.results, load_catalog(llms)
+        click.echo(f"aggregated {log.rows} rows into {results.n_observed} cells of {results.n_queries} queries")
+    else:
+        results, catalog = load_dataset(data_path, llms, fmt, split, on_missing, seed)
     if sample is not None:
         if sample < 2:
             raise ConfigError(f"--sample must be >= 2, got {sample}")

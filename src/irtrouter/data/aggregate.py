@@ -152,5 +152,6 @@ def aggregate_log(path: str | Path, *, batch_rows: int = 1_000_000, query_column
         scores=means,
         tasks=tuple(t or "" for t in tasks),
         source=str(path),
+        counts=counts.astype(np.float64),
     )
     return AggregatedLog(results=results, counts=counts, rows=rows)

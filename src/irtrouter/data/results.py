@@ -66,6 +66,9 @@ class ResultsMatrix:
         Realised scores in [0, 1]; NaN marks a cell that was not observed.
     input_tokens, output_tokens, cost_usd : ndarray of shape (n_queries, n_llms) or None
         Per-cell token counts and real USD costs where the data has them (NaN = unknown).
+    counts : ndarray of shape (n_queries, n_llms) or None
+        Observations behind each cell's score, a mean of that many (an aggregated log:
+        :func:`irtrouter.data.aggregate.aggregate_log`); training weighs each cell by it. None: one each.
     source : str
         Where the data came from, for messages.
     """
@@ -80,6 +83,7 @@ class ResultsMatrix:
     cost_usd: np.ndarray | None = None
     source: str = "results"
     query_meta: dict[str, np.ndarray] = field(default_factory=dict)
+    counts: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n_q, n_m = len(self.query_ids), len(self.llm_ids)
@@ -94,6 +98,11 @@ class ResultsMatrix:
             arr = getattr(self, name)
             if arr is not None and arr.shape != (n_q, n_m):
                 raise DataError(f"{name} has shape {arr.shape}, expected {(n_q, n_m)}", source=src)
+        if self.counts is not None:
+            if self.counts.shape != (n_q, n_m):
+                raise DataError(f"counts has shape {self.counts.shape}, expected {(n_q, n_m)}", source=src)
+            if not np.all(np.isfinite(self.counts)) or (self.counts < 0).any():
+                raise DataError("counts must be finite and >= 0", source=src, field="counts")
         for name, arr in self.query_meta.items():
             if len(arr) != n_q:
                 raise DataError(f"query_meta[{name!r}] has {len(arr)} rows, expected {n_q}", source=src)
@@ -161,6 +170,7 @@ class ResultsMatrix:
             input_tokens=cells(self.input_tokens),
             output_tokens=cells(self.output_tokens),
             cost_usd=cells(self.cost_usd),
+            counts=cells(self.counts),
             query_meta={k: v[idx] for k, v in self.query_meta.items()},
             source=source or self.source,
         )
@@ -184,6 +194,7 @@ class ResultsMatrix:
             input_tokens=cells(self.input_tokens),
             output_tokens=cells(self.output_tokens),
             cost_usd=cells(self.cost_usd),
+            counts=cells(self.counts),
         )
 
     def complete(self) -> ResultsMatrix:

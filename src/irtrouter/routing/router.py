@@ -313,6 +313,7 @@ class IRTRouter(Params):
             context=self.train_relevance_,
             groups=results.tasks,
             progress=progress,
+            **_weights(results),
         )
         stages.lap("fit")
         if self.guard_ is not None:
@@ -399,7 +400,7 @@ class IRTRouter(Params):
             rel_fit = None if rel is None else rel[fit_rows]
             model = self._new_predictor(name, n_dims).fit(
                 X[fit_rows], X_llms, fit_part.scores, llm_ids=results.llm_ids, context=rel_fit,
-                groups=fit_part.tasks, progress=progress,
+                groups=fit_part.tasks, progress=progress, **_weights(fit_part),
             )  # fmt: skip
             p_val, _, _, near = predict_near(
                 model, index, rel_fit, X[val_rows], self.warmup_lambda, self.warmup_k, self.relevance_k,
@@ -837,3 +838,8 @@ class _StageClock:
         now = time.perf_counter()
         self.seconds[stage] = round(now - self.last, 3)
         self.last = now
+
+
+def _weights(results: ResultsMatrix) -> dict[str, np.ndarray]:
+    """The loss weights of an aggregated log's cells (its ``counts``), as predictor-fit keywords."""
+    return {} if results.counts is None else {"weights": results.counts}
