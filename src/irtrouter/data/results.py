@@ -23,7 +23,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 REQUIRED_COLUMNS = ("query", "llm_id", "score")
 OPTIONAL_COLUMNS = ("query_id", "task", "input_tokens", "output_tokens", "cost_usd")
 _CELL_FIELDS = ("input_tokens", "output_tokens", "cost_usd")
+_PER_CELL = (*_CELL_FIELDS, "counts")  # every array beside the scores that is indexed like them
 
 MissingPolicy = Literal["error", "drop"]
 
@@ -94,15 +95,12 @@ class ResultsMatrix:
             raise DataError("query_ids, queries and tasks differ in length", source=src)
         if self.scores.shape != (n_q, n_m):
             raise DataError(f"scores have shape {self.scores.shape}, expected {(n_q, n_m)}", source=src)
-        for name in _CELL_FIELDS:
+        for name in _PER_CELL:
             arr = getattr(self, name)
             if arr is not None and arr.shape != (n_q, n_m):
                 raise DataError(f"{name} has shape {arr.shape}, expected {(n_q, n_m)}", source=src)
-        if self.counts is not None:
-            if self.counts.shape != (n_q, n_m):
-                raise DataError(f"counts has shape {self.counts.shape}, expected {(n_q, n_m)}", source=src)
-            if not np.all(np.isfinite(self.counts)) or (self.counts < 0).any():
-                raise DataError("counts must be finite and >= 0", source=src, field="counts")
+        if self.counts is not None and (not np.all(np.isfinite(self.counts)) or (self.counts < 0).any()):
+            raise DataError("counts must be finite and >= 0", source=src, field="counts")
         for name, arr in self.query_meta.items():
             if len(arr) != n_q:
                 raise DataError(f"query_meta[{name!r}] has {len(arr)} rows, expected {n_q}", source=src)
@@ -157,20 +155,11 @@ class ResultsMatrix:
             idx = np.flatnonzero(idx)
         idx = idx.astype(np.int64)
         pick = idx.tolist()
-
-        def cells(arr: np.ndarray | None) -> np.ndarray | None:
-            return None if arr is None else arr[idx]
-
-        return replace(
-            self,
+        return self._with_cells(
+            lambda arr: arr[idx],
             query_ids=tuple(self.query_ids[i] for i in pick),
             queries=tuple(self.queries[i] for i in pick),
             tasks=tuple(self.tasks[i] for i in pick),
-            scores=self.scores[idx],
-            input_tokens=cells(self.input_tokens),
-            output_tokens=cells(self.output_tokens),
-            cost_usd=cells(self.cost_usd),
-            counts=cells(self.counts),
             query_meta={k: v[idx] for k, v in self.query_meta.items()},
             source=source or self.source,
         )
@@ -183,19 +172,12 @@ class ResultsMatrix:
             if m not in pos:
                 raise UnknownLLMError(m, self.llm_ids, self.source)
         cols = np.array([pos[m] for m in ids], dtype=np.int64)
+        return self._with_cells(lambda arr: arr[:, cols], llm_ids=ids)
 
-        def cells(arr: np.ndarray | None) -> np.ndarray | None:
-            return None if arr is None else arr[:, cols]
-
-        return replace(
-            self,
-            llm_ids=ids,
-            scores=self.scores[:, cols],
-            input_tokens=cells(self.input_tokens),
-            output_tokens=cells(self.output_tokens),
-            cost_usd=cells(self.cost_usd),
-            counts=cells(self.counts),
-        )
+    def _with_cells(self, pick: Callable[[np.ndarray], np.ndarray], **changes: Any) -> ResultsMatrix:
+        """A copy with ``pick`` applied to the scores and every other per-cell array, and ``changes``."""
+        cells: dict[str, Any] = {n: None if getattr(self, n) is None else pick(getattr(self, n)) for n in _PER_CELL}
+        return replace(self, scores=pick(self.scores), **cells, **changes)
 
     def complete(self) -> ResultsMatrix:
         """Only the queries observed for every LLM: the set a routing decision can be scored on."""
