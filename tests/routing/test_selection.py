@@ -141,6 +141,29 @@ def test_guard_state_round_trips_and_ignores_llms_it_does_not_know():
     assert guard.default_llm(t, np.array([True, True, True, True, True])) == guard.default_llm(t, ALL)
 
 
+def test_the_guard_keeps_each_call_settings_own_default_margin_and_spread():
+    """The per-call cache (default LLM, margin, multiple) is keyed by every setting that changes
+    them: alternating trade-offs, rules and allowed sets get what a fresh guard computes."""
+    P, Y = topic_draw(600, 13)
+    guard = fit_guard(P, np.broadcast_to(COST, P.shape), Y, Y.mean(axis=0), COST)
+    masks = [ALL, np.array([True, False, True, False]), np.array([False, True, False, True])]
+    calls = [(TradeOff.of(a), rule, m) for a in (0.2, 0.5, 0.9) for rule in RULES for m in masks]
+    for t, rule, mask in calls + calls[::-1]:
+        fresh = Guard.from_state(*guard.state())
+        assert guard._settings_of(t, rule, mask) == (
+            fresh.default_llm(t, mask),
+            fresh.margin(t, rule),
+            fresh.spread(t, rule),
+        )
+        chosen = choose(P, np.broadcast_to(COST, P.shape), t, None, mask, rule)
+        for got, want in zip(
+            guard.apply(P, COST, chosen, t, rule, mask), fresh.apply(P, COST, chosen, t, rule, mask), strict=True
+        ):
+            np.testing.assert_array_equal(got, want)
+    # A guard that learns an LLM starts with no settings of the old pool.
+    assert guard.with_llm(0.5, 0.1)._settings == {}
+
+
 # -- best single LLM ------------------------------------------------------------------------------
 def test_best_single_respects_the_allowed_mask():
     mean_score, mean_cost = np.array([0.5, 0.9, 0.8]), np.array([0.1, 0.9, 0.3])

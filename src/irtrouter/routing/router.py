@@ -44,7 +44,15 @@ from irtrouter.routing.explanation import explain_decisions
 from irtrouter.routing.index import build_index, index_from_state
 from irtrouter.routing.neighbours import predict_near
 from irtrouter.routing.persistence import CONFIG_FILE, prefixed, resolve_embedder, write_router_dir
-from irtrouter.routing.rule import RULES, TradeOff, allowed_mask, check_rule, choose, rule_scores
+from irtrouter.routing.rule import (
+    RULES,
+    TradeOff,
+    allowed_mask,
+    best_candidates,
+    check_rule,
+    routing_inputs,
+    rule_scores,
+)
 from irtrouter.routing.scalarise import BudgetCalibration, BudgetReference, calibrate_budget
 from irtrouter.routing.selection import (
     CV_FOLDS,
@@ -658,9 +666,9 @@ class IRTRouter(Params):
         """
         trade_off, mask, rule, notes = self._resolve_call(alpha, beta, preference, allowed_llms, rule, budget)
         pred = self.predict_embedded(X, queries)
-        scores = rule_scores(pred.p_hat, pred.cost, trade_off, rule)
         with blas_threads(routing_threads(len(queries))):
-            chosen, stayed, guard_notes = self._choose(pred, trade_off, mask, rule, guarded=budget is None)
+            scores = rule_scores(*routing_inputs(pred.p_hat, pred.cost, None)[:2], trade_off, rule)
+            chosen, stayed, guard_notes = self._choose(pred, trade_off, mask, rule, budget is None, scores)
             explanations = explain_decisions(self, pred, chosen, trade_off, mask, rule, scores) if explain else None
         if stayed is None:
             extras: list[dict[str, Any]] | dict[str, Any] = notes
@@ -676,14 +684,24 @@ class IRTRouter(Params):
         return self._decisions(queries, pred, chosen, trade_off, rule, mask, scores, explanations, extras)
 
     def _choose(
-        self, pred: Prediction, trade_off: TradeOff, mask: np.ndarray, rule: str, guarded: bool
+        self,
+        pred: Prediction,
+        trade_off: TradeOff,
+        mask: np.ndarray,
+        rule: str,
+        guarded: bool,
+        scores: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
         """The rule's choice per query, then the guard's (``selection.Guard``; not in budget mode,
-        whose calibration routes by the rule alone): ``(chosen, stayed or None, notes)``."""
-        chosen = choose(pred.p_hat, pred.cost, trade_off, None, mask, rule)
+        whose calibration routes by the rule alone): ``(chosen, stayed or None, notes)``.
+        ``scores``: the rule's scores of ``pred`` at ``trade_off``, when the caller has them."""
+        p, c, ok = routing_inputs(pred.p_hat, pred.cost, mask)
+        if scores is None:
+            scores = rule_scores(p, c, trade_off, rule)
+        chosen = best_candidates(scores, p, c, ok)
         if self.guard_ is None or not guarded:
             return chosen, None, {}
-        chosen, stayed, default, margin = self.guard_.apply(pred.p_hat, pred.cost, chosen, trade_off, rule, mask)
+        chosen, stayed, default, margin = self.guard_.apply(p, c, chosen, trade_off, rule, mask, scores)
         notes = {} if default is None else {"default_llm": self.llm_ids[default], "margin": round(margin, 6)}
         return chosen, (stayed if default is not None else None), notes
 

@@ -52,6 +52,8 @@ MARGINS: tuple[float, ...] = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075,
 SPREADS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.4)
 #: Grid points on each side whose validation evidence a margin pools.
 SMOOTHING = 2
+#: Call settings whose default LLM, margin and spread multiple a guard keeps.
+_SETTINGS_KEPT = 1024
 #: Trade-offs over which ``predictor="auto"`` compares its candidates by default.
 SELECTION_ALPHAS: tuple[float, ...] = (0.2, 0.5, 0.8)
 
@@ -120,6 +122,11 @@ class Guard:
     margins: dict[str, np.ndarray]
     validation: dict[str, Any]
     spreads: dict[str, np.ndarray] = field(default_factory=dict)
+    # (alpha, beta, rule, allowed) -> (default, margin, multiple): they depend on the call's
+    # settings only, and computing them is most of the guard's time on one query.
+    _settings: dict[tuple[Any, ...], tuple[int | None, float, float]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def default_llm(self, trade_off: TradeOff, allowed: np.ndarray) -> int | None:
         """The best single allowed LLM at ``trade_off`` among those the guard knows (None when none
@@ -145,22 +152,36 @@ class Guard:
         trade_off: TradeOff,
         rule: str,
         allowed: np.ndarray,
+        scores: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, int | None, float]:
         """``(chosen', stayed, default, margin)``: each query keeps the rule's choice only where its
         predicted gain over the default LLM exceeds the margin; ``stayed`` marks the queries the
-        guard sent back to the default."""
-        d = self.default_llm(trade_off, allowed)
-        m = self.margin(trade_off, rule)
+        guard sent back to the default. ``scores``: the rule's scores of ``p_hat`` and ``cost`` at
+        ``trade_off`` when the caller has them (they are computed otherwise)."""
+        d, m, z = self._settings_of(trade_off, rule, allowed)
         if d is None:
             return chosen, np.zeros(len(chosen), dtype=bool), None, m
         p = np.atleast_2d(p_hat)
-        scores = rule_scores(p, np.broadcast_to(cost, p.shape), trade_off, rule)
+        if scores is None:
+            scores = rule_scores(p, np.broadcast_to(cost, p.shape), trade_off, rule)
         rows = np.arange(len(chosen))
         gain = scores[rows, chosen] - scores[:, d]
-        z = self.spread(trade_off, rule)
         bar = m + z * gain_spread(p, chosen, d, trade_off) if z > 0 else m
         stayed = (chosen != d) & ~(gain > bar + TIE_TOLERANCE)  # a gain equal to the bar does not switch
         return np.where(stayed, d, chosen), stayed, d, m
+
+    def _settings_of(self, trade_off: TradeOff, rule: str, allowed: np.ndarray) -> tuple[int | None, float, float]:
+        """``(default LLM, margin, spread multiple)`` of a call, cached per call settings (at most
+        ``_SETTINGS_KEPT``: a service's clients may send any alpha)."""
+        allowed = np.asarray(allowed, dtype=bool)
+        key = (trade_off.alpha, trade_off.beta, rule, allowed.shape, allowed.tobytes())
+        found = self._settings.get(key)
+        if found is None:
+            found = (self.default_llm(trade_off, allowed), self.margin(trade_off, rule), self.spread(trade_off, rule))
+            if len(self._settings) >= _SETTINGS_KEPT:
+                self._settings.clear()
+            self._settings[key] = found
+        return found
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         config = {"rules": list(self.margins), "validation": self.validation}
