@@ -665,8 +665,8 @@ class IRTRouter(Params):
         >>> [d.llm_id for d in router.route_many_embedded(X, queries, alpha=0.5, explain=False)]  # doctest: +SKIP
         """
         trade_off, mask, rule, notes = self._resolve_call(alpha, beta, preference, allowed_llms, rule, budget)
-        pred = self.predict_embedded(X, queries)
-        with blas_threads(routing_threads(len(queries))):
+        with blas_threads(routing_threads(len(queries))):  # once here; predict_embedded's then changes nothing
+            pred = self.predict_embedded(X, queries)
             scores = rule_scores(*routing_inputs(pred.p_hat, pred.cost, None)[:2], trade_off, rule)
             chosen, stayed, guard_notes = self._choose(pred, trade_off, mask, rule, budget is None, scores)
             explanations = explain_decisions(self, pred, chosen, trade_off, mask, rule, scores) if explain else None
