@@ -21,7 +21,7 @@ from irtrouter.data.results import ResultsMatrix, query_id_for
 from irtrouter.errors import ConfigError
 from irtrouter.routing import IRTRouter, load_router
 from irtrouter.routing.rule import TradeOff, choose, rule_scores
-from irtrouter.routing.selection import CV_FOLDS
+from irtrouter.routing.tuning import CV_FOLDS
 from tests.helpers import topic_catalog, topic_results
 
 EPOCHS = {"max_epochs": 200, "learning_rate": 0.01}

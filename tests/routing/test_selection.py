@@ -5,17 +5,14 @@ import pytest
 
 from irtrouter.routing.neighbours import neighbour_mean
 from irtrouter.routing.rule import RULES, TradeOff, choose
-from irtrouter.routing.selection import (
-    ALPHA_GRID,
+from irtrouter.routing.selection import ALPHA_GRID, Guard, best_single, mix
+from irtrouter.routing.tuning import (
     BLEND_WEIGHTS,
     KNN_GRID,
     MARGINS,
-    Guard,
-    best_single,
     choose_blend,
     cross_validate_stages,
     fit_guard,
-    mix,
     select_by_validation,
     validation_value,
 )

@@ -5,14 +5,8 @@ import numpy as np
 import pytest
 
 from irtrouter.routing.rule import RULES, TradeOff, choose
-from irtrouter.routing.selection import (
-    ALPHA_GRID,
-    SPREADS,
-    Guard,
-    cross_validate_stages,
-    fit_guard,
-    gain_spread,
-)
+from irtrouter.routing.selection import ALPHA_GRID, Guard, gain_spread
+from irtrouter.routing.tuning import SPREADS, cross_validate_stages, fit_guard
 
 ALL = np.ones(4, dtype=bool)
 COST = np.array([0.0137, 0.2113, 0.5779, 1.0])

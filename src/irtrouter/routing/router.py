@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -41,7 +41,7 @@ from irtrouter.irt.relevance import AbilityLabeller, make_labeller, relevance_ve
 from irtrouter.routing.cost import CostModel, cost_model_from_state, make_cost_model
 from irtrouter.routing.decision import Explanation, Prediction, RoutingDecision, decision_records
 from irtrouter.routing.explanation import explain_decisions
-from irtrouter.routing.index import build_index, index_from_state
+from irtrouter.routing.index import NeighbourIndex, build_index, index_from_state
 from irtrouter.routing.neighbours import predict_near
 from irtrouter.routing.persistence import CONFIG_FILE, prefixed, resolve_embedder, write_router_dir
 from irtrouter.routing.rule import (
@@ -54,15 +54,14 @@ from irtrouter.routing.rule import (
     rule_scores,
 )
 from irtrouter.routing.scalarise import BudgetCalibration, BudgetReference, calibrate_budget
-from irtrouter.routing.selection import (
+from irtrouter.routing.selection import Guard, mix
+from irtrouter.routing.tuning import (
     CV_FOLDS,
     KNN_GRID,
     SELECTION_ALPHAS,
-    Guard,
     cross_validate_stages,
     filled_scores,
     fit_stages,
-    mix,
     neighbour_means,
     select_by_validation,
 )
@@ -100,7 +99,7 @@ class IRTRouter(Params):
         Per-LLM calibration of P on validation queries carved from train
         (:mod:`irtrouter.irt.calibration`; ``auto`` picks per LLM by cross-fitted log-loss).
         Default: with ``predictor="auto"``, ``auto`` or ``none``, whichever routes better out of
-        fold on the validation queries (:func:`~irtrouter.routing.selection.cross_validate_stages`);
+        fold on the validation queries (:func:`~irtrouter.routing.tuning.cross_validate_stages`);
         else ``none``.
     guard : bool, optional
         Switch away from the best single LLM only when the predicted gain beats a margin tuned on
@@ -378,7 +377,8 @@ class IRTRouter(Params):
         started = time.perf_counter()
         fit_rows, val_rows = validation_rows(results, self.validation_fraction, self.random_state)
         fit_part, val_part = results.take(fit_rows), results.take(val_rows)
-        index = build_index(X[fit_rows])
+        index = cast(NeighbourIndex, _SearchOnce(build_index(X[fit_rows])))
+        X_val = X[val_rows]  # one array for every candidate, so its neighbours are searched once
         C_fit, C_val = self.cost_model_.normalised(fit_part.queries), self.cost_model_.normalised(val_part.queries)
         method = self._calibration_method()
         methods = CALIBRATION_METHODS if method == "auto" else (method,)
@@ -411,7 +411,7 @@ class IRTRouter(Params):
                 groups=fit_part.tasks, progress=progress, **_weights(fit_part),
             )  # fmt: skip
             p_val, _, _, near = predict_near(
-                model, index, rel_fit, X[val_rows], self.warmup_lambda, self.warmup_k, self.relevance_k,
+                model, index, rel_fit, X_val, self.warmup_lambda, self.warmup_k, self.relevance_k,
                 extra_k=max(KNN_GRID) if self._blended() else 0,
             )  # fmt: skip
             p_fit = model.predict_proba(X[fit_rows], rel_fit)  # fills the holes of the training means
@@ -843,6 +843,21 @@ class IRTRouter(Params):
         self.embedder_ = embedder
         self.embedder_spec_ = config["embedder"].get("spec")
         self.training_ = config.get("training", {})
+
+
+class _SearchOnce:
+    """An index that answers a repeated search (the same array, the same k) from the first: every
+    candidate of ``_validate`` asks for the same neighbours of the validation queries."""
+
+    def __init__(self, index: NeighbourIndex) -> None:
+        self.index = index
+        self.embeddings = index.embeddings
+        self._last: tuple[np.ndarray, int, np.ndarray] | None = None
+
+    def search(self, X: np.ndarray, k: int) -> np.ndarray:
+        if self._last is None or self._last[0] is not X or self._last[1] != k:
+            self._last = (X, k, self.index.search(X, k))
+        return self._last[2]
 
 
 class _StageClock:

@@ -1,0 +1,302 @@
+"""Tuning the routing stages on validation queries carved from the training data.
+
+What :mod:`irtrouter.routing.selection` routes with is fitted here: the kNN blend's ``(k, w)``
+(:func:`choose_blend`), the guard's margins and spread multiples per trade-off (:func:`fit_guard`),
+and, for ``predictor="auto"``, each candidate's stages judged out of fold
+(:func:`cross_validate_stages`: calibration or none, guard or none) and the candidates compared by
+that value averaged over the trade-offs the router will serve (:func:`select_by_validation`, which
+records the table). Nothing here reads a test split: the caller carves the validation queries from
+train.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from irtrouter.irt.calibration import log_loss
+from irtrouter.routing.neighbours import neighbour_mean
+from irtrouter.routing.rule import RULES, TIE_TOLERANCE, TradeOff, choose, rule_scores
+from irtrouter.routing.selection import ALPHA_GRID, Guard, best_single, gain_spread
+
+#: Candidate margins, in units of the rule's score (alpha + beta = 1); inf: always the default.
+MARGINS: tuple[float, ...] = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, np.inf)
+
+
+#: Candidate multiples ``z`` of the predicted gain's spread a switch must also beat (0: margin only).
+SPREADS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.4)
+
+
+#: Grid points on each side whose validation evidence a margin pools.
+SMOOTHING = 2
+
+
+#: Trade-offs over which ``predictor="auto"`` compares its candidates by default.
+SELECTION_ALPHAS: tuple[float, ...] = (0.2, 0.5, 0.8)
+
+
+#: Neighbours and IRT weights tried by the kNN blend.
+KNN_GRID: tuple[int, ...] = (5, 10, 20, 50, 100, 200)
+
+
+BLEND_WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def choose_blend(
+    p_irt: np.ndarray,
+    train_scores: np.ndarray,
+    near: np.ndarray,
+    Y_val: np.ndarray,
+    C_val: np.ndarray,
+    mean_score: np.ndarray,
+    mean_cost: np.ndarray,
+    alphas: Sequence[float],
+) -> tuple[int, float]:
+    """The ``(k, w)`` of ``KNN_GRID`` x ``BLEND_WEIGHTS`` whose linear routing earns the most on the
+    validation queries over ``alphas`` (as tuned kNN chooses its k), ties broken by log-loss, then
+    by the IRT model's larger weight and the smaller k."""
+    means = neighbour_means(train_scores, near, p_irt.mean(axis=0))
+    return _blend_of(p_irt, means, Y_val, C_val, mean_score, mean_cost, alphas)
+
+
+def filled_scores(Y: np.ndarray, p_hat: np.ndarray) -> np.ndarray:
+    """Realised scores where observed, the model's (calibrated) P elsewhere."""
+    return np.where(np.isnan(Y), p_hat, Y)
+
+
+def _realised_gain(Y: np.ndarray, C: np.ndarray, t: TradeOff, chosen: np.ndarray, d: int) -> np.ndarray:
+    """Per validation query, realised ``alpha * Y - beta * C`` of ``chosen`` minus that of the
+    default; 0 where either score is unobserved (nothing is known either way)."""
+    rows = np.arange(len(chosen))
+    u_chosen = t.alpha * Y[rows, chosen] - t.beta * C[rows, chosen]
+    u_default = t.alpha * Y[:, d] - t.beta * C[:, d]
+    return np.nan_to_num(u_chosen - u_default, nan=0.0)
+
+
+def _best_index(values: np.ndarray) -> int:
+    """Index of the best value, ties to the later entry (larger margin, or larger spread multiple)."""
+    rounded = np.round(values, 12)
+    return int(np.flatnonzero(rounded == rounded.max())[-1])
+
+
+def fit_guard(
+    p_val: np.ndarray,
+    C_val: np.ndarray,
+    Y_val: np.ndarray,
+    mean_score: np.ndarray,
+    mean_cost: np.ndarray,
+    rules: Sequence[str] = RULES,
+    spreads: bool = True,
+) -> Guard:
+    """Tune the margins, then (with ``spreads``) the spread multiples, on validation predictions
+    ``p_val`` (calibrated), costs ``C_val`` and realised scores ``Y_val`` (NaN = unobserved) of
+    queries the model was not fitted on.
+
+    The margin comes first, alone (the plain guard); the spread multiple is then tuned with that
+    margin held, so it can only raise the bar a switch must clear: where the margin keeps the
+    default (``inf``) the spread changes nothing, and an uninformative predictor stays on the
+    default whatever its spread (a joint choice would give validation noise one more knob)."""
+    allowed = np.ones(len(mean_score), dtype=bool)
+    multiples_grid = SPREADS if spreads else (0.0,)
+    margins: dict[str, np.ndarray] = {}
+    multiples: dict[str, np.ndarray] = {}
+    gains: dict[str, list[float]] = {}
+    n = max(len(Y_val), 1)
+    for rule in rules:
+        # values[i, j, l]: realised gain per query of the switches that margin j and multiple l let through.
+        values = np.zeros((len(ALPHA_GRID), len(MARGINS), len(multiples_grid)))
+        for i, a in enumerate(ALPHA_GRID):
+            t = TradeOff.of(a)
+            d = best_single(mean_score, mean_cost, t, allowed)
+            chosen = choose(p_val, C_val, t, None, None, rule)
+            scores = rule_scores(p_val, C_val, t, rule)
+            predicted = scores[np.arange(len(chosen)), chosen] - scores[:, d]
+            spread = gain_spread(p_val, chosen, d, t)
+            realised = _realised_gain(Y_val, C_val, t, chosen, d)
+            for j, m in enumerate(MARGINS):
+                for k, z in enumerate(multiples_grid):
+                    values[i, j, k] = float(realised[predicted > m + z * spread + TIE_TOLERANCE].sum()) / n
+        # Neighbouring trade-offs pool their evidence (+-0.1 in alpha), so one noisy grid point does
+        # not set its margin alone; ties go to the larger margin (fewer switches), so inf wins
+        # unless switching earned something.
+        pooled = [values[max(i - SMOOTHING, 0) : i + SMOOTHING + 1].sum(axis=0) for i in range(len(ALPHA_GRID))]
+        best_m = [_best_index(row[:, 0]) for row in pooled]
+        best_z = [_best_index(row[j]) for row, j in zip(pooled, best_m, strict=True)]
+        margins[rule] = np.asarray([MARGINS[j] for j in best_m], dtype=np.float64)
+        multiples[rule] = np.asarray(
+            [multiples_grid[k] if np.isfinite(MARGINS[j]) else 0.0 for j, k in zip(best_m, best_z, strict=True)]
+        )
+        gains[rule] = [round(float(values[i, j, k]), 6) for i, (j, k) in enumerate(zip(best_m, best_z, strict=True))]
+    validation = {"n_queries": len(Y_val), "alphas": list(ALPHA_GRID), "gain_over_default": gains}
+    return Guard(np.asarray(mean_score, np.float64), np.asarray(mean_cost, np.float64), margins, validation, multiples)
+
+
+def validation_value(
+    p_val: np.ndarray,
+    C_val: np.ndarray,
+    Y_val: np.ndarray,
+    mean_score: np.ndarray,
+    mean_cost: np.ndarray,
+    alphas: Sequence[float],
+    guard: Guard | None = None,
+) -> float:
+    """Mean over ``alphas`` of the validation value per query of the linear routing (guarded when
+    ``guard`` is given): the best single LLM's mean ``alpha * score - beta * C`` plus the realised
+    gain of the routing over it (what :func:`select_by_validation` compares)."""
+    allowed = np.ones(len(mean_score), dtype=bool)
+    total = 0.0
+    for a in alphas:
+        t = TradeOff.of(a)
+        d = best_single(mean_score, mean_cost, t, allowed)
+        routed = choose(p_val, C_val, t, None, None, "linear")
+        if guard is not None:
+            routed = guard.apply(p_val, C_val, routed, t, "linear", allowed)[0]
+        base = t.alpha * filled_scores(Y_val, p_val)[:, d].mean() - t.beta * C_val[:, d].mean()
+        total += float(_realised_gain(Y_val, C_val, t, routed, d).mean()) + float(base)
+    return total / len(alphas)
+
+
+def select_by_validation(values: dict[str, float]) -> tuple[str, list[dict[str, Any]]]:
+    """The candidate of highest validation value (ties: the one listed first) and the table."""
+    best = max(values, key=lambda name: (round(values[name], 12), -list(values).index(name)))
+    table = [{"candidate": name, "validation_value": round(v, 6), "chosen": name == best} for name, v in values.items()]
+    return best, table
+
+
+#: Folds of the validation queries over which the cheap stages (blend, calibration, guard) are
+#: cross-fitted to judge each configuration (no model is refitted per fold); 3 rather than 5 for
+#: the fit time (5 measured 4.1x MIRT's, docs/BENCHMARKS.md issue 12).
+CV_FOLDS = 3
+
+
+def neighbour_means(train_scores: np.ndarray, near: np.ndarray, prior: np.ndarray) -> dict[int, np.ndarray]:
+    """The kNN predictions of every k of ``KNN_GRID`` (computed once, sliced per fold)."""
+    return {k: neighbour_mean(train_scores, near, k, prior) for k in KNN_GRID if k <= near.shape[1]}
+
+
+def _mixed(p_irt: np.ndarray, means: dict[int, np.ndarray], blend: tuple[int, float] | None) -> np.ndarray:
+    if blend is None or blend[1] >= 1.0:
+        return p_irt
+    k, w = blend
+    return w * p_irt + (1.0 - w) * means[k]
+
+
+def _blend_of(
+    p_irt: np.ndarray, means: dict[int, np.ndarray], Y: np.ndarray, C: np.ndarray, mean_score: np.ndarray,
+    mean_cost: np.ndarray, alphas: Sequence[float],
+) -> tuple[int, float]:  # fmt: skip
+    """:func:`choose_blend` on precomputed neighbour means."""
+    best: tuple[float, float, float, int] | None = None
+    for k, knn in means.items():
+        for w in BLEND_WEIGHTS:
+            p = p_irt if w >= 1.0 else w * p_irt + (1.0 - w) * knn
+            value = round(validation_value(p, C, Y, mean_score, mean_cost, alphas), 9)
+            key = (-value, round(log_loss(p, Y), 9), -w, k)
+            if best is None or key < best:
+                best = key
+    assert best is not None
+    return best[3], -best[2]
+
+
+@dataclass(frozen=True)
+class Stages:
+    """What is fitted on validation queries on top of a model: the blend, the calibration, the guard."""
+
+    blend: tuple[int, float] | None
+    calibrator: Any  # irtrouter.irt.calibration.Calibrator | None
+    guard: Guard | None
+    mean_score: np.ndarray
+    mean_cost: np.ndarray
+
+    def predict(self, p_irt: np.ndarray, means: dict[int, np.ndarray]) -> np.ndarray:
+        p = _mixed(p_irt, means, self.blend)
+        return p if self.calibrator is None else self.calibrator.transform(p)
+
+
+def fit_stages(
+    p_irt: np.ndarray,
+    means: dict[int, np.ndarray] | None,
+    p_fit: np.ndarray,
+    Y_fit: np.ndarray,
+    C_fit: np.ndarray,
+    Y: np.ndarray,
+    C: np.ndarray,
+    alphas: Sequence[float],
+    calibrate: Any = None,
+    guard: bool = True,
+    rules: Sequence[str] = RULES,
+    blend: tuple[int, float] | None = None,
+) -> Stages:
+    """Fit the stages on validation predictions ``p_irt`` (and the kNN ``means``; None: no blend)
+    with realised ``Y`` and costs ``C``; ``p_fit`` / ``Y_fit`` / ``C_fit``: the model's fitting
+    queries, whose filled means make the default LLM. ``calibrate(p, Y)`` returns a calibrator;
+    ``blend``: a blend already chosen on these queries (else chosen here when ``means`` is given)."""
+    mean_cost = C_fit.mean(axis=0)
+    if means is not None and blend is None:
+        blend = _blend_of(p_irt, means, Y, C, filled_scores(Y_fit, p_fit).mean(axis=0), mean_cost, alphas)
+    p = _mixed(p_irt, means or {}, blend)
+    calibrator = None if calibrate is None else calibrate(p, Y)
+    if calibrator is not None:
+        p, p_fit = calibrator.transform(p), calibrator.transform(p_fit)
+    mean_score = filled_scores(Y_fit, p_fit).mean(axis=0)
+    fitted = fit_guard(p, C, Y, mean_score, mean_cost, rules) if guard else None
+    return Stages(blend, calibrator, fitted, mean_score, mean_cost)
+
+
+def cross_validate_stages(
+    p_irt: np.ndarray,
+    means: dict[int, np.ndarray] | None,
+    p_fit: np.ndarray,
+    Y_fit: np.ndarray,
+    C_fit: np.ndarray,
+    Y: np.ndarray,
+    C: np.ndarray,
+    alphas: Sequence[float],
+    calibrators: dict[str, Any],
+    random_state: int = 0,
+    folds: int = CV_FOLDS,
+    groups: Sequence[str] | None = None,
+) -> dict[tuple[str, bool], float]:
+    """Out-of-fold validation value of every (calibration name, guard on/off): the validation
+    queries are split in ``folds``; each fold is routed by the stages fitted on the others, so a
+    stage is judged on queries it was not tuned on (the in-sample value of a tuned guard or map is
+    optimistic by construction). ``calibrators``: name -> ``calibrate`` of :func:`fit_stages`.
+    ``groups`` (a task per query): whole groups make the folds (as many as there are groups, at most
+    ``folds``), so each stage is judged on a task it was not tuned on, as on a new task."""
+    n = len(Y)
+    rng = np.random.default_rng(random_state)
+    if groups is None:
+        fold_of = rng.permutation(n) % max(min(folds, n), 1)
+    else:
+        names = sorted(set(groups))
+        order = [names[i] for i in rng.permutation(len(names))]
+        fold_by_name = {g: i % max(min(folds, len(names)), 1) for i, g in enumerate(order)}
+        fold_of = np.asarray([fold_by_name[g] for g in groups])
+    totals: dict[tuple[str, bool], float] = {(c, g): 0.0 for c in calibrators for g in (False, True)}
+    for f in np.unique(fold_of):
+        out, inside = fold_of == f, fold_of != f
+        if not inside.any():
+            continue
+        sub = None if means is None else {k: v[inside] for k, v in means.items()}
+        held = None if means is None else {k: v[out] for k, v in means.items()}
+        blend = None
+        if sub is not None:  # the blend does not depend on the calibration: chosen once per fold
+            blend = _blend_of(
+                p_irt[inside], sub, Y[inside], C[inside], filled_scores(Y_fit, p_fit).mean(axis=0),
+                C_fit.mean(axis=0), alphas,
+            )  # fmt: skip
+        for name, calibrate in calibrators.items():
+            st = fit_stages(
+                p_irt[inside], sub, p_fit, Y_fit, C_fit, Y[inside], C[inside], alphas, calibrate, True, ("linear",),
+                blend,
+            )  # fmt: skip
+            p_out = st.predict(p_irt[out], held or {})
+            for g in (False, True):
+                value = validation_value(
+                    p_out, C[out], Y[out], st.mean_score, st.mean_cost, alphas, st.guard if g else None
+                )
+                totals[(name, g)] += value * out.sum() / n
+    return totals
