@@ -16,6 +16,7 @@ class ServeProcess:
     """``python -m irtrouter.cli serve ... --port 0``; the port is read from uvicorn's start-up line.
 
     ``preexec_fn`` runs in the child before it starts (the disk-full test sets a file size limit).
+    ``workers``: wait until that many worker processes say their start-up is complete.
     """
 
     def __init__(
@@ -25,6 +26,7 @@ class ServeProcess:
         env: dict[str, str],
         *,
         preexec_fn: Callable[[], None] | None = None,
+        workers: int = 1,
     ) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "irtrouter.cli", "serve", str(router_dir), "--config", str(config), "--port", "0"],
@@ -36,6 +38,7 @@ class ServeProcess:
         )
         self.log: list[str] = []
         self.port: int | None = None
+        self._workers, self._started = workers, 0
         self._ready = threading.Event()
         threading.Thread(target=self._read_log, daemon=True).start()
         if not self._ready.wait(120) or self.port is None:
@@ -50,6 +53,8 @@ class ServeProcess:
             found = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", line)
             if found:
                 self.port = int(found.group(1))
+            self._started += "Application startup complete" in line
+            if self.port is not None and self._started >= self._workers:
                 self._ready.set()
         self._ready.set()  # the process ended
 

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING
-
 import click
 
 from irtrouter.errors import ConfigError
-
-if TYPE_CHECKING:
-    from irtrouter.routing.router import IRTRouter
 
 
 @click.command()
@@ -78,7 +72,8 @@ def serve(
     "max_cost" fields; the service routes each request, forwards it to the chosen LLM's provider
     (falling back to the next-best LLM on provider failures) and records the decision in the
     decision store (SQLite, or PostgreSQL shared by replicas) before answering. Also: POST
-    /v1/route, POST /v1/feedback, GET /v1/models, GET /healthz, GET /metrics. See
+    /v1/route, POST /v1/feedback, GET /v1/models, GET /healthz, GET /metrics. With server.workers
+    N in the config, N worker processes share the port and the store (docs/serve.md). See
     examples/serve.yaml and docs/scale.md.
 
     \b
@@ -121,6 +116,8 @@ def serve(
     # the app's start-up.
     open_store(store_url, config.storage.synchronous).check()
     if on_ray:
+        if config.server.workers > 1:
+            raise ConfigError("server.workers is for uvicorn; with --ray set ray.replicas instead")
         try:
             from irtrouter.serve.ray import run_service
         except ImportError as exc:
@@ -128,52 +125,19 @@ def serve(
         run_service(router_dir, config, address=address, host=host, port=port, replicas=replicas, db_url=db_url)
         return
 
+    if config.server.workers > 1 and store_url.endswith(":memory:"):
+        raise ConfigError("server.workers > 1 needs a database file or PostgreSQL, not one memory database each")
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401  (checked here: one line, not a traceback)
 
-        from irtrouter.serve.app import ServeSettings, create_app
-        from irtrouter.serve.connections import uvicorn_options
+        from irtrouter.serve.workers import WorkerSpec, run
     except ImportError as exc:
         raise ConfigError(
             f"irtrouter serve needs FastAPI and uvicorn ({exc}): pip install 'irtrouter[serve]'"
         ) from None
 
-    _limit_blas_threads(router, config.server.blas_threads)
-
-    def loader(directory: str) -> IRTRouter:  # a promoted router gets what the first one got
-        loaded = load_router(directory)
-        _limit_blas_threads(loaded, config.server.blas_threads)
-        return loaded
-
-    app = create_app(
-        ServeSettings(config=config, router=router, db_url=db_url, router_dir=router_dir, loader=loader, watch=watch)
-    )
-    logging.getLogger("irtrouter.serve.app").setLevel(logging.INFO)  # its one start-up summary line
-    uvicorn.run(
-        app,
-        host=host or config.server.host,
-        port=config.server.port if port is None else port,
-        access_log=access_log,
-        log_level="info",
-        # Slow clients must not hold connections open forever: keep-alive, header and body deadlines.
-        **uvicorn_options(config.limits),
-    )
-
-
-def _limit_blas_threads(router: IRTRouter, threads: int) -> None:
-    """Few BLAS threads for the one-query matrix products of routing.
-
-    Measured on 2 shared cores: USE embeds a query in ~7 ms with 1 BLAS thread and ~75 ms with
-    2, because OpenBLAS threads spin waiting for each other on small products when the cores are
-    busy; a server is busy by definition. Batching, not BLAS threads, is what uses both cores.
-    """
-    from threadpoolctl import threadpool_limits
-
-    from irtrouter.embed.registry import make_embedder
-
-    threadpool_limits(limits=threads, user_api="blas")
-    if router.embedder_spec_:  # rebuilt (lazily, nothing loaded yet) with the thread count it uses per call
-        router.embedder_ = make_embedder(router.embedder_spec_, threads=threads)
+    spec = WorkerSpec(router_dir=router_dir, config_path=config_path, db_url=db_url, watch=watch)
+    run(spec, config, router, host or config.server.host, config.server.port if port is None else port, access_log)
 
 
 command = serve

@@ -39,7 +39,6 @@ import json
 import logging
 import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -52,7 +51,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-import irtrouter.serve.proxy as proxy
 from irtrouter import __version__
 from irtrouter.data.jsontext import json_error_reason
 from irtrouter.errors import ConfigError, IRTRouterError, StorageError
@@ -398,15 +396,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
     responses.register(app, service)
 
     @app.post("/v1/route", summary="Routing decision only (no provider call)")
-    async def route(request: Request) -> JSONResponse:
-        client = service.authorize(request)
-        body = await service.read_json(request)
-        req, _, routed = await chat.decide(service, request, client, body, needs_model=False, spends=False)
-        service.sessions.remember(routed, routed.decision.llm_id)
-        request_id = f"irt-{uuid.uuid4().hex}"
-        routing = routed.routing_object(request_id, req)
-        await service.store.add_decision(service.record(request_id, "route", req, routed, routing, "routed"))
-        return JSONResponse({"object": "irtrouter.route", **routing}, headers=proxy.headers(routed, request_id, None))
+    async def route(request: Request) -> Response:
+        return await chat.route_only(service, request)
 
     @app.post("/v1/feedback", summary="Record a score for a past request")
     async def feedback(request: Request) -> JSONResponse:
@@ -434,6 +425,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         body = {
             "status": "ok" if db_ok else "degraded",
             "version": __version__,
+            "worker_pid": os.getpid(),  # which process answered, with server.workers > 1
             "router": service.versions.describe(),
             "routable_llms": list(service.routable),
             "unroutable_llms": list(service.unroutable),

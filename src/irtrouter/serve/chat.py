@@ -18,18 +18,19 @@ from dataclasses import replace
 from typing import Any, Protocol, cast
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 import irtrouter.serve.proxy as proxy
 from irtrouter import __version__
 from irtrouter.serve.budgets import Budgets
 from irtrouter.serve.capabilities import CapabilityFilter
 from irtrouter.serve.config import ServeConfig
+from irtrouter.serve.encoding import FastJSONResponse
 from irtrouter.serve.overrides import RouteRequest
 from irtrouter.serve.routing import Routed, RoutingService
 from irtrouter.serve.sessions import Sessions
 from irtrouter.serve.upstream import ProviderStream, Upstreams
-from irtrouter.store import redact_url
+from irtrouter.store import DecisionRecord, redact_url
 
 
 class ChatService(proxy.ProxyService, Protocol):
@@ -47,6 +48,16 @@ class ChatService(proxy.ProxyService, Protocol):
     def parse(self, body: Any, needs_model: bool) -> tuple[RouteRequest, dict[str, Any]]: ...
 
     def actual_cost(self, llm_id: str, usage: Any) -> tuple[int | None, int | None, float | None]: ...
+
+    def record(
+        self,
+        request_id: str,
+        endpoint: str,
+        request: RouteRequest,
+        routed: Routed,
+        routing: dict[str, Any],
+        status: str,
+    ) -> DecisionRecord: ...
 
 
 def startup_summary(
@@ -82,7 +93,20 @@ async def decide(
     key = service.sessions.key(request.headers, forward)
     routed = await service.routing.route(req)
     routed = service.sessions.decide(key, routed, forward)
-    return req, forward, replace(routed, client_key_id=client)
+    # No copy of the frozen record when nothing changes (no client keys: client None, as is routed's).
+    return req, forward, routed if routed.client_key_id == client else replace(routed, client_key_id=client)
+
+
+async def route_only(service: ChatService, request: Request) -> Response:
+    """``/v1/route``: the decision for the request's client, recorded, without a provider call."""
+    client = service.authorize(request)
+    body = await service.read_json(request)
+    req, _, routed = await decide(service, request, client, body, needs_model=False, spends=False)
+    service.sessions.remember(routed, routed.decision.llm_id)
+    request_id = f"irt-{uuid.uuid4().hex}"
+    routing = routed.routing_object(request_id, req)
+    await service.store.add_decision(service.record(request_id, "route", req, routed, routing, "routed"))
+    return FastJSONResponse({"object": "irtrouter.route", **routing}, headers=proxy.headers(routed, request_id, None))
 
 
 class _Budgeted:
@@ -149,4 +173,4 @@ async def complete(
     payload["model"] = answered
     payload["irtrouter"] = routing
     unsaved: Mapping[str, str] = {} if saved else proxy.UNSAVED_HEADERS
-    return JSONResponse(payload, headers={**proxy.headers(routed, request_id, answered), **unsaved})
+    return FastJSONResponse(payload, headers={**proxy.headers(routed, request_id, answered), **unsaved})

@@ -229,6 +229,8 @@ class ServerConfig(_Strict):
     routing_threads: int = Field(default=1, ge=1, le=32)
     blas_threads: int = Field(default=1, ge=1, le=64)
     max_batch: int = Field(default=32, ge=1, le=1024)
+    # uvicorn worker processes on the one port, each with its own router (irtrouter.serve.workers).
+    workers: int = Field(default=1, ge=1, le=64)
     # Seconds between two reads of the --watch pointer file.
     watch_interval: float = Field(default=1.0, gt=0, le=3600)
 
@@ -446,7 +448,14 @@ def check_config(
     ]
     if not routable:
         problems.append("no router LLM is configured under 'llms': nothing can be routed")
+    if config.server.workers > 1 and config.storage.url.endswith(":memory:"):
+        problems.append("server.workers > 1 needs a database file or PostgreSQL: each worker would get its own memory")
     warnings = [f"unroutable (no 'llms' entry, never called): {', '.join(unroutable)}"] if unroutable else []
+    if config.server.workers > 1 and admin_var:
+        warnings.append(
+            f"server.workers is {config.server.workers}: POST /admin/router promotes the router of the one worker "
+            "that answers it; use --watch to promote every worker"
+        )
     keyed = config.auth.api_keys or config.auth.api_keys_env or config.auth.clients
     if not keyed and not _loopback(config.server.host):
         warnings.append(
