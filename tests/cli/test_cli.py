@@ -259,3 +259,16 @@ def test_route_into_a_closed_pipe_exits_quietly(router_dir):
         text=True,
     )
     assert piped.returncode == 0 and "Broken pipe" not in piped.stderr, piped.stderr
+
+
+def test_train_with_an_approximate_neighbour_index_saves_the_graph(files, tmp_path):
+    out = tmp_path / "ann"
+    args = ["train", str(files / "results.csv"), "--llms", str(files / "llms.json"), "--out", str(out)]
+    res = CliRunner().invoke(
+        cli,
+        [*args, "--embedder", "hashing:64", "--epochs", "5", "--predictor", "mirt", "--neighbour-index", "approximate"],
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "config.json").read_text())["neighbour_index"]["kind"] == "usearch-hnsw"
+    res = run("train", *args[1:], "--force", "--neighbour-index", "hnsw")
+    assert res.exit_code == 2 and "hnsw" in res.stderr

@@ -84,10 +84,17 @@ def test_a_saved_graph_searches_as_the_graph_it_was_saved_from(rows, approximate
 
 @pytest.fixture(scope="module")
 def ann_router(topic_data):
-    """A small router whose training queries are searched by HNSW, as large ones are."""
-    router = fit("auto", topic_data, guard=True, calibration="auto", knn_blend=True)
-    router.neighbours_ = ApproximateIndex(router.neighbours_.embeddings)
+    """A small router trained with ``neighbour_index="approximate"``: its training queries are
+    searched by HNSW (validation included), as large ones are by default."""
+    router = fit("auto", topic_data, guard=True, calibration="auto", knn_blend=True, neighbour_index="approximate")
+    assert isinstance(router.neighbours_, ApproximateIndex)
     return router
+
+
+def test_an_unknown_neighbour_index_is_a_config_error_before_any_fit(topic_data):
+    with pytest.raises(ConfigError, match=r"neighbour_index 'hnsw'.*auto, exact, approximate"):
+        fit("mirt", topic_data, neighbour_index="hnsw")
+    assert isinstance(fit("mirt", topic_data, neighbour_index="exact").neighbours_, NeighbourIndex)
 
 
 def test_a_router_with_an_approximate_index_saves_the_graph_and_routes_the_same_after_loading(

@@ -63,6 +63,14 @@ from irtrouter.routing.cost import COST_MODELS
 )
 @click.option("--warmup-k", default=5, show_default=True, help="Neighbours used by the warm-up.")
 @click.option(
+    "--neighbour-index",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "exact", "approximate"]),
+    help="Search of the nearest training queries: exact below 20k of them (auto), or an HNSW graph at any "
+    "size (approximate: faster routing above a few thousand, neighbours approximate).",
+)
+@click.option(
     "--cost-model",
     default="auto",
     show_default=True,
@@ -121,6 +129,7 @@ def train(
     embedder: str,
     warmup_lambda: float,
     warmup_k: int,
+    neighbour_index: str,
     cost_model: str,
     max_epochs: int,
     learning_rate: float,
@@ -198,6 +207,7 @@ def train(
         embedder=embedder,
         warmup_lambda=warmup_lambda,
         warmup_k=warmup_k,
+        neighbour_index=neighbour_index,
         cost_model=cost_model,
         random_state=seed,
         predictor_params={"max_epochs": max_epochs, "learning_rate": learning_rate},

@@ -41,7 +41,7 @@ from irtrouter.irt.relevance import AbilityLabeller, make_labeller, relevance_ve
 from irtrouter.routing.cost import CostModel, cost_model_from_state, make_cost_model
 from irtrouter.routing.decision import Explanation, Prediction, RoutingDecision, decision_records
 from irtrouter.routing.explanation import explain_decisions
-from irtrouter.routing.index import NeighbourIndex, build_index, index_from_state
+from irtrouter.routing.index import INDEX_METHODS, NeighbourIndex, build_index, index_from_state
 from irtrouter.routing.neighbours import predict_near
 from irtrouter.routing.persistence import CONFIG_FILE, prefixed, resolve_embedder, write_router_dir
 from irtrouter.routing.rule import (
@@ -91,6 +91,12 @@ class IRTRouter(Params):
         0 disables it.
     relevance_k : int
         NIRT: unseen queries take the mean relevance of this many nearest training queries.
+    neighbour_index : {"auto", "exact", "approximate"}
+        How the nearest training queries are searched (:mod:`irtrouter.routing.index`): ``auto``
+        (default) exactly below ``EXACT_BELOW`` training queries and by an HNSW graph above;
+        ``approximate``: the graph at any size, for latency (measured at 5,608 training queries:
+        one query's search ~0.7 -> ~0.1-0.25 ms, no decision changed on the LLMRouter test split;
+        docs/BENCHMARKS.md, issue 16); ``exact``: at any size.
     cost_model : {"auto", "price", "tokens", "observed", "configuration"}
         See :mod:`irtrouter.routing.cost`.
     rule : {"linear", "chebyshev"}
@@ -150,6 +156,7 @@ class IRTRouter(Params):
         warmup_lambda: float = 0.3,
         warmup_k: int = 5,
         relevance_k: int = 5,
+        neighbour_index: str = "auto",
         cost_model: str = "auto",
         rule: str = "linear",
         calibration: str | None = None,
@@ -168,6 +175,7 @@ class IRTRouter(Params):
         self.warmup_lambda = warmup_lambda
         self.warmup_k = warmup_k
         self.relevance_k = relevance_k
+        self.neighbour_index = neighbour_index
         self.cost_model = cost_model
         self.rule = rule
         self.calibration = calibration
@@ -209,6 +217,10 @@ class IRTRouter(Params):
         for name in ("warmup_k", "relevance_k"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.neighbour_index not in INDEX_METHODS:
+            raise ConfigError(
+                f"unknown neighbour_index {self.neighbour_index!r}; expected one of {', '.join(INDEX_METHODS)}"
+            )
         check_rule(self.rule, self.rules)
         self._calibration_method()
         if not 0 < self.validation_fraction < 1:
@@ -329,7 +341,7 @@ class IRTRouter(Params):
             mean_score = filled_scores(results.scores, p_train).mean(axis=0)
             mean_cost = self.cost_model_.normalised(results.queries).mean(axis=0)
             self.guard_ = replace(self.guard_, mean_score=mean_score, mean_cost=mean_cost)
-        self.neighbours_ = build_index(X_queries)  # exact below EXACT_BELOW queries, HNSW above
+        self.neighbours_ = build_index(X_queries, self.neighbour_index)  # auto: exact below EXACT_BELOW
         # For explanations: difficulty percentiles and the task of the nearest training queries.
         self.train_difficulty_sorted_ = self._training_difficulty_sorted()
         self.train_tasks_: tuple[str, ...] | None = tuple(results.tasks)
@@ -377,7 +389,7 @@ class IRTRouter(Params):
         started = time.perf_counter()
         fit_rows, val_rows = validation_rows(results, self.validation_fraction, self.random_state)
         fit_part, val_part = results.take(fit_rows), results.take(val_rows)
-        index = cast(NeighbourIndex, _SearchOnce(build_index(X[fit_rows])))
+        index = cast(NeighbourIndex, _SearchOnce(build_index(X[fit_rows], self.neighbour_index)))
         X_val = X[val_rows]  # one array for every candidate, so its neighbours are searched once
         C_fit, C_val = self.cost_model_.normalised(fit_part.queries), self.cost_model_.normalised(val_part.queries)
         method = self._calibration_method()
