@@ -155,10 +155,6 @@ def identity_from_answers(
     n_samples, steps, learning_rate, random_state :
         Monte Carlo samples of I per step, Adam steps and learning rate, seed [UNVERIFIED].
     """
-    import torch
-
-    from irtrouter.irt.torch_ops import TORCH_OPS, single_thread
-
     predictor = _identity_predictor(router)
     X = np.atleast_2d(np.asarray(X_quiz, dtype=np.float32))
     y = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -167,46 +163,17 @@ def identity_from_answers(
     if len(y) == 0 or not np.isfinite(y).all() or ((y < 0) | (y > 1)).any():
         raise DataError("quiz scores must be a non-empty list of numbers in [0, 1]")
     p = _prior(router, prior)
-    with single_thread():
-        torch.manual_seed(random_state)
-        params = {k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in predictor.params_.items()}
-        X_t = torch.from_numpy(X)
-        labels = torch.from_numpy((y > predictor.threshold_).astype(np.float32))[:, None]
-        m0 = torch.from_numpy(p.mean.astype(np.float32))
-        P0 = torch.from_numpy(p.precision.astype(np.float32))
-        logdet0 = float(np.linalg.slogdet(p.covariance)[1])
-        mu = torch.nn.Parameter(m0.clone())
-        rho = torch.nn.Parameter(torch.full_like(m0, -2.0))  # sigma = softplus(-2) = 0.13 to start
-        optimiser = torch.optim.Adam([mu, rho], lr=learning_rate)
+    from irtrouter.routing.policy.coldstart import fit_identity  # torch: only to fit
 
-        def negative_elbo() -> torch.Tensor:
-            sigma = torch.nn.functional.softplus(rho)
-            sample = mu + sigma * torch.randn(n_samples, len(mu))
-            logits = predictor.logits(TORCH_OPS, X_t, sample, params)  # (n_answers, n_samples)
-            nll = (
-                torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.expand_as(logits), reduction="sum")
-                / n_samples
-            )
-            diff = mu - m0
-            kl = 0.5 * (
-                (torch.diagonal(P0) * sigma**2).sum()
-                + diff @ P0 @ diff
-                - len(mu)
-                + logdet0
-                - 2 * torch.log(sigma).sum()
-            )
-            return nll + kl
-
-        for _ in range(steps):
-            optimiser.zero_grad()
-            loss = negative_elbo()
-            loss.backward()
-            optimiser.step()
-        with torch.no_grad():
-            final = float(np.mean([float(negative_elbo()) for _ in range(8)]))
-    return IdentityEstimate(
-        mean=mu.detach().numpy().astype(np.float32),
-        std=torch.nn.functional.softplus(rho).detach().numpy().astype(np.float32),
-        elbo=-final,
-        n_answers=len(y),
+    mean, std, elbo = fit_identity(
+        predictor,
+        X,
+        (y > predictor.threshold_).astype(np.float32),
+        p.mean,
+        p.precision,
+        n_samples=n_samples,
+        steps=steps,
+        learning_rate=learning_rate,
+        random_state=random_state,
     )
+    return IdentityEstimate(mean=mean, std=std, elbo=elbo, n_answers=len(y))

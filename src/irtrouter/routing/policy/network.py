@@ -10,12 +10,15 @@ success ``p_k = sigmoid(f(e_x, I_k))`` (uncalibrated, as in the paper). Then
     query     q   = relu(W_q e_x + b_q)
     weight    u   = relu(w_w w + b_w)                     (a linear map of omega = [1, w])
     h             = W_h2 relu(W_hs s + W_hq q + W_hu u + b_h1) + b_h2          in R^d
-    pi(k | x, K, w) = softmax over k in K of I_k . h
+    pi(k | x, K, w) = softmax over k in K of I_k . h  (+ a(w) . [p_k, c_k] with ``own_score``)
     V(x, K)       = W_v2 relu(W_vs s + W_vq q + b_v1) + b_v2                   in R^2, never sees w
 
 so permuting the candidates permutes the probabilities, any number of candidates is allowed, and
 an LLM added after training (identity from a quiz, :mod:`irtrouter.onboard.identity_quiz`) is
-scored through its identity alone. The formulas are written over
+scored through its identity alone. With the ``own_score`` setting the logit also reads the
+candidate's own p-hat and cost, ``a(w) = W_own u + b_own`` (zero at initialisation), so a candidate
+whose identity the policy cannot read (a quizzed newcomer: small norm, logit near 0) is still
+scored by its predicted success and cost [ours; issue 12 item 7]. The formulas are written over
 :class:`~irtrouter.irt.ops.ArrayOps`: numpy in :mod:`irtrouter.routing.policy.router`, torch in
 :mod:`irtrouter.routing.policy.training` (``V`` serves training only). SAB/PMA follow the Set
 Transformer (Lee et al., 2019): ``MAB(X, Y) = LN(H + rFF(H))``, ``H = LN(X + Multihead(X, Y, Y))``,
@@ -36,9 +39,10 @@ _LN_EPS = 1e-5
 
 
 def init_policy_params(
-    d_query: int, d_identity: int, hidden_units: int, rng: np.random.Generator
+    d_query: int, d_identity: int, hidden_units: int, rng: np.random.Generator, own_score: bool = False
 ) -> dict[str, np.ndarray]:
-    """Initial weights (float32): fan-in scaled normals, zero biases, unit layer-norm gains."""
+    """Initial weights (float32): fan-in scaled normals, zero biases, unit layer-norm gains; with
+    ``own_score``, the own-score head ``own.W`` / ``own.b`` at zero (no draw from ``rng``)."""
     h = hidden_units
 
     def normal(fan_in: float, *shape: int) -> np.ndarray:
@@ -76,6 +80,8 @@ def init_policy_params(
             params[f"{block}.{name}"] = zeros(h)
         params[f"{block}.ln1_g"] = np.ones(h, np.float32)
         params[f"{block}.ln2_g"] = np.ones(h, np.float32)
+    if own_score:
+        params["own.W"], params["own.b"] = zeros(2, h), zeros(2)
     return params
 
 
@@ -126,12 +132,26 @@ def encode(
     return s, ops.relu(X @ params["W_q"].T + params["b_q"])
 
 
-def candidate_logits(ops: ArrayOps, params: Params, s: Any, q: Any, identities: Any, preference: Any) -> Any:
-    """Logits ``I_k . h`` (b, k) from the encodings; ``preference`` is w, shape (b,)."""
+def candidate_logits(
+    ops: ArrayOps,
+    params: Params,
+    s: Any,
+    q: Any,
+    identities: Any,
+    preference: Any,
+    costs: Any = None,
+    p_hat: Any = None,
+) -> Any:
+    """Logits ``I_k . h`` (b, k) from the encodings; ``preference`` is w, shape (b,). A policy with
+    the own-score head (``own.W``) adds ``a(w) . [p_k, c_k]`` and needs ``costs`` and ``p_hat``."""
     u = ops.relu(preference[:, None] * params["w_w"] + params["b_w"])
     hidden = ops.relu(s @ params["W_hs"].T + q @ params["W_hq"].T + u @ params["W_hu"].T + params["b_h1"])
     h = hidden @ params["W_h2"].T + params["b_h2"]
-    return (identities * h[:, None, :]).sum(-1)
+    logits = (identities * h[:, None, :]).sum(-1)
+    if "own.W" in params:
+        a = u @ params["own.W"].T + params["own.b"]  # (b, 2)
+        logits = logits + a[:, 0:1] * p_hat + a[:, 1:2] * costs
+    return logits
 
 
 def state_value(ops: ArrayOps, params: Params, s: Any, q: Any) -> Any:
@@ -165,7 +185,7 @@ def policy_logits(
     True
     """
     s, q = encode(ops, params, X, identities, costs, p_hat, n_heads)
-    return candidate_logits(ops, params, s, q, identities, preference)
+    return candidate_logits(ops, params, s, q, identities, preference, costs, p_hat)
 
 
 def set_costs(costs: np.ndarray) -> np.ndarray:

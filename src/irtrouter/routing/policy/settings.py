@@ -56,6 +56,15 @@ class PolicySettings:
         without one fold of the queries (0 or 1: the in-sample p-hat of the final model) [ours;
         :mod:`irtrouter.routing.policy_training` says why]. Costs ``crossfit_folds`` more stage-1
         fits on ``(k - 1) / k`` of the data.
+    cold_start_rate, cold_start_quiz : float, int
+        Share of the pre-training and PPO samples in which one candidate is shown as a quizzed
+        newcomer would be: its identity re-fitted from ``cold_start_quiz`` of its own answers and
+        the p-hat of that identity, with its real rewards, so the policy learns to read the shrunken
+        identities a quiz gives (:mod:`irtrouter.routing.policy.coldstart`) [ours; issue 12 item 7].
+        0 turns it off. Costs one quiz fit per trained LLM (about 1.5 s each on zeroeval).
+    own_score : bool
+        Add each candidate's own p-hat and cost to its logit, with weights that depend on w
+        (:mod:`irtrouter.routing.policy.network`) [ours; issue 12 item 7].
     """
 
     hidden_units: int = 64
@@ -79,6 +88,9 @@ class PolicySettings:
     eval_every: int = 25
     eval_queries: int = 512
     crossfit_folds: int = 2
+    cold_start_rate: float = 0.0
+    cold_start_quiz: int = 30
+    own_score: bool = False
 
     @classmethod
     def from_params(cls, params: dict[str, Any] | None) -> PolicySettings:
@@ -98,6 +110,7 @@ class PolicySettings:
             "min_candidates",
             "eval_every",
             "eval_queries",
+            "cold_start_quiz",
         ):
             value = getattr(settings, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -112,6 +125,8 @@ class PolicySettings:
             )
         if not (math.isfinite(settings.max_preference) and settings.max_preference > 0):
             raise ConfigError(f"max_preference must be > 0, got {settings.max_preference!r}")
+        if not 0 <= settings.cold_start_rate <= 1:
+            raise ConfigError(f"cold_start_rate must lie in [0, 1], got {settings.cold_start_rate!r}")
         if settings.mixup_alpha < 0 or settings.clip <= 0:
             raise ConfigError("mixup_alpha must be >= 0 and clip > 0")
         return settings

@@ -1,7 +1,7 @@
 """Training of the LLM Bandit policy (torch; imported only by :meth:`PolicyRouter.fit`).
 
-(Over 450 lines: the two training stages share one pool, one validation and one seeded generator;
-the module docstring below is their specification.)
+(Over 450 lines: the two training stages share one pool, one validation and one seeded generator,
+and the cold-start samples reach both; the module docstring below is their specification.)
 
 Stage 1 (the identity predictor) is already trained and frozen when this runs. On the training
 queries observed for every LLM:
@@ -40,6 +40,12 @@ Out-of-fold p-hat [ours]
     (:func:`out_of_fold_p_hat`); routing uses the model trained on every query, as usual.
     Checkpoints are also chosen on held-out queries (``eval_every``).
 
+Cold-start samples [ours; issue 12 item 7]
+    With ``cold_start_rate > 0``, that share of the samples of both stages shows one candidate as a
+    quizzed newcomer: its identity re-fitted from a quiz of its own answers and that identity's
+    p-hat (:mod:`irtrouter.routing.policy.coldstart`), its costs and rewards unchanged. Checkpoints
+    are still chosen on the trained identities.
+
 Everything is seeded by ``random_state`` (numpy and torch generators).
 """
 
@@ -49,7 +55,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -57,6 +63,7 @@ import torch.nn.functional as F
 
 from irtrouter.data.results import ResultsMatrix
 from irtrouter.errors import DataError, UnknownLLMError
+from irtrouter.irt.identity import IdentityIRTPredictor
 from irtrouter.irt.torch_ops import TORCH_OPS, single_thread
 from irtrouter.irt.training import split_validation
 from irtrouter.routing.neighbours import NeighbourIndex
@@ -148,9 +155,19 @@ def _train(
     pool = _build_pool(router, results, p_hat)
     sets = _candidate_sets(candidate_sets, router.predictor_.llm_ids_)
     identities = torch.from_numpy(np.asarray(router.predictor_.abilities_, dtype=np.float32))
-    init = init_policy_params(pool.X.shape[1], identities.shape[1], settings.hidden_units, rng)
+    init = init_policy_params(pool.X.shape[1], identities.shape[1], settings.hidden_units, rng, settings.own_score)
     params = {k: torch.nn.Parameter(torch.from_numpy(v)) for k, v in init.items()}
     trainer = _Trainer(pool, identities, params, settings, sets, rng)
+    if settings.cold_start_rate > 0:
+        from irtrouter.routing.policy.coldstart import identity_p_hat, quizzed_identities
+
+        identity_model = cast(IdentityIRTPredictor, router.predictor_)
+        X_all = np.asarray(router.neighbours_.embeddings, dtype=np.float32)
+        cold = quizzed_identities(identity_model, X_all, results.scores, settings.cold_start_quiz, random_state)
+        trainer.cold_ids = torch.from_numpy(cold)
+        trainer.cold_p_hat = identity_p_hat(identity_model, pool.X, cold)
+        norms = np.linalg.norm(cold, axis=1), np.linalg.norm(identities.numpy(), axis=1)
+        log.info("cold-start identities: median norm %.2f (trained: %.2f)", *(float(np.median(v)) for v in norms))
     checker = _Validation(trainer)
 
     from tqdm.auto import tqdm
@@ -305,6 +322,17 @@ class _Trainer:
         self.n_llms = identities.shape[0]
         self.X = torch.from_numpy(pool.X)
         self.p_hat = torch.from_numpy(pool.p_hat)
+        self.cold_ids: torch.Tensor | None = None  # quizzed identities (n_llms, d), see coldstart
+        self.cold_p_hat: np.ndarray | None = None  # their p-hat over the pool (n, n_llms)
+
+    def _cold_mask(self, n: int, k: int) -> np.ndarray | None:
+        """(n, k) bool: which candidate (one per sample, in a ``cold_start_rate`` share) is shown cold."""
+        if self.cold_ids is None:
+            return None
+        mask = np.zeros((n, k), dtype=bool)
+        rows = np.flatnonzero(self.rng.random(n) < self.settings.cold_start_rate)
+        mask[rows, self.rng.integers(k, size=len(rows))] = True
+        return mask
 
     # -- sampling --------------------------------------------------------------------------------
     def _subsets(self, n: int, size: int | None) -> np.ndarray:
@@ -319,20 +347,22 @@ class _Trainer:
         return np.argsort(self.rng.random((n, self.n_llms)), axis=1)[:, :size]
 
     def _forward(
-        self, X: torch.Tensor, subsets: np.ndarray, costs: np.ndarray, p_hat: torch.Tensor, w: np.ndarray
+        self,
+        X: torch.Tensor,
+        subsets: np.ndarray,
+        costs: np.ndarray,
+        p_hat: torch.Tensor,
+        w: np.ndarray,
+        cold: np.ndarray | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits (n, k) and values (n, 2) of the candidate sets ``subsets``."""
+        """Logits (n, k) and values (n, 2) of the candidate sets ``subsets`` (``cold``: which
+        candidates carry their quizzed identity; ``p_hat`` must already be theirs)."""
         ids = self.identities[torch.from_numpy(subsets)]
-        s, q = encode(
-            TORCH_OPS,
-            self.params,
-            X,
-            ids,
-            torch.from_numpy(set_costs(costs).astype(np.float32)),
-            p_hat,
-            self.settings.n_heads,
-        )
-        logits = candidate_logits(TORCH_OPS, self.params, s, q, ids, torch.from_numpy(w.astype(np.float32)))
+        if cold is not None and self.cold_ids is not None:
+            ids = torch.where(torch.from_numpy(cold)[..., None], self.cold_ids[torch.from_numpy(subsets)], ids)
+        c = torch.from_numpy(set_costs(costs).astype(np.float32))
+        s, q = encode(TORCH_OPS, self.params, X, ids, c, p_hat, self.settings.n_heads)
+        logits = candidate_logits(TORCH_OPS, self.params, s, q, ids, torch.from_numpy(w.astype(np.float32)), c, p_hat)
         return logits, state_value(TORCH_OPS, self.params, s, q)
 
     def _step(self, optimiser: torch.optim.Optimizer, loss: torch.Tensor) -> None:
@@ -352,7 +382,11 @@ class _Trainer:
         calibrated = take(self.pool.p_calibrated[rows], pairs, axis=1).astype(np.float64)
         target = (set_costs(calibrated) - w[:, None] * set_costs(costs)).argmax(axis=1)
         p_hat = self.p_hat[torch.from_numpy(rows)].gather(1, torch.from_numpy(pairs))
-        logits, _ = self._forward(self.X[torch.from_numpy(rows)], pairs, costs, p_hat, w)
+        cold = self._cold_mask(n, pairs.shape[1])
+        if cold is not None and self.cold_p_hat is not None:
+            p_cold = torch.from_numpy(take(self.cold_p_hat[rows], pairs, axis=1))
+            p_hat = torch.where(torch.from_numpy(cold), p_cold, p_hat)
+        logits, _ = self._forward(self.X[torch.from_numpy(rows)], pairs, costs, p_hat, w, cold)
         target_t = torch.from_numpy(target)
         loss = F.cross_entropy(logits, target_t)
         self._step(optimiser, loss)
@@ -378,10 +412,13 @@ class _Trainer:
 
         X = lam[:, None] * pool.X[rows] + (1 - lam[:, None]) * pool.X[other]
         costs, p_hat = blend(pool.costs), blend(pool.p_hat)
+        cold = self._cold_mask(n, subsets.shape[1])
+        if cold is not None and self.cold_p_hat is not None:
+            p_hat = np.where(cold, blend(self.cold_p_hat), p_hat)
         X_t, p_t = torch.from_numpy(X.astype(np.float32)), torch.from_numpy(p_hat.astype(np.float32))
 
         with torch.no_grad():
-            logits, values = self._forward(X_t, subsets, costs, p_t, w)
+            logits, values = self._forward(X_t, subsets, costs, p_t, w, cold)
             dist = torch.distributions.Categorical(logits=logits)
             actions = dist.sample()
             old_logp = dist.log_prob(actions)
@@ -401,7 +438,7 @@ class _Trainer:
             scalar = (scalar - scalar.mean()) / (scalar.std() + 1e-8)
 
         for _ in range(st.ppo_epochs):
-            logits, values = self._forward(X_t, subsets, costs, p_t, w)
+            logits, values = self._forward(X_t, subsets, costs, p_t, w, cold)
             dist = torch.distributions.Categorical(logits=logits)
             ratio = torch.exp(dist.log_prob(actions) - old_logp)
             surrogate = torch.minimum(ratio * scalar, ratio.clamp(1 - st.clip, 1 + st.clip) * scalar)
