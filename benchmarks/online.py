@@ -43,7 +43,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +51,7 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_load import Process
+from serve_load import Process, chat_provider, run_provider
 
 from irtrouter.data import default_data_root, estimate_tokens, load_benchmark
 from irtrouter.evaluate.metrics import ASSUMED_OUTPUT_TOKENS, realised_costs
@@ -67,46 +66,16 @@ ALPHA = 0.8
 KEY, ADMIN_KEY = "bench-client-key", "bench-admin-key"
 
 
-async def token_provider(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
-    """A raw ASGI chat provider answering at once with the data cost model's token counts."""
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    body, more = b"", True
-    while more:
-        message = await receive()
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
+def token_completion(body: bytes) -> bytes:
+    """A chat completion carrying the data cost model's token counts of the request's user text."""
     messages = json.loads(body or b"{}").get("messages", [])
     text = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
     tin, tout = estimate_tokens(text if isinstance(text, str) else ""), ASSUMED_OUTPUT_TOKENS
-    out = json.dumps({
+    return json.dumps({
         "id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": "fake",
         "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}],
         "usage": {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout},
     }).encode()  # fmt: skip
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(out)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": out})
-
-
-def run_provider() -> None:
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(token_provider, host="127.0.0.1", port=0, log_level="warning"))
-
-    def announce() -> None:
-        while not server.started:
-            time.sleep(0.01)
-        print(server.servers[0].sockets[0].getsockname()[1], flush=True)
-
-    threading.Thread(target=announce, daemon=True).start()
-    server.run()
 
 
 def train(results: Any, catalog: Any, out: Path) -> IRTRouter:
@@ -371,7 +340,7 @@ def main() -> None:
     parser.add_argument("--fake-provider", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.fake_provider:
-        run_provider()
+        run_provider(chat_provider(token_completion))
         return
     began = time.perf_counter()
     bench = load_benchmark("llmrouter", default_data_root() / "llmrouter")

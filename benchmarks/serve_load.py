@@ -65,31 +65,41 @@ COMPLETION = json.dumps(
 ).encode()
 
 
-async def instant_provider(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
-    """A raw ASGI app: read the request, answer a fixed chat completion at once."""
-    if scope["type"] == "lifespan":
-        while True:
+ASGIApp = Callable[[dict[str, Any], Callable[..., Any], Callable[..., Any]], Any]
+
+
+def chat_provider(answer: Callable[[bytes], bytes]) -> ASGIApp:
+    """A raw ASGI chat provider (no framework, so it takes little of the cores): reads the request
+    body and answers ``answer(body)`` at once, a chat completion in JSON."""
+
+    async def app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        body, more = b"", True
+        while more:
             message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    more = True
-    while more:
-        message = await receive()
-        more = message.get("more_body", False)
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(COMPLETION)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": COMPLETION})
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        out = answer(body)
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(out)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": out})
+
+    return app
 
 
-def run_provider() -> None:
+def run_provider(app: ASGIApp | None = None) -> None:
+    """Serve ``app`` (default: a fixed chat completion) on a free loopback port; print the port."""
     import uvicorn
 
-    server = uvicorn.Server(
-        uvicorn.Config(instant_provider, host="127.0.0.1", port=0, log_level="warning", access_log=False)
-    )
+    app = chat_provider(lambda body: COMPLETION) if app is None else app
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False))
 
     def announce() -> None:
         while not server.started:
