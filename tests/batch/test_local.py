@@ -132,6 +132,22 @@ def test_batch_embed_needs_something_to_do(queries_parquet: Path):
     assert code == 2 and "nothing to do" in err
 
 
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        (["--budget", "0.1", "--alpha", "0.5"], "--budget sets the trade-off itself"),
+        (["--budget", "0.1", "--preference", "1"], "--budget sets the trade-off itself"),
+        (["--preference", "1", "--beta", "0.5"], "give either --preference or --alpha/--beta"),
+    ],
+)
+def test_batch_route_refuses_two_trade_offs_as_route_does(
+    batch_router_dir: Path, queries_parquet: Path, tmp_path: Path, options: list[str], fragment: str
+):
+    out = tmp_path / "o.parquet"
+    code, _, err = invoke("batch", "route", str(batch_router_dir), str(queries_parquet), "--out", str(out), *options)
+    assert code == 2 and fragment in err and not out.exists()
+
+
 def test_route_batch_is_independent_of_batch_size(batch_router_dir: Path, queries_parquet: Path, tmp_path: Path):
     tables = []
     for rows in (7, 1024):

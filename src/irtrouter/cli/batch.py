@@ -9,7 +9,7 @@ from typing import TypeVar
 import click
 
 from irtrouter.batch.job import DEFAULT_BATCH_ROWS, BatchJob
-from irtrouter.cli.common import progress_default
+from irtrouter.cli.common import check_trade_off, progress_default, trade_off_options
 from irtrouter.errors import ConfigError
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -72,12 +72,7 @@ def batch() -> None:
     metavar="OUT",
     help="Decisions: a .parquet, .jsonl or .csv file; with --engine ray also a folder (Parquet parts).",
 )
-@click.option("--alpha", default=0.8, show_default=True, type=float, help="Weight of performance.")
-@click.option("--beta", default=None, type=float, help="Weight of cost (default 1 - alpha).")
-@click.option("--preference", type=float, default=None, metavar="W", help="Cost weight against quality 1.")
-@click.option("--rule", type=click.Choice(["linear", "chebyshev", "policy"]), default=None, help="Routing rule.")
-@click.option("--budget", type=float, default=None, metavar="COST", help="RADAR's budget mode (mean cost per query).")
-@click.option("--allow", "allowed", multiple=True, metavar="LLM", help="Only consider these LLMs (repeat).")
+@trade_off_options
 @click.option("--cache-dir", default=None, metavar="DIR", help="Read and fill the embedding cache in DIR.")
 @_engine_options
 def route(
@@ -111,8 +106,7 @@ def route(
     """
     from irtrouter.batch.route import BatchRouter, RouteOptions
 
-    if budget is not None and preference is not None:
-        raise click.UsageError("--budget sets the trade-off itself: give it without --preference")
+    check_trade_off(preference, budget)
     options = RouteOptions(alpha, beta, preference, rule, budget, tuple(allowed) or None)
     job = BatchJob(
         input_path,

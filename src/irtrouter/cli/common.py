@@ -1,4 +1,5 @@
-"""Helpers shared by CLI commands: the data options, reading a dataset argument, progress defaults."""
+"""Helpers shared by CLI commands: the data options, the trade-off options of routing, reading a
+dataset argument, progress defaults."""
 
 from __future__ import annotations
 
@@ -99,6 +100,66 @@ def data_source_options(
         )(command)
 
     return decorate
+
+
+def trade_off_options(command: F) -> F:
+    """``--alpha / --beta / --preference / --rule / --budget / --allow``: the trade-off of every
+    command that routes (``irtrouter route``, ``irtrouter batch route``); check them together with
+    :func:`check_trade_off`."""
+    options = [
+        click.option(
+            "--alpha",
+            default=0.8,
+            show_default=True,
+            type=float,
+            help="Weight of performance; cost gets 1 - alpha unless --beta is given.",
+        ),
+        click.option("--beta", default=None, type=float, help="Weight of cost (default 1 - alpha)."),
+        click.option(
+            "--preference",
+            type=float,
+            default=None,
+            metavar="W",
+            help="Weight of cost against quality 1 (instead of --alpha/--beta; same as --alpha 1 --beta W). "
+            "A policy router (LLM Bandit) takes W in its trained range, default [0, 2].",
+        ),
+        click.option(
+            "--rule",
+            type=click.Choice(["linear", "chebyshev", "policy"]),
+            default=None,
+            help="Routing rule: linear (alpha * P - beta * C), chebyshev (RADAR: min max{alpha (1 - P), beta C}), "
+            "policy (LLM Bandit routers). Default: the router's own.",
+        ),
+        click.option(
+            "--budget",
+            type=float,
+            default=None,
+            metavar="COST",
+            help="RADAR's budget mode: the best routing whose mean cost per query on the router's reference "
+            "queries stays within COST (expected USD where the cost model estimates it, else normalised cost C); "
+            "replaces --alpha/--beta/--preference.",
+        ),
+        click.option(
+            "--allow", "allowed", multiple=True, metavar="LLM", help="Only consider these LLMs (repeat the option)."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def check_trade_off(preference: float | None, budget: float | None) -> None:
+    """A usage error when the options of :func:`trade_off_options` name more than one trade-off."""
+    ctx = click.get_current_context()
+    given = [
+        f"--{name}"
+        for name in ("alpha", "beta")
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    ]
+    if preference is not None and given:
+        raise click.UsageError("give either --preference or --alpha/--beta, not both")
+    if budget is not None and (given or preference is not None):
+        raise click.UsageError("--budget sets the trade-off itself: give it without --alpha/--beta/--preference")
 
 
 def progress_default() -> bool:

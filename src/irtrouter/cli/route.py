@@ -7,45 +7,14 @@ import sys
 
 import click
 
+from irtrouter.cli.common import check_trade_off, trade_off_options
 from irtrouter.errors import DataError
 
 
 @click.command()
 @click.argument("router_dir", metavar="DIR")
 @click.argument("query", required=False)
-@click.option(
-    "--alpha",
-    default=0.8,
-    show_default=True,
-    type=float,
-    help="Weight of performance; cost gets 1 - alpha unless --beta is given.",
-)
-@click.option("--beta", default=None, type=float, help="Weight of cost (default 1 - alpha).")
-@click.option(
-    "--preference",
-    type=float,
-    default=None,
-    metavar="W",
-    help="Weight of cost against quality 1 (instead of --alpha/--beta; same as --alpha 1 --beta W). "
-    "A policy router (LLM Bandit) takes W in its trained range, default [0, 2].",
-)
-@click.option(
-    "--rule",
-    type=click.Choice(["linear", "chebyshev", "policy"]),
-    default=None,
-    help="Routing rule: linear (alpha * P - beta * C), chebyshev (RADAR: min max{alpha (1 - P), beta C}), "
-    "policy (LLM Bandit routers). Default: the router's own.",
-)
-@click.option(
-    "--budget",
-    type=float,
-    default=None,
-    metavar="COST",
-    help="RADAR's budget mode: the best routing whose mean cost per query on the router's reference queries "
-    "stays within COST (expected USD where the cost model estimates it, else normalised cost C); "
-    "replaces --alpha/--beta/--preference.",
-)
-@click.option("--allow", "allowed", multiple=True, metavar="LLM", help="Only consider these LLMs (repeat the option).")
+@trade_off_options
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
 def route(
     router_dir: str,
@@ -72,16 +41,7 @@ def route(
     """
     from irtrouter.routing.saved import load_router
 
-    ctx = click.get_current_context()
-    given = [
-        f"--{name}"
-        for name in ("alpha", "beta")
-        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
-    ]
-    if preference is not None and given:
-        raise click.UsageError("give either --preference or --alpha/--beta, not both")
-    if budget is not None and (given or preference is not None):
-        raise click.UsageError("--budget sets the trade-off itself: give it without --alpha/--beta/--preference")
+    check_trade_off(preference, budget)
 
     if query is None or query == "-":
         query = sys.stdin.read()
