@@ -68,6 +68,8 @@ class DecisionStore(ABC):
 
     Parameters
     ----------
+    synchronous : {"normal", "full"}
+        How hard each backend flushes a commit (each backend's docstring says what it means there).
     retention_days : float, optional
         Delete decisions and feedback older than this many days (None: keep everything).
     retention_interval_s : float
@@ -79,7 +81,12 @@ class DecisionStore(ABC):
     #: Where the rows go, for messages (a path, or a URL without its password).
     name: str
 
-    def __init__(self, *, retention_days: float | None = None, retention_interval_s: float = 3600.0) -> None:
+    def __init__(
+        self, synchronous: str = "normal", *, retention_days: float | None = None, retention_interval_s: float = 3600.0
+    ) -> None:
+        if synchronous not in ("normal", "full"):
+            raise ConfigError(f"synchronous must be 'normal' or 'full', got {synchronous!r}")
+        self.synchronous = synchronous
         if retention_days is not None and not retention_days > 0:
             raise ConfigError(f"retention_days must be a positive number of days, got {retention_days!r}")
         if not retention_interval_s > 0:

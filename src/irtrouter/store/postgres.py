@@ -108,14 +108,11 @@ class PostgresStore(DecisionStore):
         retention_interval_s: float = 3600.0,
         connect_timeout: int = 10,
     ) -> None:
-        super().__init__(retention_days=retention_days, retention_interval_s=retention_interval_s)
+        super().__init__(synchronous, retention_days=retention_days, retention_interval_s=retention_interval_s)
         if not url.lower().startswith(("postgresql://", "postgres://")):
             raise ConfigError(f"database URL {redact_url(url)!r}: expected postgresql://HOST/DBNAME")
-        if synchronous not in ("normal", "full"):
-            raise ConfigError(f"synchronous must be 'normal' or 'full', got {synchronous!r}")
         self.url = url
         self.name = redact_url(url)
-        self.synchronous = synchronous
         self.connect_timeout = connect_timeout
         self._conn: psycopg.Connection[Any] | None = None
 

@@ -84,12 +84,9 @@ class SQLiteStore(DecisionStore):
         retention_days: float | None = None,
         retention_interval_s: float = 3600.0,
     ) -> None:
-        super().__init__(retention_days=retention_days, retention_interval_s=retention_interval_s)
+        super().__init__(synchronous, retention_days=retention_days, retention_interval_s=retention_interval_s)
         self.path = sqlite_path(url)
         self.name = self.path
-        if synchronous not in ("normal", "full"):
-            raise ConfigError(f"synchronous must be 'normal' or 'full', got {synchronous!r}")
-        self.synchronous = synchronous
         self._conn: sqlite3.Connection | None = None
 
     def _commits_inline(self) -> bool:
