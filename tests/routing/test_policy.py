@@ -57,16 +57,20 @@ def data():
     return results(80, seed=11, prefix="q"), results(30, seed=12, prefix="t")
 
 
-@pytest.fixture(scope="module")
-def router(data):
-    train, _ = data
+def fit_small_policy(train: ResultsMatrix, **policy_params: object) -> PolicyRouter:
+    """A small policy router on ``train`` (``SMALL_POLICY``, with ``policy_params`` on top)."""
     policy = PolicyRouter(
         embedder="hashing:128",
         n_dims=4,
         identity_params={"learning_rate": 0.01, "max_epochs": 40},
-        policy_params=SMALL_POLICY,
+        policy_params={**SMALL_POLICY, **policy_params},
     )
     return policy.fit(train, CATALOG)
+
+
+@pytest.fixture(scope="module")
+def router(data):
+    return fit_small_policy(data[0])
 
 
 def random_set(rng, k, d_query=128, d=4):

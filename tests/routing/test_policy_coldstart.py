@@ -13,10 +13,9 @@ from irtrouter.onboard.newllm import onboarded
 from irtrouter.routing import load_router
 from irtrouter.routing.policy.coldstart import identity_p_hat, quizzed_identities
 from irtrouter.routing.policy.network import init_policy_params, policy_logits
-from irtrouter.routing.policy.router import PolicyRouter
 from irtrouter.routing.policy.settings import PolicySettings
 from irtrouter.routing.policy.training import _build_pool, _Trainer
-from tests.routing.test_policy import CATALOG, LLMS, SMALL_POLICY, results
+from tests.routing.test_policy import LLMS, fit_small_policy, results
 
 
 @pytest.fixture(scope="module")
@@ -26,14 +25,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def router(data):
-    train, _ = data
-    policy = PolicyRouter(
-        embedder="hashing:128",
-        n_dims=4,
-        identity_params={"learning_rate": 0.01, "max_epochs": 40},
-        policy_params={**SMALL_POLICY, "cold_start_rate": 0.5, "cold_start_quiz": 30, "own_score": True},
-    )
-    return policy.fit(train, CATALOG)
+    return fit_small_policy(data[0], cold_start_rate=0.5, cold_start_quiz=30, own_score=True)
 
 
 def test_each_quizzed_identity_predicts_like_its_own_llm(router, data):
