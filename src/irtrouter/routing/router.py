@@ -679,8 +679,7 @@ class IRTRouter(Params):
         trade_off, mask, rule, notes = self._resolve_call(alpha, beta, preference, allowed_llms, rule, budget)
         with blas_threads(routing_threads(len(queries))):  # once here; predict_embedded's then changes nothing
             pred = self.predict_embedded(X, queries)
-            scores = rule_scores(*routing_inputs(pred.p_hat, pred.cost, None)[:2], trade_off, rule)
-            chosen, stayed, guard_notes = self._choose(pred, trade_off, mask, rule, budget is None, scores)
+            chosen, stayed, guard_notes, scores = self._choose(pred, trade_off, mask, rule, budget is None)
             explanations = explain_decisions(self, pred, chosen, trade_off, mask, rule, scores) if explain else None
         if stayed is None:
             extras: list[dict[str, Any]] | dict[str, Any] = notes
@@ -702,20 +701,19 @@ class IRTRouter(Params):
         mask: np.ndarray,
         rule: str,
         guarded: bool,
-        scores: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+    ) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any], np.ndarray]:
         """The rule's choice per query, then the guard's (``selection.Guard``; not in budget mode,
-        whose calibration routes by the rule alone): ``(chosen, stayed or None, notes)``.
-        ``scores``: the rule's scores of ``pred`` at ``trade_off``, when the caller has them."""
+        whose calibration routes by the rule alone): ``(chosen, stayed or None, notes, scores)``,
+        ``scores`` the rule's per-LLM scores (computed once here, shared by the guard, the
+        explanation and the decision records)."""
         p, c, ok = routing_inputs(pred.p_hat, pred.cost, mask)
-        if scores is None:
-            scores = rule_scores(p, c, trade_off, rule)
+        scores = rule_scores(p, c, trade_off, rule)
         chosen = best_candidates(scores, p, c, ok)
         if self.guard_ is None or not guarded:
-            return chosen, None, {}
+            return chosen, None, {}, scores
         chosen, stayed, default, margin = self.guard_.apply(p, c, chosen, trade_off, rule, mask, scores)
         notes = {} if default is None else {"default_llm": self.llm_ids[default], "margin": round(margin, 6)}
-        return chosen, (stayed if default is not None else None), notes
+        return chosen, (stayed if default is not None else None), notes, scores
 
     def _decisions(
         self,
