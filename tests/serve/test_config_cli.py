@@ -97,6 +97,22 @@ def test_check_config_reports_what_is_routable() -> None:
         parse_config(["llms"])
 
 
+@pytest.mark.parametrize(
+    "auth",
+    [
+        {"api_keys": ["shared"]},
+        {"api_keys_env": ["CLIENT_KEY"]},
+        {"clients": {"team-a": {"key_env": "CLIENT_KEY"}}},  # a named client's key is a client key too
+    ],
+)
+def test_the_admin_key_may_not_be_a_client_key(auth: dict) -> None:
+    llms = {"big": {"base_url": "http://x/v1"}}
+    config = parse_config({"llms": llms, "auth": {**auth, "admin_key_env": "ADMIN_KEY"}})
+    problems = check_config(config, TOPIC_LLMS, {"CLIENT_KEY": "shared", "ADMIN_KEY": "shared"}).problems
+    assert any("ADMIN_KEY holds a client key" in p for p in problems), problems
+    assert check_config(config, TOPIC_LLMS, {"CLIENT_KEY": "shared", "ADMIN_KEY": "own"}).ok
+
+
 # -- the request parser --------------------------------------------------------------------------
 CONFIG = parse_config(serve_config("http://127.0.0.1:9", Path("/tmp/unused.sqlite")))
 

@@ -57,7 +57,7 @@ from irtrouter.errors import ConfigError, IRTRouterError, StorageError
 from irtrouter.routing.router import IRTRouter
 from irtrouter.routing.saved import load_router
 from irtrouter.serve import chat, responses
-from irtrouter.serve.budgets import Budgets, client_keys, limited_clients
+from irtrouter.serve.budgets import Budgets, limited_clients
 from irtrouter.serve.capabilities import CapabilityFilter
 from irtrouter.serve.config import AUTO_PROFILE, MODEL_PREFIX, ServeConfig, check_config
 from irtrouter.serve.connections import ConnectionLimits
@@ -129,7 +129,7 @@ class _Service:
         self.unroutable = check.unroutable
         self.metrics = Metrics()
         self.health = ProviderHealth(self.routable, config.limits)
-        self.client_keys = client_keys(config.auth, environ)  # (key, client_key_id)
+        self.client_keys = config.auth.client_keys(environ)  # (key, client_key_id)
         self.admin_key = environ[config.auth.admin_key_env] if config.auth.admin_key_env else None
         self.environ, self.settings = environ, settings
         catalog = router.catalog_

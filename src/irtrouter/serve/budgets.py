@@ -25,14 +25,13 @@ reconcile from it at start but then count their own traffic only.
 Examples
 --------
 >>> from irtrouter.serve.config import AuthConfig
->>> ids = client_keys(AuthConfig(api_keys=["secret"]), {})
+>>> ids = AuthConfig(api_keys=["secret"]).client_keys({})
 >>> ids[0][1]
 'key-2bb80d537b'
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections import defaultdict, deque
@@ -45,14 +44,6 @@ from irtrouter.serve.errors import APIError
 from irtrouter.store.backends import connect_readonly, database_errors, placeholder
 
 WINDOWS = ("day", "month")
-
-
-def client_keys(auth: AuthConfig, environ: Mapping[str, str]) -> list[tuple[str, str]]:
-    """``(key, client_key_id)`` for every accepted client key (unset variables are skipped)."""
-    out = [(k, "key-" + hashlib.sha256(k.encode()).hexdigest()[:10]) for k in auth.api_keys if k]
-    out += [(environ[v], v) for v in auth.api_keys_env if environ.get(v)]
-    out += [(environ[c.key_env], name) for name, c in auth.clients.items() if environ.get(c.key_env)]
-    return out
 
 
 def window_start(now: float, window: str) -> float:

@@ -29,6 +29,7 @@ kept in one module so that it stays the one reference for every key.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -190,6 +191,13 @@ class AuthConfig(_Strict):
     clients: dict[str, ClientConfig] = Field(default_factory=dict)
     # The admin endpoints (POST /admin/router) take this key only; none: they are off (403).
     admin_key_env: str | None = None
+
+    def client_keys(self, environ: Mapping[str, str]) -> list[tuple[str, str]]:
+        """``(key, client_key_id)`` for every accepted client key (unset variables are skipped)."""
+        out = [(k, "key-" + hashlib.sha256(k.encode()).hexdigest()[:10]) for k in self.api_keys if k]
+        out += [(environ[v], v) for v in self.api_keys_env if environ.get(v)]
+        out += [(environ[c.key_env], name) for name, c in self.clients.items() if environ.get(c.key_env)]
+        return out
 
 
 class StorageConfig(_Strict):
@@ -441,7 +449,7 @@ def check_config(
     admin_var = config.auth.admin_key_env
     if admin_var and not env.get(admin_var):
         unset.setdefault(admin_var, []).append("auth.admin_key_env")
-    elif admin_var and env[admin_var] in {*config.auth.api_keys, *(env.get(v) for v in config.auth.api_keys_env)}:
+    elif admin_var and env[admin_var] in {key for key, _ in config.auth.client_keys(env)}:
         problems.append(f"auth.admin_key_env: {admin_var} holds a client key; the admin key must be its own")
     problems += [
         f"environment variable {var} is not set (needed by {', '.join(users)})" for var, users in unset.items()
