@@ -36,11 +36,10 @@ from typing import Any
 
 import ray
 from ray import serve
-from threadpoolctl import threadpool_limits
 
-from irtrouter.routing.saved import load_router
-from irtrouter.serve.app import ServeSettings, create_app
+from irtrouter.serve.app import create_app
 from irtrouter.serve.config import RayConfig, ServeConfig, parse_config
+from irtrouter.serve.workers import limited_settings
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +74,9 @@ class IRTRouterService:
         db_url: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        validated = parse_config(config)
-        # Few BLAS threads for one-query products (see cli/serve.py); replicas are the parallelism.
-        threadpool_limits(limits=validated.server.blas_threads, user_api="blas")
-        router = load_router(router_dir)
-        self._app = create_app(
-            ServeSettings(config=validated, router=router, db_url=db_url, environ=environ, router_dir=router_dir)
-        )
+        # Few BLAS threads for one-query products, as every process serves; replicas are the parallelism.
+        settings = limited_settings(parse_config(config), router_dir, db_url=db_url, environ=environ)
+        self._app = create_app(settings)
 
     def __serve_build_asgi_app__(self) -> Any:
         return self._app

@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -88,13 +89,29 @@ def limit_blas_threads(router: IRTRouter, threads: int) -> None:
 
 def settings_for(spec: WorkerSpec, router: IRTRouter | None = None, config: ServeConfig | None = None) -> ServeSettings:
     """The app's settings for ``spec`` (``router``, ``config``: already loaded), BLAS threads limited."""
-    from irtrouter.routing.saved import load_router
-    from irtrouter.serve.app import ServeSettings
     from irtrouter.serve.config import load_config
 
     config = load_config(spec.config_path) if config is None else config
+    return limited_settings(config, spec.router_dir, router, db_url=spec.db_url, watch=spec.watch)
+
+
+def limited_settings(
+    config: ServeConfig,
+    router_dir: str,
+    router: IRTRouter | None = None,
+    *,
+    db_url: str | None = None,
+    watch: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ServeSettings:
+    """The app's settings with ``server.blas_threads`` applied in this process, to ``router``
+    (loaded from ``router_dir`` when None) and to every router promoted later: what one process,
+    each worker and each Ray replica serve with."""
+    from irtrouter.routing.saved import load_router
+    from irtrouter.serve.app import ServeSettings
+
     threads = config.server.blas_threads
-    router = load_router(spec.router_dir) if router is None else router
+    router = load_router(router_dir) if router is None else router
     limit_blas_threads(router, threads)
 
     def loader(directory: str) -> IRTRouter:  # a promoted router gets what the first one got
@@ -103,7 +120,7 @@ def settings_for(spec: WorkerSpec, router: IRTRouter | None = None, config: Serv
         return loaded
 
     return ServeSettings(
-        config=config, router=router, db_url=spec.db_url, router_dir=spec.router_dir, loader=loader, watch=spec.watch
+        config=config, router=router, db_url=db_url, environ=environ, router_dir=router_dir, loader=loader, watch=watch
     )
 
 
