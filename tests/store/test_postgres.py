@@ -132,3 +132,12 @@ def test_an_unreachable_server_is_one_storage_error_without_the_password(postgre
         PostgresStore(url, connect_timeout=5).check()
     assert "no_such_database" in str(info.value) and "hunter2" not in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_reading_a_database_that_is_no_decision_log_names_it_without_the_password(postgres_cluster) -> None:  # type: ignore[no-untyped-def]
+    """The server trusts the connection, so the password is ignored and the read gets as far as
+    the missing tables: that message names the database, not the password."""
+    url = postgres_cluster.new_database().replace("@", ":hunter2@", 1)
+    with pytest.raises(StorageError) as info:
+        read_log(url)
+    assert "not a decision log" in str(info.value) and "hunter2" not in str(info.value)

@@ -77,13 +77,14 @@ def export(url: str, out: str, since: str | None) -> None:
     """
     from irtrouter.errors import DataError
     from irtrouter.online.export import log_to_results, results_suffix, write_results
+    from irtrouter.store import redact_url
     from irtrouter.store.reading import parse_time, read_log
 
     results_suffix(out)
     log = read_log(url, since=None if since is None else parse_time(since), with_feedback_only=True)
     exported = log_to_results(log)
     if exported.frame.empty:
-        raise DataError(f"{url}: no scored decision with its query text to export")
+        raise DataError(f"{redact_url(url)}: no scored decision with its query text to export")
     write_results(exported.frame, out)
     notes = []
     if exported.n_without_text:

@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from irtrouter.errors import StorageError
 from irtrouter.serve.config import AuthConfig, ClientConfig
 from irtrouter.serve.errors import APIError
+from irtrouter.store import redact_url
 from irtrouter.store.backends import connect_readonly, database_errors, placeholder
 
 WINDOWS = ("day", "month")
@@ -107,7 +108,7 @@ class Budgets:
                 (now - 60.0,),
             ).fetchall()
         except database_errors(url) as exc:
-            raise StorageError(f"{url}: cannot read the spend of client keys ({exc})") from None
+            raise StorageError(f"{redact_url(url)}: cannot read the spend of client keys ({exc})") from None
         finally:
             conn.close()
         for client, at in rows:

@@ -23,21 +23,11 @@ import pandas as pd
 
 from irtrouter.errors import DataError, StorageError
 from irtrouter.store.backends import connect_readonly, database_errors, placeholder
+from irtrouter.store.base import redact_url
 from irtrouter.store.records import DECISION_COLUMNS
 
 #: The feedback columns of :func:`read_log` (NULL for a decision without feedback).
 FEEDBACK_COLUMNS = ("feedback_id", "feedback_created_at", "score", "comment")
-
-
-def connect(url: str) -> Any:
-    """A DB-API connection to the decision log at ``url``, read-only (the one backend-specific step).
-
-    Raises
-    ------
-    StorageError
-        When the database does not exist or cannot be opened.
-    """
-    return connect_readonly(url)
 
 
 def read_log(url: str, since: float | None = None, *, with_feedback_only: bool = False) -> pd.DataFrame:
@@ -70,7 +60,7 @@ def read_log(url: str, since: float | None = None, *, with_feedback_only: bool =
     >>> frame = read_log("sqlite:///runs/serve.sqlite", since=1.7e9)  # doctest: +SKIP
     >>> frame.groupby("answered_by")["score"].mean()  # doctest: +SKIP
     """
-    conn = connect(url)
+    conn = connect_readonly(url)
     try:
         present = _columns(conn, url)
         select = [f"d.{c}" if c in present else f"NULL AS {c}" for c in DECISION_COLUMNS]
@@ -85,7 +75,7 @@ def read_log(url: str, since: float | None = None, *, with_feedback_only: bool =
         try:
             rows = conn.execute(sql, params).fetchall()
         except database_errors(url) as exc:
-            raise StorageError(f"{url}: cannot read the decision log ({exc})") from None
+            raise StorageError(f"{redact_url(url)}: cannot read the decision log ({exc})") from None
     finally:
         conn.close()
     frame = pd.DataFrame(rows, columns=[*DECISION_COLUMNS, *FEEDBACK_COLUMNS])
@@ -120,7 +110,7 @@ def _columns(conn: Any, url: str) -> set[str]:
         cursor = conn.execute("SELECT * FROM decisions WHERE 1 = 0")
         conn.execute("SELECT id, request_id, created_at, score, comment FROM feedback WHERE 1 = 0")
     except database_errors(url) as exc:
-        raise StorageError(f"{url}: not a decision log ({exc})") from None
+        raise StorageError(f"{redact_url(url)}: not a decision log ({exc})") from None
     return {d[0] for d in cursor.description}
 
 
@@ -130,9 +120,9 @@ def _json_dict(value: Any, url: str, column: str) -> dict[str, float]:
     try:
         out = json.loads(value)
     except (TypeError, json.JSONDecodeError):
-        raise DataError(f"{column} is not JSON: {str(value)[:60]!r}", source=url) from None
+        raise DataError(f"{column} is not JSON: {str(value)[:60]!r}", source=redact_url(url)) from None
     if not isinstance(out, dict):
-        raise DataError(f"{column} is not a JSON object", source=url)
+        raise DataError(f"{column} is not a JSON object", source=redact_url(url))
     return out
 
 
