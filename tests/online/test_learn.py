@@ -11,7 +11,7 @@ from irtrouter.cli import cli
 from irtrouter.errors import ConfigError
 from irtrouter.online.learn import PRECISION_KEY, learn_router
 from irtrouter.routing import load_router
-from irtrouter.routing.persistence import read_lineage, read_router_dir
+from irtrouter.routing.persistence import read_lineage, read_router_dir, write_router_dir
 from tests.helpers import TOPIC_LLMS, topic_results
 from tests.online.conftest import LoggedRequest, write_log
 
@@ -83,6 +83,19 @@ def test_lineage_records_version_parent_and_changes(trained_dir, tmp_path):
     assert read_lineage(tmp_path / "v2").version == 2
     (second,) = report.updates
     np.testing.assert_allclose(second.prior_standard_error, change["standard_error"], rtol=1e-5)
+
+
+def test_llms_without_feedback_keep_the_parents_precision_bit_for_bit(trained_dir, tmp_path):
+    """Not its covariance inverted back: 1 / (1 / x) is not x for this x."""
+    config, arrays = read_router_dir(trained_dir)
+    x = 0.3998499249624813
+    assert 1 / (1 / x) != x
+    n, k = arrays["predictor.abilities"].shape
+    write_router_dir(tmp_path / "v1", config, {**arrays, PRECISION_KEY: np.full((n, k, k), x)})
+    url = write_log(tmp_path / "log.sqlite", [LoggedRequest(q, "big", "math-small", [1.0]) for q in QUERIES[:15]])
+    learn_router(tmp_path / "v1", url, tmp_path / "v2", since=0)
+    others = [j for j, m in enumerate(TOPIC_LLMS) if m != "math-small"]
+    np.testing.assert_array_equal(read_router_dir(tmp_path / "v2")[1][PRECISION_KEY][others], x)
 
 
 def test_the_last_score_of_a_request_wins(trained_dir, tmp_path):

@@ -64,13 +64,21 @@ class AbilityUpdate:
         }
 
 
+def kept_precision(router: IRTRouter, arrays: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The parent's posterior precision of every LLM's ability (n_llms, k, k), when it kept one
+    that fits its abilities (a router learnt from feedback); None otherwise."""
+    n, k = np.shape(router.predictor_.abilities_)
+    kept = arrays.get(PRECISION_KEY)
+    return kept if kept is not None and kept.shape == (n, k, k) else None
+
+
 def ability_priors(router: IRTRouter, arrays: dict[str, np.ndarray], prior_scale: float = 1.0) -> list[AbilityPrior]:
     """Each LLM's prior, per the module docstring (the parent's posterior when it kept one)."""
     if not prior_scale > 0:
         raise ConfigError(f"prior_scale must be > 0, got {prior_scale!r}")
     theta = np.asarray(router.predictor_.abilities_, dtype=np.float64)
-    kept = arrays.get(PRECISION_KEY)
-    if kept is not None and kept.shape == (len(theta), theta.shape[1], theta.shape[1]):
+    kept = kept_precision(router, arrays)
+    if kept is not None:
         return [AbilityPrior(theta[j], np.linalg.inv(kept[j])) for j in range(len(theta))]
     pool = AbilityPrior.from_pool(theta).covariance * prior_scale**2
     return [AbilityPrior(theta[j], pool) for j in range(len(theta))]
@@ -210,7 +218,9 @@ def learn_router(
     updates = update_abilities(router, X[ok], answered, scores, priors)
 
     abilities = np.array(arrays["predictor.abilities"], copy=True)
-    precision = np.stack([p.precision for p in priors])
+    # LLMs without feedback keep the parent's precision exactly (not its covariance inverted back).
+    kept = kept_precision(router, arrays)
+    precision = np.stack([p.precision for p in priors]) if kept is None else np.array(kept, dtype=np.float64)
     for u in updates:
         j = router.llm_ids.index(u.llm_id)
         abilities[j] = u.ability.astype(abilities.dtype)
