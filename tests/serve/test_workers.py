@@ -121,8 +121,9 @@ def test_serve_refuses_workers_with_ray_and_a_memory_db(router_dir, provider_ser
     base = ["serve", str(router_dir), "--config", str(config)]
     res = CliRunner().invoke(cli, [*base, "--ray"], env=environ())
     assert res.exit_code != 0 and "server.workers is for uvicorn" in res.output
-    res = CliRunner().invoke(cli, [*base, "--db", "sqlite:///:memory:"], env=environ())
-    assert res.exit_code != 0 and "server.workers > 1 needs a database file" in res.output
+    for check in ([], ["--check"]):  # --check judges the --db URL the service would use, too
+        res = CliRunner().invoke(cli, [*base, *check, "--db", "sqlite:///:memory:"], env=environ())
+        assert res.exit_code != 0 and "server.workers > 1 needs a database file" in res.output
 
 
 def test_the_worker_factory_refuses_to_run_without_its_spec(monkeypatch: pytest.MonkeyPatch) -> None:

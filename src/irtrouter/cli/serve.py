@@ -96,25 +96,23 @@ def serve(
     if db_url is not None:
         backend_of(db_url)  # validate the URL now, not at start-up
     store_url = db_url or config.storage.url
-    result = check_config(config, router.llm_ids, router=router)
+    result = check_config(config, router.llm_ids, router=router, db_url=db_url)
     if check:
         click.echo(f"router {router_dir}: {len(router.llm_ids)} LLMs; routable: {', '.join(result.routable) or 'none'}")
         for warning in result.warnings:
             click.echo(f"warning: {warning}")
-        if not result.ok:
-            raise ConfigError(f"{config_path}: " + "; ".join(result.problems))
-        # Opened (created or migrated if needed) and a write committed: what serving will need.
-        open_store(store_url, config.storage.synchronous).check()
+    if not result.ok:
+        raise ConfigError(f"{config_path}: " + "; ".join(result.problems))
+    if not check:
+        for warning in result.warnings:
+            click.echo(f"irtrouter serve: warning: {warning}", err=True)
+    # Opened (created or migrated if needed) and a write committed, what serving will need: an
+    # unopenable or unwritable store is one line and a non-zero exit here, not a traceback later.
+    open_store(store_url, config.storage.synchronous).check()
+    if check:
         click.echo(f"decision store {redact_url(store_url)}: OK (opened, a write committed)")
         click.echo(f"{config_path}: OK")
         return
-    if not result.ok:
-        raise ConfigError(f"{config_path}: " + "; ".join(result.problems))
-    for warning in result.warnings:
-        click.echo(f"irtrouter serve: warning: {warning}", err=True)
-    # An unopenable or unwritable store is one line and a non-zero exit here, not a traceback from
-    # the app's start-up.
-    open_store(store_url, config.storage.synchronous).check()
     if on_ray:
         if config.server.workers > 1:
             raise ConfigError("server.workers is for uvicorn; with --ray set ray.replicas instead")
@@ -125,8 +123,6 @@ def serve(
         run_service(router_dir, config, address=address, host=host, port=port, replicas=replicas, db_url=db_url)
         return
 
-    if config.server.workers > 1 and store_url.endswith(":memory:"):
-        raise ConfigError("server.workers > 1 needs a database file or PostgreSQL, not one memory database each")
     try:
         import uvicorn  # noqa: F401  (checked here: one line, not a traceback)
 

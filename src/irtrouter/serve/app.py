@@ -239,9 +239,13 @@ class _Service:
         routed: Routed,
         routing: dict[str, Any],
         status: str,
+        answered: str | None = None,
     ) -> DecisionRecord:
+        """The decision row of a request; drift remembers the P-hat of the LLM that feedback will
+        score: ``answered`` when a provider answered, else the chosen LLM."""
         d = routed.decision
-        self.metrics.drift.decided(request_id, d.llm_id, d.p_hat[d.index])
+        scored = d.llm_id if answered is None else answered
+        self.metrics.drift.decided(request_id, scored, d.p_hat[d.llm_ids.index(scored)])
         return DecisionRecord(
             request_id=request_id,
             created_at=time.time(),
@@ -281,13 +285,10 @@ class _Service:
     ) -> DecisionRecord:
         """The decision row of a request sent to providers (``status`` when one answered)."""
         routing.update(answered_by=answered, attempts=attempts)
-        record = self.record(request_id, endpoint, request, routed, routing, status if answered else "failed")
+        record = self.record(request_id, endpoint, request, routed, routing, status if answered else "failed", answered)
         record.answered_by = answered
         record.attempts = attempts
         record.upstream_status = attempts[-1]["status"] if attempts else None
-        if answered is not None:  # feedback scores the answer: drift compares it with that LLM's P-hat
-            d = routed.decision
-            self.metrics.drift.decided(request_id, answered, d.p_hat[d.llm_ids.index(answered)])
         return record
 
     async def save(self, record: DecisionRecord, *, update: bool = False) -> bool:

@@ -57,6 +57,7 @@ class ChatService(proxy.ProxyService, Protocol):
         routed: Routed,
         routing: dict[str, Any],
         status: str,
+        answered: str | None = None,
     ) -> DecisionRecord: ...
 
 

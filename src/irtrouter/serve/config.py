@@ -393,6 +393,7 @@ def check_config(
     environ: Mapping[str, str] | None = None,
     *,
     router: IRTRouter | None = None,
+    db_url: str | None = None,
 ) -> ConfigCheck:
     """Check ``config`` against the router's LLMs and the environment.
 
@@ -456,7 +457,7 @@ def check_config(
     ]
     if not routable:
         problems.append("no router LLM is configured under 'llms': nothing can be routed")
-    if config.server.workers > 1 and config.storage.url.endswith(":memory:"):
+    if config.server.workers > 1 and (db_url or config.storage.url).endswith(":memory:"):
         problems.append("server.workers > 1 needs a database file or PostgreSQL: each worker would get its own memory")
     warnings = [f"unroutable (no 'llms' entry, never called): {', '.join(unroutable)}"] if unroutable else []
     if config.server.workers > 1 and admin_var:
