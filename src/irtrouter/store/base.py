@@ -158,7 +158,7 @@ class DecisionStore(ABC):
         except StorageError:
             raise
         except Exception as exc:
-            raise StorageError(f"{self.name}: cannot write the decision database ({exc})") from None
+            raise self._write_failed(exc) from None
         finally:
             self._disconnect()
 
@@ -209,7 +209,7 @@ class DecisionStore(ABC):
                     results = await loop.run_in_executor(self._executor, self._commit_batch, ops)
             except Exception as exc:  # the commit itself failed: every request in it failed
                 log.error("%s: decision database commit failed: %s", self.name, exc)
-                failed = StorageError(f"{self.name}: cannot write the decision database ({exc})")
+                failed = self._write_failed(exc)
                 results = [(False, failed)] * len(batch)
                 if any(op is not self._probe for op in ops):
                     self._write_failure = str(failed)
@@ -224,7 +224,8 @@ class DecisionStore(ABC):
                 else:
                     future.set_exception(value)
 
-    def _row_failed(self, exc: object) -> StorageError:
+    def _write_failed(self, exc: object) -> StorageError:
+        """The error of a write (a row, a commit, the health probe) that ``exc`` stopped."""
         return StorageError(f"{self.name}: cannot write the decision database ({exc})")
 
     # -- the writes ------------------------------------------------------------------------------

@@ -189,7 +189,7 @@ class PostgresStore(DecisionStore):
             except ROW_ERRORS as exc:
                 if conn.broken:
                     raise
-                return [(False, self._row_failed(_one_line(exc)))]
+                return [(False, self._write_failed(_one_line(exc)))]
         out: list[tuple[bool, Any]] = []
         with conn.transaction():
             for op in ops:
@@ -199,5 +199,5 @@ class PostgresStore(DecisionStore):
                 except ROW_ERRORS as exc:
                     if conn.broken:
                         raise
-                    out.append((False, self._row_failed(_one_line(exc))))
+                    out.append((False, self._write_failed(_one_line(exc))))
         return out

@@ -146,7 +146,7 @@ class SQLiteStore(DecisionStore):
                     out.append((True, ops[0](conn)))
                 except ROW_ERRORS as exc:
                     conn.execute("ROLLBACK")
-                    return [(False, self._row_failed(exc))]
+                    return [(False, self._write_failed(exc))]
                 conn.execute("COMMIT")
                 return out
             for op in ops:
@@ -157,7 +157,7 @@ class SQLiteStore(DecisionStore):
                 except ROW_ERRORS as exc:
                     conn.execute("ROLLBACK TO op")
                     conn.execute("RELEASE op")
-                    out.append((False, self._row_failed(exc)))
+                    out.append((False, self._write_failed(exc)))
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
