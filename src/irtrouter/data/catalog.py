@@ -38,23 +38,6 @@ from typing import Any
 
 from irtrouter.errors import DataError, UnknownLLMError
 
-_FIELDS = (
-    "llm_id",
-    "input_price",
-    "output_price",
-    "profile",
-    "provider_model",
-    "base_llm",
-    "reasoning_effort",
-    "thinking_budget",
-    "expected_output_tokens",
-    "supports_tools",
-    "supports_vision",
-    "supports_json_schema",
-    "context_window",
-    "max_output_tokens",
-    "cache_read_price",
-)
 _CONFIGURATION_FIELDS = ("base_llm", "reasoning_effort", "thinking_budget", "expected_output_tokens")
 #: What an LLM supports and its prompt-cache price; None is unknown (written only when known).
 CAPABILITY_FIELDS = (
@@ -65,6 +48,9 @@ CAPABILITY_FIELDS = (
     "max_output_tokens",
     "cache_read_price",
 )
+#: Every field of a catalog entry, in the order records are written.
+_FIELDS: tuple[str, ...] = ("llm_id", "input_price", "output_price", "profile", "provider_model")
+_FIELDS += (*_CONFIGURATION_FIELDS, *CAPABILITY_FIELDS)
 REASONING_EFFORTS = ("minimal", "low", "medium", "high")
 _LLMROUTER_FIELDS = {"feature", "model", "size", "service", "input_price", "output_price"}
 
