@@ -7,6 +7,7 @@ import pytest
 
 from irtrouter.errors import DataError
 from irtrouter.evaluate.curves import aiq, apgr, cpt, hypervolume, pareto_front, upper_hull
+from irtrouter.evaluate.report import curve_table
 
 
 def test_pareto_front_drops_dominated_points():
@@ -55,3 +56,15 @@ def test_apgr_of_known_points():
     assert apgr([0.25], [1.0], weak_perf=0.6, strong_perf=1.0) == pytest.approx(0.875)
     with pytest.raises(DataError, match="gap is zero"):
         apgr([0.5], [0.8], weak_perf=0.7, strong_perf=0.7)
+
+
+def test_the_curve_table_notes_each_apgr_reason_once_and_never_a_missing_one():
+    """Rows read back from a frame carry ``apgr_na`` on every row, None where APGR was computed."""
+
+    def row(router, **apgr):
+        return {"dataset": "d", "split": "ID", "router": router, "aiq": 0.5, "hypervolume": 0.4, **apgr}
+
+    rows = [row("mirt", apgr_na="a two-LLM curve metric"), row("bin", apgr=0.3, apgr_na=None)]
+    rows.append(row("knn", apgr_na="a two-LLM curve metric"))
+    text = curve_table(rows)
+    assert text.count("APGR n/a: a two-LLM curve metric.") == 1 and "None" not in text

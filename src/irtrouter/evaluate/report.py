@@ -106,8 +106,7 @@ class Report:
                                         "sweep (n/a: every LLM costs the same)"))  # fmt: skip
                 with_apgr = [r for r in t["curves"] if "apgr" in r]
                 if with_apgr:
-                    reasons = dict.fromkeys(r["apgr_na"] for r in t["curves"] if "apgr_na" in r)
-                    notes = "".join(f"\n\nn/a: {x}." for x in reasons)
+                    notes = "".join(f"\n\nn/a: {x}." for x in _apgr_reasons(t["curves"]))
                     parts.append(wide_table(with_apgr, lambda r: _num(r["apgr"], ".3f"), "APGR (binary routers "
                                             "and two-LLM pools)") + notes)  # fmt: skip
             if t["ablations"]:
@@ -282,8 +281,7 @@ def curve_table(rows: Sequence[dict[str, Any]]) -> str:
             cells += [_pct(r[k], 1) if not math.isinf(r[k]) else "never" for k in cpts]
         cells.append(_num(r.get("apgr"), ".3f") if "apgr" in r else "n/a")
         body.append(cells)
-    reasons = dict.fromkeys(r["apgr_na"] for r in rows if "apgr_na" in r)
-    apgr_notes = "".join(f"\n\nAPGR n/a: {reason}." for reason in reasons)
+    apgr_notes = "".join(f"\n\nAPGR n/a: {reason}." for reason in _apgr_reasons(rows))
     header = ["Dataset", "Split", "Router", "AIQ ↑", "HV ↑", *[f"CPT({k[3:]}%) ↓" for k in cpts], "APGR ↑"]
     return (
         "#### Cost-performance curves of the alpha sweep\n\nAIQ: area under the non-decreasing convex hull / the "
@@ -406,6 +404,12 @@ def mean_over_seeds(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> list
                 row[name] = sum(finite) / len(finite) if finite else math.nan
         out.append(row)
     return out
+
+
+def _apgr_reasons(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Why APGR is n/a for some curve rows, each reason once (rows read back from a frame carry
+    ``apgr_na`` on every row, None where APGR was computed)."""
+    return list(dict.fromkeys(r["apgr_na"] for r in rows if r.get("apgr_na")))
 
 
 def seed_mean_tables(tables: dict[str, Sequence[dict[str, Any]]]) -> str:
