@@ -1,5 +1,6 @@
 """The local engine: one process reads the input in batches, calls the job's object on each and
-appends the results to the output, so memory stays a few batches whatever the file's size.
+appends the results to the output, so memory stays a few batches whatever the file's size
+(JSONL: see :mod:`irtrouter.batch.tables`).
 
 Examples
 --------
@@ -10,8 +11,10 @@ Examples
 
 from __future__ import annotations
 
+import itertools
+
 from irtrouter.batch.job import BatchJob
-from irtrouter.batch.tables import TableWriter, count_rows, inspect_input, read_batches
+from irtrouter.batch.tables import TableWriter, check_first_batch, check_input_file, count_rows, read_batches
 from irtrouter.errors import ConfigError
 
 
@@ -26,14 +29,17 @@ def run_local(job: BatchJob, progress: bool = False) -> int:
         raise ConfigError(f"{job.output}: the local engine writes one file (.parquet, .jsonl or .csv), not a folder")
     if not job.input_is_local_file:
         raise ConfigError(f"{job.input}: the local engine reads one local file; folders and URIs need --engine ray")
-    inspect_input(job.input, job.query_column)
+    check_input_file(job.input)
+    batches = read_batches(job.input, job.batch_rows)  # checked on its first batch, then run: read once
+    first = next(batches, None)
+    check_first_batch(first, job.input, job.query_column)
     fn = job.build()
     done = 0
     writer = TableWriter(job.output) if job.output is not None else nullcontext()
     bar = tqdm(total=count_rows(job.input), desc="batch", unit="query", disable=not progress, leave=False)
     try:
         with writer as out:
-            for batch in read_batches(job.input, job.batch_rows):
+            for batch in itertools.chain([first], batches):
                 result = fn(pa.Table.from_batches([batch]))
                 if out is not None:
                     out.write(result)

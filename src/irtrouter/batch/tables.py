@@ -1,7 +1,8 @@
 """Reading and writing the tables of a batch job: Parquet, JSONL or CSV, chosen by the suffix.
 
-The local engine reads its input in record batches (Parquet row groups, CSV and JSONL blocks)
-and appends each result batch to the output, so a job's memory is a few batches, not the file.
+The local engine reads its input in record batches (Parquet row groups, CSV blocks) and appends
+each result batch to the output, so a job's memory is a few batches, not the file; a JSONL file
+is parsed whole (pyarrow's streaming JSON reader came in 19) and then split, once.
 :func:`inspect_input` runs first for both engines, so bad input is the same one-line error
 whichever engine would have read it.
 
@@ -43,16 +44,27 @@ def table_format(path: str | Path) -> str:
 
 def inspect_input(path: str | Path, query_column: str) -> pa.Schema:
     """The input's schema, after checking that the file exists, is not empty and has ``query_column``."""
+    check_input_file(path)
+    return check_first_batch(next(read_batches(path, 1024), None), path, query_column)
+
+
+def check_input_file(path: str | Path) -> None:
+    """The first half of :func:`inspect_input`: a file of a known format that is not empty."""
     path = Path(path)
-    fmt = table_format(path)
+    table_format(path)
     if not path.is_file():
         raise DataError("no such file", source=str(path))
     if path.stat().st_size == 0:
         raise DataError("empty file: expected one row per query", source=str(path))
-    first = next(read_batches(path, 1024), None)
+
+
+def check_first_batch(first: pa.RecordBatch | None, path: str | Path, query_column: str) -> pa.Schema:
+    """The second half of :func:`inspect_input`, on the input's first batch (None: there is none),
+    so that a reader of the whole file can check its first batch without reading it twice."""
+    path = Path(path)
     if first is None or first.num_rows == 0:
         raise DataError("no rows: expected one row per query", source=str(path))
-    schema = first.schema if fmt != "parquet" else _parquet_schema(path)
+    schema = first.schema if table_format(path) != "parquet" else _parquet_schema(path)
     if query_column not in schema.names:
         raise DataError(
             f"no column {query_column!r} (the query text; --query-column names another); "
