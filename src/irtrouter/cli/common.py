@@ -15,6 +15,7 @@ from irtrouter.data.catalog import LLMCatalog, load_catalog
 from irtrouter.data.readers import KNOWN_COLUMNS, LONG_FORMAT_SUFFIXES, parse_column_map, read_results
 from irtrouter.data.results import ResultsMatrix
 from irtrouter.errors import DataError
+from irtrouter.store.reading import parse_time
 
 F = TypeVar("F", bound=Callable[..., object])
 READ_OPTIONS = "irtrouter.read_options"  # the click context's meta key: load_dataset reads them
@@ -160,6 +161,16 @@ def check_trade_off(preference: float | None, budget: float | None) -> None:
         raise click.UsageError("give either --preference or --alpha/--beta, not both")
     if budget is not None and (given or preference is not None):
         raise click.UsageError("--budget sets the trade-off itself: give it without --alpha/--beta/--preference")
+
+
+def since_option(help: str = "Only decisions from TIME on (unix seconds or ISO 8601).") -> Callable[[F], F]:
+    """``--since TIME`` of the commands that read the decision log, given to them as unix seconds
+    (None when absent; a bad TIME is one line, from :func:`irtrouter.store.reading.parse_time`)."""
+
+    def parse(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+        return None if value is None else parse_time(value)
+
+    return click.option("--since", metavar="TIME", callback=parse, help=help)
 
 
 def progress_default() -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 import click
 import numpy as np
 
-from irtrouter.cli.common import data_source_options, load_dataset
+from irtrouter.cli.common import data_source_options, load_dataset, since_option
 
 
 @click.group()
@@ -62,8 +62,8 @@ def check(data_path: str, llms: str | None, fmt: str, split: str, on_missing: st
 @data.command("export")
 @click.option("--db", "url", required=True, envvar="IRTROUTER_DB", help="Decision log URL (sqlite:///PATH).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="results.parquet, .csv or .jsonl.")
-@click.option("--since", metavar="TIME", help="Only decisions from TIME on (unix seconds or ISO 8601).")
-def export(url: str, out: str, since: str | None) -> None:
+@since_option()
+def export(url: str, out: str, since: float | None) -> None:
     """Write the scored decisions of the log as long results, for `irtrouter train`.
 
     One row per (query, LLM that answered) with its feedback score (several scores for one
@@ -78,10 +78,10 @@ def export(url: str, out: str, since: str | None) -> None:
     from irtrouter.errors import DataError
     from irtrouter.online.export import log_to_results, results_suffix, write_results
     from irtrouter.store import redact_url
-    from irtrouter.store.reading import parse_time, read_log
+    from irtrouter.store.reading import read_log
 
     results_suffix(out)
-    log = read_log(url, since=None if since is None else parse_time(since), with_feedback_only=True)
+    log = read_log(url, since=since, with_feedback_only=True)
     exported = log_to_results(log)
     if exported.frame.empty:
         raise DataError(f"{redact_url(url)}: no scored decision with its query text to export")

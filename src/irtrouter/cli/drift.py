@@ -6,20 +6,20 @@ import json
 
 import click
 
-from irtrouter.store.reading import parse_time
+from irtrouter.cli.common import since_option
 
 
 @click.command("drift")
 @click.argument("directory", metavar="DIR", required=False, type=click.Path(exists=True, file_okay=False))
 @click.option("--db", "url", required=True, envvar="IRTROUTER_DB", help="Decision log URL (sqlite:///PATH).")
-@click.option("--since", metavar="TIME", help="Only decisions from TIME on (unix seconds or ISO 8601).")
+@since_option()
 @click.option("--window", default=200, show_default=True, type=click.IntRange(10), help="Rows per windowed level.")
 @click.option(
     "--shift", default=1.0, show_default=True, type=click.FloatRange(0.05), help="CUSUM: logit shift to detect."
 )
 @click.option("--threshold", default=None, type=click.FloatRange(0.5), help="CUSUM alarm level [default: log 1000].")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
-def command(directory: str | None, url: str, since: str | None, window: int, shift: float,
+def command(directory: str | None, url: str, since: float | None, window: int, shift: float,
             threshold: float | None, as_json: bool) -> None:  # fmt: skip
     """Calibration of each LLM's logged P-hat against its feedback: windowed Brier and log loss
     against the level calibrated predictions would reach, and a two-sided CUSUM. A drifted LLM
@@ -33,7 +33,7 @@ def command(directory: str | None, url: str, since: str | None, window: int, shi
     from irtrouter.online.drift import DEFAULT_THRESHOLD, drift_by_llm
     from irtrouter.store.reading import read_log
 
-    log = read_log(url, since=None if since is None else parse_time(since), with_feedback_only=True)
+    log = read_log(url, since=since, with_feedback_only=True)
     version = None
     if directory is not None:
         from irtrouter.routing.persistence import router_version_id

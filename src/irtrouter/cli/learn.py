@@ -6,19 +6,19 @@ import json
 
 import click
 
-from irtrouter.store.reading import parse_time
+from irtrouter.cli.common import since_option
 
 
 @click.command("learn")
 @click.argument("directory", metavar="DIR", type=click.Path(exists=True, file_okay=False))
 @click.option("--db", "url", required=True, envvar="IRTROUTER_DB", help="Decision log URL (sqlite:///PATH).")
 @click.option("--out", required=True, type=click.Path(), help="The new router's directory (must not exist).")
-@click.option("--since", metavar="TIME", help="Use decisions from TIME on (unix seconds or ISO 8601). "
+@since_option("Use decisions from TIME on (unix seconds or ISO 8601). "
               "Default: when DIR was written, so its own feedback is never counted twice.")  # fmt: skip
 @click.option("--prior-scale", default=1.0, show_default=True, type=float,
               help="Widen (>1) or narrow the prior of a trained router's abilities.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print what changed as JSON.")
-def command(directory: str, url: str, out: str, since: str | None, prior_scale: float, as_json: bool) -> None:
+def command(directory: str, url: str, out: str, since: float | None, prior_scale: float, as_json: bool) -> None:
     """Re-estimate each LLM's ability from the feedback on the queries it answered.
 
     The query side stays frozen and each LLM's current ability is the prior (the parent's posterior
@@ -32,7 +32,7 @@ def command(directory: str, url: str, out: str, since: str | None, prior_scale: 
     """
     from irtrouter.online.learn import learn_router
 
-    report = learn_router(directory, url, out, since=None if since is None else parse_time(since),
+    report = learn_router(directory, url, out, since=since,
                           prior_scale=prior_scale)  # fmt: skip
     if as_json:
         body = {"out": str(report.out), "version": report.version, "since": report.since, "counts": report.counts,

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
+from irtrouter.cli.common import since_option
 from irtrouter.errors import ConfigError
-from irtrouter.store.reading import parse_time
 
 
 def daily(log: Any) -> tuple[Any, Any, Any]:
@@ -78,9 +78,9 @@ def plot(totals: Any, share: Any, feedback: Any, path: Path) -> None:
 
 @click.command("report")
 @click.option("--db", "url", required=True, envvar="IRTROUTER_DB", help="Decision log URL (sqlite:///PATH).")
-@click.option("--since", metavar="TIME", help="Only decisions from TIME on (unix seconds or ISO 8601).")
+@since_option()
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write a PNG.")
-def command(url: str, since: str | None, plot_path: Path | None) -> None:
+def command(url: str, since: float | None, plot_path: Path | None) -> None:
     """Spend, savings against each profile's reference LLM, the share of requests per LLM and the
     mean feedback score per LLM, per UTC day, from the service's decision log.
 
@@ -90,7 +90,7 @@ def command(url: str, since: str | None, plot_path: Path | None) -> None:
     """
     from irtrouter.store.reading import read_log
 
-    log = read_log(url, since=None if since is None else parse_time(since))
+    log = read_log(url, since=since)
     totals, share, feedback = daily(log)
     if totals.empty:
         click.echo("no decisions")

@@ -6,18 +6,18 @@ import json
 
 import click
 
-from irtrouter.store.reading import parse_time
+from irtrouter.cli.common import since_option
 
 
 @click.command("shadow")
 @click.argument("directory", metavar="NEWDIR", type=click.Path(exists=True, file_okay=False))
 @click.option("--db", "url", required=True, envvar="IRTROUTER_DB", help="Decision log URL (sqlite:///PATH).")
-@click.option("--since", metavar="TIME", help="Only decisions from TIME on (unix seconds or ISO 8601).")
+@since_option()
 @click.option("--level", default=0.95, show_default=True, type=click.FloatRange(0.5, 0.999), help="Interval level.")
 @click.option("--bootstrap", "n_boot", default=1000, show_default=True, type=click.IntRange(100), help="Replicates.")
 @click.option("--seed", default=0, show_default=True, help="Seeds the bootstrap.")
 @click.option("--json", "as_json", is_flag=True, help="Print the estimates as JSON.")
-def command(directory: str, url: str, since: str | None, level: float, n_boot: int, seed: int, as_json: bool) -> None:
+def command(directory: str, url: str, since: float | None, level: float, n_boot: int, seed: int, as_json: bool) -> None:
     """Estimate NEWDIR's performance, cost and Reward on the logged traffic, against the live router.
 
     Off-policy estimates from the logged propensities: IPS and doubly robust (the candidate's
@@ -34,7 +34,7 @@ def command(directory: str, url: str, since: str | None, level: float, n_boot: i
     from irtrouter.routing import load_router
     from irtrouter.store.reading import read_log
 
-    log = read_log(url, since=None if since is None else parse_time(since))
+    log = read_log(url, since=since)
     report = shadow_evaluate(load_router(directory), log, level=level, n_boot=n_boot, random_state=seed)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
