@@ -35,7 +35,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from irtrouter.data.catalog import LLMSpec
-from irtrouter.data.tokens import estimate_tokens
 from irtrouter.serve.config import CapabilityFields
 from irtrouter.serve.errors import APIError
 from irtrouter.serve.overrides import RouteRequest
@@ -112,9 +111,7 @@ class Needs:
         tools = any(isinstance(body.get(k), list) and body[k] for k in ("tools", "functions"))
         fmt = body.get("response_format")
         schema = isinstance(fmt, Mapping) and fmt.get("type") == "json_schema"
-        return cls(
-            tools, _has_image(body.get("messages")), schema, estimate_tokens(request.prompt_text), request.max_tokens
-        )
+        return cls(tools, _has_image(body.get("messages")), schema, request.prompt_tokens, request.max_tokens)
 
 
 def _has_image(messages: Any) -> bool:

@@ -55,11 +55,13 @@ not the default.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from irtrouter.data.tokens import estimate_tokens
 from irtrouter.embed.base import cap_text
 from irtrouter.errors import ConfigError
 from irtrouter.routing.rule import TradeOff
@@ -91,6 +93,12 @@ class RouteRequest:
     preference: float | None = None
     rule: str | None = None
     budget: float | None = None
+
+    @functools.cached_property
+    def prompt_tokens(self) -> int:
+        """Estimated tokens of the whole prompt (what the call is priced on), counted once: the
+        capability filter and the cost estimate both read it."""
+        return estimate_tokens(self.prompt_text)
 
 
 def parse_request(

@@ -71,7 +71,7 @@ def estimate_cost(router: IRTRouter, request: RouteRequest, default_max_tokens: 
             None,
             None,
         )
-    tokens_in = estimate_tokens(request.prompt_text)
+    tokens_in = request.prompt_tokens
     tokens_out = request.max_tokens or default_max_tokens
     catalog = router.catalog_
     prices = np.array([[catalog[m].input_price, catalog[m].output_price] for m in router.llm_ids], dtype=np.float64)
