@@ -46,7 +46,7 @@ from irtrouter.serve.health import CLOSED, ProviderHealth
 from irtrouter.serve.metrics import Metrics
 from irtrouter.serve.overrides import RouteRequest
 from irtrouter.serve.routing import Routed
-from irtrouter.serve.upstream import ProviderStream, Upstreams, stream_error
+from irtrouter.serve.upstream import ProviderStream, Upstreams, read_event
 from irtrouter.store import DecisionRecord, DecisionStore
 
 HEADER_PREFIX = "x-irtrouter-"
@@ -306,17 +306,21 @@ async def _relay(
             event.append(raw)
             if raw != "":
                 continue
-            problem = stream_error(event)
+            problem, parsed = read_event(event)
             if problem is not None:
                 raise UpstreamError(llm_id, "bad_response", f"{llm_id}: the provider stream sent {problem}")
+            one_data_line = sum(line.startswith("data:") for line in event) == 1  # the usual event
             out: list[str] = []
             for line in event:
                 if line.startswith("data:"):
-                    data = line[5:].strip()
-                    try:
-                        chunk = json.loads(data) if data and data != "[DONE]" else None
-                    except ValueError:  # one line of a multi-line data field
-                        chunk = None
+                    if one_data_line:  # its data is the event's, already parsed by read_event
+                        chunk: Any = parsed
+                    else:
+                        data = line[5:].strip()
+                        try:
+                            chunk = json.loads(data) if data and data != "[DONE]" else None
+                        except ValueError:  # one line of a multi-line data field
+                            chunk = None
                     if isinstance(chunk, dict):
                         if "model" in chunk:
                             chunk["model"] = llm_id

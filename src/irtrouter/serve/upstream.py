@@ -231,19 +231,26 @@ class ProviderStream:
 def stream_error(event: Sequence[str]) -> str | None:
     """The message of an SSE event that reports an error (``event: error``, or data with an
     ``error`` and no ``choices``), ``"data that is not JSON"`` for such data, else None."""
+    return read_event(event)[0]
+
+
+def read_event(event: Sequence[str]) -> tuple[str | None, dict[str, Any] | None]:
+    """``(problem, chunk)`` of one SSE event: :func:`stream_error`'s message (None when it is a
+    good event) and its data parsed, the chunk (None without data, for ``[DONE]`` or a problem),
+    so that a relay reads each event's JSON once."""
     data = _data(event)
     named_error = any(line.startswith("event:") and line[6:].strip() == "error" for line in event)
     if data is None or data == "[DONE]":
-        return "an error event" if named_error else None
+        return ("an error event" if named_error else None), None
     try:
         chunk = json.loads(data)
     except ValueError:
-        return "an error event: " + " ".join(data.split())[:300] if named_error else "data that is not JSON"
+        return ("an error event: " + " ".join(data.split())[:300] if named_error else "data that is not JSON"), None
     if not isinstance(chunk, dict):
-        return "data that is not a chunk"
+        return "data that is not a chunk", None
     if named_error or ("error" in chunk and "choices" not in chunk):
-        return "an error event: " + _provider_message(json.dumps(chunk).encode())
-    return None
+        return "an error event: " + _provider_message(json.dumps(chunk).encode()), None
+    return None, chunk
 
 
 def _data(event: Sequence[str]) -> str | None:
