@@ -31,9 +31,14 @@ except ImportError:  # pragma: no cover - the serve and dev extras install it
 
 
 class FastJSONResponse(JSONResponse):
-    """``JSONResponse`` that renders with orjson, falling back to the standard library."""
+    """``JSONResponse`` that renders with orjson, falling back to the standard library; ``content``
+    keeps what was rendered, for a caller that translates the answer rather than sending it
+    (``/v1/responses``), so it need not parse the bytes back."""
+
+    content: Any
 
     def render(self, content: Any) -> bytes:
+        self.content = content
         if orjson is None:
             return super().render(content)
         try:

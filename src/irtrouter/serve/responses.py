@@ -42,9 +42,10 @@ from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from irtrouter.serve import chat
+from irtrouter.serve.encoding import FastJSONResponse
 from irtrouter.serve.errors import APIError
 from irtrouter.serve.overrides import ROUTING_FIELDS
 
@@ -346,5 +347,5 @@ def register(app: FastAPI, service: chat.ChatService) -> None:
             return StreamingResponse(
                 events, media_type="text/event-stream", headers={**headers, "Cache-Control": "no-cache"}
             )
-        completion = json.loads(bytes(answer.body))
-        return JSONResponse(from_completion(completion, body), headers=headers)
+        assert isinstance(answer, FastJSONResponse)  # chat.complete's answer when it does not stream
+        return FastJSONResponse(from_completion(answer.content, body), headers=headers)
