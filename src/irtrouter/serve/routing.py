@@ -433,14 +433,16 @@ class RoutingService:
         for (which, call), rows in groups.items():
             router = routers[which]
             texts = [queries[i] for i in rows]
+            X: np.ndarray | None = None
             try:
                 X = router.embed(texts)
                 decisions = call.route(router, X, texts)
             except IRTRouterError:
-                # One bad query must not fail its neighbours: route them one by one.
-                for i in rows:
+                # One bad query must not fail its neighbours: route them one by one, from the
+                # group's embeddings when they were made (else a bad text: each embedded alone).
+                for k, i in enumerate(rows):
                     try:
-                        x = router.embed([queries[i]])
+                        x = router.embed([queries[i]]) if X is None else X[k : k + 1]
                         out[i] = (call.route(router, x, [queries[i]])[0], x[0])
                     except IRTRouterError as exc:
                         out[i] = exc
