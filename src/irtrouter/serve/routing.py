@@ -431,15 +431,13 @@ class RoutingService:
         """Each query's decision and the embedding it was routed with (one embedding call per group)."""
         out: list[tuple[RoutingDecision, Any] | BaseException] = [RuntimeError("not routed")] * len(queries)
         for (which, call), rows in groups.items():
-            router = routers[which]
-            texts = [queries[i] for i in rows]
+            router, texts = routers[which], [queries[i] for i in rows]
             X: np.ndarray | None = None
             try:
                 X = router.embed(texts)
                 decisions = call.route(router, X, texts)
             except IRTRouterError:
-                # One bad query must not fail its neighbours: route them one by one, from the
-                # group's embeddings when they were made (else a bad text: each embedded alone).
+                # One bad query must not fail its neighbours: one by one, from X when it was made.
                 for k, i in enumerate(rows):
                     try:
                         x = router.embed([queries[i]]) if X is None else X[k : k + 1]
