@@ -437,7 +437,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> PlainTextResponse:
-        text = service.metrics.render() + service.health.render() + "\n".join(service.budgets.lines()) + "\n"
+        text = service.metrics.render(service.routing.live.version) + service.health.render()
+        text += "\n".join(service.budgets.lines()) + "\n"
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     return app

@@ -121,7 +121,6 @@ class RouterVersions:
         self.loader = loader
         self.last_error: str | None = None
         self._lock = asyncio.Lock()
-        metrics.router_version = routing.live.version
 
     def describe(self) -> dict[str, Any]:
         """The live version, as ``/healthz`` and ``GET /admin/router`` show it."""
@@ -152,7 +151,6 @@ class RouterVersions:
                 message = f"cannot load the router in {path}: internal error"
                 raise APIError(500, message, code="internal_error") from None
             old = self.routing.swap(live)
-            self.metrics.router_version = live.version
             self.metrics.router_loads["ok"] += 1
             self.last_error = None
             log.info("router %s (%s) is live, replacing %s", live.version, live.directory, old.version)

@@ -173,7 +173,6 @@ class Metrics:
         self.upstream_seconds: dict[str, Histogram] = {}
         self.drift = DriftMonitor()
         self.router_loads: dict[str, int] = defaultdict(int)
-        self.router_version: str | None = None
         # Per profile: USD spent (reported cost) and what the reference LLM would have cost.
         self.spend_usd: dict[str, float] = defaultdict(float)
         self.reference_usd: dict[str, float] = defaultdict(float)
@@ -205,8 +204,8 @@ class Metrics:
             self.upstream_seconds[llm_id] = Histogram(UPSTREAM_BUCKETS)
         self.upstream_seconds[llm_id].observe(seconds)
 
-    def render(self) -> str:
-        """The text exposition format (version 0.0.4)."""
+    def render(self, router_version: str | None = None) -> str:
+        """The text exposition format (version 0.0.4); ``router_version``: the live router's."""
         out = [
             "# HELP irtrouter_requests_total HTTP requests answered, by endpoint and status.",
             "# TYPE irtrouter_requests_total counter",
@@ -262,8 +261,8 @@ class Metrics:
             "# HELP irtrouter_router_info The router version deciding new requests (value 1).",
             "# TYPE irtrouter_router_info gauge",
         ]
-        if self.router_version is not None:
-            out.append(f"irtrouter_router_info{{{_labels(version=self.router_version)}}} 1")
+        if router_version is not None:
+            out.append(f"irtrouter_router_info{{{_labels(version=router_version)}}} 1")
         out += [
             "# HELP irtrouter_router_loads_total Router promotions and roll-backs, by result (ok, failed).",
             "# TYPE irtrouter_router_loads_total counter",
