@@ -97,29 +97,33 @@ def test_requests_per_minute_is_a_429_rate_limited(budgeted: ServerThread, provi
 
 
 def test_a_fallback_is_refused_once_the_budget_is_spent() -> None:
-    """The check before each provider call (the fallback's included) reads the running spend."""
+    """The check before each provider call (the fallback's included) reads the running spend:
+    the first LLM fails retryably after the client was billed by another request meanwhile, so
+    the fallback's check refuses, and no second provider is called."""
     import asyncio
+    from types import SimpleNamespace
 
     from irtrouter.serve.budgets import Budgets
-    from irtrouter.serve.chat import _Budgeted
     from irtrouter.serve.config import ClientConfig
-    from irtrouter.serve.errors import APIError
+    from irtrouter.serve.errors import APIError, UpstreamError
+    from irtrouter.serve.health import ProviderHealth
+    from irtrouter.serve.metrics import Metrics
+    from irtrouter.serve.proxy import with_fallback
 
-    class Calls:
-        n = 0
-
-        async def complete(self, llm_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-            self.n += 1
-            return 200, {}
-
+    config = parse_config({"llms": {m: {"base_url": "http://127.0.0.1:9/v1"} for m in ("a", "b")}})
+    service = SimpleNamespace(config=config, metrics=Metrics(), health=ProviderHealth(["a", "b"], config.limits))
     budgets = Budgets({"c": ClientConfig(key_env="X", monthly_usd=1.0)})
-    calls = Calls()
-    guarded = _Budgeted(calls, budgets, "c")  # type: ignore[arg-type]
-    asyncio.run(guarded.complete("a", {}))
-    budgets.spent("c", 1.5)  # another request of the same client was billed meanwhile
+    called: list[str] = []
+
+    async def call(llm_id: str) -> tuple[int, dict[str, Any]]:
+        called.append(llm_id)
+        budgets.spent("c", 1.5)  # another request of the same client was billed meanwhile
+        raise UpstreamError(llm_id, "status_5xx", f"{llm_id}: 503", status=503)
+
+    routed = SimpleNamespace(order=("a", "b"))
     with pytest.raises(APIError) as err:
-        asyncio.run(guarded.complete("b", {}))
-    assert err.value.code == "budget_exceeded" and calls.n == 1
+        asyncio.run(with_fallback(service, routed, call, before_call=lambda: budgets.check_spend("c")))  # type: ignore[arg-type]
+    assert err.value.code == "budget_exceeded" and called == ["a"]
 
 
 def test_the_start_up_summary_line_names_router_llms_store_auth_and_hides_the_password(

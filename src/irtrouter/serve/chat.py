@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -29,7 +29,6 @@ from irtrouter.serve.encoding import FastJSONResponse
 from irtrouter.serve.overrides import RouteRequest
 from irtrouter.serve.routing import Routed, RoutingService
 from irtrouter.serve.sessions import Sessions
-from irtrouter.serve.upstream import ProviderStream, Upstreams
 from irtrouter.store import DecisionRecord, redact_url
 
 
@@ -110,35 +109,6 @@ async def route_only(service: ChatService, request: Request) -> Response:
     return FastJSONResponse({"object": "irtrouter.route", **routing}, headers=proxy.headers(routed, request_id, None))
 
 
-class _Budgeted:
-    """The provider calls of one request, each preceded by its client's budget check."""
-
-    def __init__(self, upstreams: Upstreams, budgets: Budgets, client: str | None) -> None:
-        self._upstreams, self._budgets, self._client = upstreams, budgets, client
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._upstreams, name)
-
-    async def complete(self, llm_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        self._budgets.check_spend(self._client)
-        return await self._upstreams.complete(llm_id, body)
-
-    async def open_stream(self, llm_id: str, body: dict[str, Any]) -> ProviderStream:
-        self._budgets.check_spend(self._client)
-        return await self._upstreams.open_stream(llm_id, body)
-
-
-class _RequestView:
-    """The service as one request's provider calls see it: budget-checked upstreams."""
-
-    def __init__(self, service: ChatService, client: str | None) -> None:
-        self._service = service
-        self.upstreams = _Budgeted(service.upstreams, service.budgets, client)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._service, name)
-
-
 async def complete(
     service: ChatService, request: Request, client: str | None, body: Any, endpoint: str = "chat"
 ) -> Response:
@@ -147,16 +117,19 @@ async def complete(
     req, forward, routed = await decide(service, request, client, body)
     request_id = f"irt-{uuid.uuid4().hex}"
     routing = routed.routing_object(request_id, req)
-    view = cast(proxy.ProxyService, _RequestView(service, routed.client_key_id))
+
+    def budget_check() -> None:  # before every paid call, fallbacks included
+        service.budgets.check_spend(routed.client_key_id)
+
     if req.stream:
-        response = await proxy.stream(view, req, forward, routed, routing, request_id, started)
+        response = await proxy.stream(service, req, forward, routed, routing, request_id, started, budget_check)
         service.sessions.remember(routed, response.headers.get(f"{proxy.HEADER_PREFIX}llm"))
         return response
 
     async def call(llm_id: str) -> tuple[int, dict[str, Any]]:
-        return await view.upstreams.complete(llm_id, view.upstreams.body_for(llm_id, forward, stream=False))
+        return await service.upstreams.complete(llm_id, service.upstreams.body_for(llm_id, forward, stream=False))
 
-    answered, payload, attempts, failure = await proxy.with_fallback(view, routed, call)
+    answered, payload, attempts, failure = await proxy.with_fallback(service, routed, call, before_call=budget_check)
     record = service.outcome(request_id, endpoint, req, routed, routing, answered, attempts, "ok")
     if answered is not None:
         assert payload is not None

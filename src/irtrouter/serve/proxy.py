@@ -136,8 +136,10 @@ async def with_fallback(
     routed: Routed,
     call: Callable[[str], Awaitable[tuple[int, T]]],
     deadline: float | None = None,
+    before_call: Callable[[], None] | None = None,
 ) -> tuple[str | None, T | None, list[dict[str, Any]], UpstreamError | None]:
-    """Call the chosen LLM, then the next-best ones on retryable failures.
+    """Call the chosen LLM, then the next-best ones on retryable failures; ``before_call`` runs
+    just before each call (a client's budget check: what it raises ends the request).
 
     LLMs whose breaker is open or that asked to wait (429 ``Retry-After``) are skipped without
     a call; at most ``1 + routing.fallback_attempts`` calls are made, every one after the first
@@ -176,6 +178,8 @@ async def with_fallback(
         t0 = time.perf_counter()
         try:
             async with asyncio.timeout_at(deadline):
+                if before_call is not None:
+                    before_call()
                 status, result = await call(llm_id)
         except (UpstreamError, TimeoutError) as exc:
             err = exc if isinstance(exc, UpstreamError) else _deadline_error(service, llm_id)
@@ -242,15 +246,17 @@ async def stream(
     routing: dict[str, Any],
     request_id: str,
     started: float,
+    before_call: Callable[[], None] | None = None,
 ) -> Response:
-    """Open the provider stream (falling back before the first byte), then relay it event by event."""
+    """Open the provider stream (falling back before the first byte; ``before_call`` as
+    :func:`with_fallback` takes it), then relay it event by event."""
 
     async def open_stream(llm_id: str) -> tuple[int, ProviderStream]:
         opened = await service.upstreams.open_stream(llm_id, service.upstreams.body_for(llm_id, forward, stream=True))
         return opened.response.status_code, opened
 
     deadline = deadline_of(service)
-    answered, upstream, attempts, last = await with_fallback(service, routed, open_stream, deadline)
+    answered, upstream, attempts, last = await with_fallback(service, routed, open_stream, deadline, before_call)
     record = service.outcome(request_id, "chat-stream", req, routed, routing, answered, attempts, "streaming")
     if upstream is None or answered is None:
         record.latency_ms = (time.perf_counter() - started) * 1000
