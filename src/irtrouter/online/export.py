@@ -18,7 +18,7 @@ import pandas as pd
 
 from irtrouter.data.results import query_id_for
 from irtrouter.errors import ConfigError
-from irtrouter.online.feedback import scored_requests
+from irtrouter.online.feedback import has_text, scored_requests
 
 EXPORT_COLUMNS = ("query_id", "query", "llm_id", "score", "task", "input_tokens", "output_tokens", "cost_usd")
 
@@ -44,8 +44,8 @@ def log_to_results(log: pd.DataFrame) -> Export:
     [['2+2?', 'm', 1.0]]
     """
     scored = scored_requests(log).frame
-    has_text = np.array([isinstance(t, str) and bool(t.strip()) for t in scored["query_text"]], dtype=bool)
-    with_text = scored[has_text].sort_values(["created_at", "request_id"], kind="stable")
+    texted = has_text(scored["query_text"])
+    with_text = scored[texted].sort_values(["created_at", "request_id"], kind="stable")
     frame = pd.DataFrame(
         {
             "query_id": [query_id_for(t) for t in with_text["query_text"]],
@@ -60,7 +60,7 @@ def log_to_results(log: pd.DataFrame) -> Export:
         columns=list(EXPORT_COLUMNS),
     )
     unique = frame.drop_duplicates(["query_id", "llm_id"], keep="last").reset_index(drop=True)
-    return Export(unique, n_without_text=int((~has_text).sum()), n_repeated=len(frame) - len(unique))
+    return Export(unique, n_without_text=int((~texted).sum()), n_repeated=len(frame) - len(unique))
 
 
 SUFFIXES = ("parquet", "csv", "jsonl", "ndjson")

@@ -15,6 +15,7 @@ where that is missing, from embedding its ``query_text``; a row with neither is 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,13 +74,25 @@ def scored_requests(log: pd.DataFrame) -> ScoredRequests:
     )
 
 
+def has_text(values: Iterable[object]) -> np.ndarray:
+    """Per logged ``query_text`` value, whether it is a text that is not blank (a store without
+    ``store_text`` logs None).
+
+    Examples
+    --------
+    >>> has_text(["2+2?", " ", None]).tolist()
+    [True, False, False]
+    """
+    return np.array([isinstance(t, str) and bool(t.strip()) for t in values], dtype=bool)
+
+
 def query_embeddings(router: IRTRouter, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """``(X, ok)``: each row's routed embedding (the stored one, else its text embedded with the
     router's embedder); ``ok`` is False for rows with neither (their row of ``X`` is zero)."""
     dim = router.embedder_.dim
     X, ok = decode_embeddings(list(frame["query_embedding"]), dim)
     texts = frame["query_text"].to_numpy(dtype=object)
-    need = np.flatnonzero(~ok & np.array([isinstance(t, str) and bool(t.strip()) for t in texts], dtype=bool))
+    need = np.flatnonzero(~ok & has_text(texts))
     if len(need):
         X[need] = router.embed([str(texts[i]) for i in need])
         ok[need] = True

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from irtrouter.errors import DataError
-from irtrouter.online.feedback import query_embeddings, scored_requests
+from irtrouter.online.feedback import has_text, query_embeddings, scored_requests
 from irtrouter.routing.router import IRTRouter
 
 QUANTITIES = ("performance", "cost_usd", "reward")
@@ -152,7 +152,8 @@ def route_logged(candidate: IRTRouter, frame: pd.DataFrame, X: np.ndarray) -> _R
     choice = np.zeros(n, dtype=np.int64)
     p_hat, cost = np.zeros((n, len(ids))), np.zeros((n, len(ids)))
     alpha, beta = np.zeros(n), np.zeros(n)
-    texts = [t if isinstance(t, str) and t.strip() else "?" for t in frame["query_text"]]  # prices only
+    logged = frame["query_text"].tolist()
+    texts = [t if ok else "?" for t, ok in zip(logged, has_text(logged), strict=True)]  # prices only
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, raw in enumerate(frame["decision"]):
         d = _decision(raw)
