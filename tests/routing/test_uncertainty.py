@@ -6,7 +6,7 @@ import pytest
 
 from irtrouter.routing.rule import RULES, TradeOff, choose
 from irtrouter.routing.selection import ALPHA_GRID, Guard, gain_spread
-from irtrouter.routing.tuning import SPREADS, cross_validate_stages, fit_guard
+from irtrouter.routing.tuning import CONFIDENCE, SPREADS, cross_validate_stages, fit_guard
 
 ALL = np.ones(4, dtype=bool)
 COST = np.array([0.0137, 0.2113, 0.5779, 1.0])
@@ -108,3 +108,24 @@ def test_cross_validation_judges_every_fold_by_stages_tuned_without_it():
     for rows, out in zip(seen, held_out, strict=True):
         assert len(np.intersect1d(rows, out)) == 0 and 70 <= len(out) <= 90
     np.testing.assert_array_equal(np.sort(np.concatenate(held_out)), np.arange(n))
+
+
+def test_switching_on_luck_is_refused_by_the_confidence_bound():
+    """Four LLMs of the same skill on binary outcomes, p_hat noise: some seeds' validation queries
+    reward a switch by luck, and the best of the margins would take it; the confidence bound
+    (the pooled gain must beat one standard error, the default) keeps every seed on the default LLM."""
+
+    def finite_margins(**confidence):
+        counts = []
+        for seed in range(8):
+            rng = np.random.default_rng(seed)
+            Y = (rng.random((400, 4)) < 0.6).astype(float)
+            guard = fit_guard(
+                rng.random(Y.shape), np.broadcast_to(COST, Y.shape), Y, Y.mean(axis=0), COST, **confidence
+            )
+            counts.append(int(np.isfinite(guard.margins["linear"]).sum()))
+        return counts
+
+    assert CONFIDENCE == 1.0
+    assert finite_margins() == [0] * 8
+    assert sum(finite_margins(confidence=0.0)) > 0  # without the bound, luck switches on some seeds

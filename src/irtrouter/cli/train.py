@@ -227,8 +227,9 @@ def train(
         )
         if explain_choice:
             _explain_choice(router, selection)
+    held = "" if t["fit_queries"] == t["n_queries"] else f", the model fitted on {t['fit_queries']} of them"
     click.echo(
-        f"trained {router.predictor_kind_} on {t['n_queries']} queries x {t['n_llms']} LLMs "
+        f"trained {router.predictor_kind_} on {t['n_queries']} queries x {t['n_llms']} LLMs{held} "
         f"({t['epochs']} epochs, best validation BCE {t['best_val_bce']:.4f} at epoch {t['best_epoch']}, "
         f"{t['train_seconds']:.1f}s); cost model {router.cost_model_.kind}; saved to {out}"
     )
@@ -240,7 +241,13 @@ def _echo_stages(stages: Any) -> None:
 
 
 def _explain_choice(router: Any, selection: dict[str, Any]) -> None:
-    """The calibration chosen per LLM and the guard's margins, one line each."""
+    """The stages judged out of fold, the calibration or stack chosen per LLM and the guard's
+    margins, one line each."""
+    for row in selection["cross_validation"]["table"]:
+        mark = "  <- kept" if row["kept"] else ""
+        click.echo(f"  out of fold: {row['candidate']} with {row['calibration']} {row['cv_value']:+.4f}{mark}")
+    for llm, weights in (selection.get("stacking") or {}).items():
+        click.echo(f"  stack {llm}: " + ", ".join(f"{name} {w:+.3f}" for name, w in weights.items()))
     calibration = selection.get("calibration") or {}
     for llm, losses in calibration.items():
         if losses:

@@ -3,7 +3,9 @@
 ``rule`` (the trade-off and the linear / Chebyshev rules, tie-breaks), ``decision`` (the records a
 routing call returns), ``cost`` (cost models), ``neighbours`` (warm-up and NIRT's relevance from the
 nearest training queries), ``scalarise`` (RADAR's budget mode), ``selection`` (the guard that falls
-back to the best single LLM, the kNN blend and the validated choice of ``predictor="auto"``),
+back to the best single LLM and the kNN blend), ``stacking`` (the per-LLM stacked ensemble of P and
+kNN means), ``tuning`` (fitting those on validation queries, the validated choice of
+``predictor="auto"``),
 ``explanation`` (why each decision), ``router`` (:class:`IRTRouter`), ``policy/`` (LLM Bandit's
 :class:`PolicyRouter`), ``persistence`` (the saved directory format) and ``saved``
 (:func:`load_router`). The evaluation's baselines and adapters are in :mod:`irtrouter.evaluate.routers`.

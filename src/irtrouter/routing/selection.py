@@ -13,7 +13,9 @@ expectation. The :class:`Guard` makes that explicit. For a trade-off ``t`` and t
   trade-off (a grid of 21 alphas) and per rule on validation queries carved from the training
   data (:mod:`~irtrouter.routing.tuning`): first the margin of ``MARGINS`` whose guarded routing earns the most realised
   ``alpha * score - beta * C`` there (the evidence of neighbouring trade-offs, +-0.1 in alpha,
-  pooled), then, that margin held, the multiple of ``SPREADS`` that earns the most. ``m = inf``
+  pooled), kept only if that gain clears ``CONFIDENCE`` standard errors (else ``inf``: switching
+  on validation luck is what left the best single LLM below it), then, that margin held, the
+  multiple of ``SPREADS`` that earns the most. ``m = inf``
   (always ``d``) is on the grid and earns exactly the default's value, so on the validation
   queries, summed over each such neighbourhood, the guarded router is never below the best single
   LLM (at one alpha alone it can dip); where the predictions carry no signal it becomes it, up to

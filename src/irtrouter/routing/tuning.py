@@ -1,12 +1,13 @@
 """Tuning the routing stages on validation queries carved from the training data.
 
 What :mod:`irtrouter.routing.selection` routes with is fitted here: the kNN blend's ``(k, w)``
-(:func:`choose_blend`), the guard's margins and spread multiples per trade-off (:func:`fit_guard`),
-and, for ``predictor="auto"``, each candidate's stages judged out of fold
-(:func:`cross_validate_stages`: calibration or none, guard or none) and the candidates compared by
-that value averaged over the trade-offs the router will serve (:func:`select_by_validation`, which
-records the table). Nothing here reads a test split: the caller carves the validation queries from
-train.
+(:func:`choose_blend`), the stacked ensemble (:mod:`irtrouter.routing.stacking`), the guard's
+margins and spread multiples per trade-off (:func:`fit_guard`, which leaves the best single LLM only
+where the validation gain clears its noise), and, for ``predictor="auto"``, each candidate's stages
+judged out of fold (:func:`cross_validate_stages`: calibration, none or the stack; guard or none)
+and the candidates compared by that value averaged over the trade-offs the router will serve
+(:func:`select_by_validation`, which records the table). Nothing here reads a test split: the
+caller carves the validation queries from train.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from irtrouter.irt.calibration import log_loss
 from irtrouter.routing.neighbours import neighbour_mean
 from irtrouter.routing.rule import RULES, TIE_TOLERANCE, TradeOff, choose, rule_scores
 from irtrouter.routing.selection import ALPHA_GRID, Guard, best_single, gain_spread
+from irtrouter.routing.stacking import Stacker, fit_stacker
 
 #: Candidate margins, in units of the rule's score (alpha + beta = 1); inf: always the default.
 MARGINS: tuple[float, ...] = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, np.inf)
@@ -43,6 +45,14 @@ KNN_GRID: tuple[int, ...] = (5, 10, 20, 50, 100, 200)
 
 
 BLEND_WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+#: The stacked ensemble's name among the configurations cross-validated (in place of a calibration).
+STACK = "stack"
+
+
+#: Standard errors of the validation gain a guard's switching must clear (below: the default LLM).
+CONFIDENCE = 1.0
 
 
 def choose_blend(
@@ -90,6 +100,7 @@ def fit_guard(
     mean_cost: np.ndarray,
     rules: Sequence[str] = RULES,
     spreads: bool = True,
+    confidence: float = CONFIDENCE,
 ) -> Guard:
     """Tune the margins, then (with ``spreads``) the spread multiples, on validation predictions
     ``p_val`` (calibrated), costs ``C_val`` and realised scores ``Y_val`` (NaN = unobserved) of
@@ -98,7 +109,9 @@ def fit_guard(
     The margin comes first, alone (the plain guard); the spread multiple is then tuned with that
     margin held, so it can only raise the bar a switch must clear: where the margin keeps the
     default (``inf``) the spread changes nothing, and an uninformative predictor stays on the
-    default whatever its spread (a joint choice would give validation noise one more knob)."""
+    default whatever its spread (a joint choice would give validation noise one more knob).
+    ``confidence``: the standard errors the pooled validation gain of the margin chosen must clear
+    (else the margin is inf, always the default); 0 keeps the best margin whatever its noise."""
     allowed = np.ones(len(mean_score), dtype=bool)
     multiples_grid = SPREADS if spreads else (0.0,)
     margins: dict[str, np.ndarray] = {}
@@ -108,6 +121,7 @@ def fit_guard(
     for rule in rules:
         # values[i, j, l]: realised gain per query of the switches that margin j and multiple l let through.
         values = np.zeros((len(ALPHA_GRID), len(MARGINS), len(multiples_grid)))
+        errors = np.zeros((len(ALPHA_GRID), len(MARGINS)))  # standard error of values[i, j, 0]
         for i, a in enumerate(ALPHA_GRID):
             t = TradeOff.of(a)
             d = best_single(mean_score, mean_cost, t, allowed)
@@ -119,11 +133,24 @@ def fit_guard(
             for j, m in enumerate(MARGINS):
                 for k, z in enumerate(multiples_grid):
                     values[i, j, k] = float(realised[predicted > m + z * spread + TIE_TOLERANCE].sum()) / n
+                per_query = np.where(predicted > m + TIE_TOLERANCE, realised, 0.0)
+                errors[i, j] = float(per_query.std()) / np.sqrt(n)
         # Neighbouring trade-offs pool their evidence (+-0.1 in alpha), so one noisy grid point does
         # not set its margin alone; ties go to the larger margin (fewer switches), so inf wins
         # unless switching earned something.
-        pooled = [values[max(i - SMOOTHING, 0) : i + SMOOTHING + 1].sum(axis=0) for i in range(len(ALPHA_GRID))]
+        near = [slice(max(i - SMOOTHING, 0), i + SMOOTHING + 1) for i in range(len(ALPHA_GRID))]
+        pooled = [values[s].sum(axis=0) for s in near]
         best_m = [_best_index(row[:, 0]) for row in pooled]
+        # Switching must beat the noise: the pooled gain must exceed CONFIDENCE standard errors
+        # (summed over the neighbourhood: the sum's error is at most that, and nearly so, the
+        # trade-offs pooled being close). The best of the margins on the same queries is
+        # optimistic by about one error; without the test, validation noise left the best single
+        # LLM (docs/BENCHMARKS.md, zeroeval ID).
+        never = len(MARGINS) - 1  # MARGINS ends with inf
+        best_m = [
+            j if row[j, 0] > confidence * errors[s, j].sum() else never
+            for row, s, j in zip(pooled, near, best_m, strict=True)
+        ]
         best_z = [_best_index(row[j]) for row, j in zip(pooled, best_m, strict=True)]
         margins[rule] = np.asarray([MARGINS[j] for j in best_m], dtype=np.float64)
         multiples[rule] = np.asarray(
@@ -203,15 +230,19 @@ def _blend_of(
 
 @dataclass(frozen=True)
 class Stages:
-    """What is fitted on validation queries on top of a model: the blend, the calibration, the guard."""
+    """What is fitted on validation queries on top of a model: the blend and the calibration, or
+    the stacked ensemble in their place, and the guard."""
 
     blend: tuple[int, float] | None
     calibrator: Any  # irtrouter.irt.calibration.Calibrator | None
     guard: Guard | None
     mean_score: np.ndarray
     mean_cost: np.ndarray
+    stacker: Stacker | None = None
 
     def predict(self, p_irt: np.ndarray, means: dict[int, np.ndarray]) -> np.ndarray:
+        if self.stacker is not None:
+            return self.stacker.predict(p_irt, means)
         p = _mixed(p_irt, means, self.blend)
         return p if self.calibrator is None else self.calibrator.transform(p)
 
@@ -229,12 +260,23 @@ def fit_stages(
     guard: bool = True,
     rules: Sequence[str] = RULES,
     blend: tuple[int, float] | None = None,
+    stack: bool = False,
+    confidence: float = CONFIDENCE,
 ) -> Stages:
     """Fit the stages on validation predictions ``p_irt`` (and the kNN ``means``; None: no blend)
     with realised ``Y`` and costs ``C``; ``p_fit`` / ``Y_fit`` / ``C_fit``: the model's fitting
     queries, whose filled means make the default LLM. ``calibrate(p, Y)`` returns a calibrator;
-    ``blend``: a blend already chosen on these queries (else chosen here when ``means`` is given)."""
+    ``blend``: a blend already chosen on these queries (else chosen here when ``means`` is given).
+    ``stack``: the stacked ensemble (needs ``means``) in place of the blend and the calibration;
+    ``confidence``: the guard's (:func:`fit_guard`)."""
     mean_cost = C_fit.mean(axis=0)
+    if stack:
+        assert means is not None
+        stacker = fit_stacker(p_irt, means, Y)
+        mean_score = filled_scores(Y_fit, p_fit).mean(axis=0)
+        p = stacker.predict(p_irt, means)
+        fitted = fit_guard(p, C, Y, mean_score, mean_cost, rules, confidence=confidence) if guard else None
+        return Stages(None, None, fitted, mean_score, mean_cost, stacker)
     if means is not None and blend is None:
         blend = _blend_of(p_irt, means, Y, C, filled_scores(Y_fit, p_fit).mean(axis=0), mean_cost, alphas)
     p = _mixed(p_irt, means or {}, blend)
@@ -242,7 +284,7 @@ def fit_stages(
     if calibrator is not None:
         p, p_fit = calibrator.transform(p), calibrator.transform(p_fit)
     mean_score = filled_scores(Y_fit, p_fit).mean(axis=0)
-    fitted = fit_guard(p, C, Y, mean_score, mean_cost, rules) if guard else None
+    fitted = fit_guard(p, C, Y, mean_score, mean_cost, rules, confidence=confidence) if guard else None
     return Stages(blend, calibrator, fitted, mean_score, mean_cost)
 
 
@@ -259,13 +301,16 @@ def cross_validate_stages(
     random_state: int = 0,
     folds: int = CV_FOLDS,
     groups: Sequence[str] | None = None,
+    stack: bool = False,
+    confidence: float = CONFIDENCE,
 ) -> dict[tuple[str, bool], float]:
     """Out-of-fold validation value of every (calibration name, guard on/off): the validation
     queries are split in ``folds``; each fold is routed by the stages fitted on the others, so a
     stage is judged on queries it was not tuned on (the in-sample value of a tuned guard or map is
     optimistic by construction). ``calibrators``: name -> ``calibrate`` of :func:`fit_stages`.
     ``groups`` (a task per query): whole groups make the folds (as many as there are groups, at most
-    ``folds``), so each stage is judged on a task it was not tuned on, as on a new task."""
+    ``folds``), so each stage is judged on a task it was not tuned on, as on a new task.
+    ``stack`` (with ``means``): the stacked ensemble is judged too, as the calibration ``STACK``."""
     n = len(Y)
     rng = np.random.default_rng(random_state)
     if groups is None:
@@ -275,7 +320,8 @@ def cross_validate_stages(
         order = [names[i] for i in rng.permutation(len(names))]
         fold_by_name = {g: i % max(min(folds, len(names)), 1) for i, g in enumerate(order)}
         fold_of = np.asarray([fold_by_name[g] for g in groups])
-    totals: dict[tuple[str, bool], float] = {(c, g): 0.0 for c in calibrators for g in (False, True)}
+    names = [*calibrators, *([STACK] if stack and means is not None else [])]
+    totals: dict[tuple[str, bool], float] = {(c, g): 0.0 for c in names for g in (False, True)}
     for f in np.unique(fold_of):
         out, inside = fold_of == f, fold_of != f
         if not inside.any():
@@ -288,10 +334,10 @@ def cross_validate_stages(
                 p_irt[inside], sub, Y[inside], C[inside], filled_scores(Y_fit, p_fit).mean(axis=0),
                 C_fit.mean(axis=0), alphas,
             )  # fmt: skip
-        for name, calibrate in calibrators.items():
+        for name in names:
             st = fit_stages(
-                p_irt[inside], sub, p_fit, Y_fit, C_fit, Y[inside], C[inside], alphas, calibrate, True, ("linear",),
-                blend,
+                p_irt[inside], sub, p_fit, Y_fit, C_fit, Y[inside], C[inside], alphas, calibrators.get(name), True,
+                ("linear",), blend, stack=name == STACK, confidence=confidence,
             )  # fmt: skip
             p_out = st.predict(p_irt[out], held or {})
             for g in (False, True):

@@ -35,6 +35,7 @@ from irtrouter.routing.decision import Prediction
 from irtrouter.routing.policy.router import PolicyRouter
 from irtrouter.routing.router import IRTRouter
 from irtrouter.routing.rule import RULES, check_rule
+from irtrouter.routing.tuning import CONFIDENCE
 
 
 class _EveryAbilityLabeller:
@@ -68,7 +69,10 @@ class IRTAdapter(Router):
         rule: str = "linear",
         calibration: str | None = None,
         guard: bool | None = None,
+        guard_confidence: float = CONFIDENCE,
         knn_blend: bool | None = None,
+        stacking: bool | None = None,
+        refit: bool = False,
         candidates: Sequence[str] = ("mirt", "2pl"),
         validation_fraction: float = 0.2,
         task_folds: bool = False,
@@ -78,7 +82,10 @@ class IRTAdapter(Router):
     ) -> None:
         self.calibration = calibration
         self.guard = guard
+        self.guard_confidence = guard_confidence
         self.knn_blend = knn_blend
+        self.stacking = stacking
+        self.refit = refit
         self.candidates = candidates
         self.validation_fraction = validation_fraction
         self.task_folds = task_folds
@@ -108,7 +115,10 @@ class IRTAdapter(Router):
             cost_model=self.cost_model,
             calibration=self.calibration,
             guard=self.guard,
+            guard_confidence=self.guard_confidence,
             knn_blend=self.knn_blend,
+            stacking=self.stacking,
+            refit=self.refit,
             candidates=tuple(self.candidates),
             validation_fraction=self.validation_fraction,
             task_folds=self.task_folds,

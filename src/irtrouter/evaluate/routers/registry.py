@@ -120,7 +120,7 @@ BUILTIN_ROUTERS: dict[str, RouterEntry] = {
     "default": RouterEntry(
         IRTAdapter,
         {"predictor": "auto"},
-        "what 'irtrouter train' builds: MIRT or 2PL, kNN blend, calibration and guard chosen on validation",
+        "what 'irtrouter train' builds: MIRT or 2PL, kNN blend or stack, calibration and guard chosen on validation",
     ),
     "mirt-chebyshev": RouterEntry(
         IRTAdapter, {"predictor": "mirt", "rule": "chebyshev"}, "MIRT-Router's predictor, Chebyshev scalarisation"
