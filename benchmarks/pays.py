@@ -93,8 +93,15 @@ def summarise(rows: list[dict[str, Any]]) -> str:
                 if dv and bs:
                     diff = statistics.mean(dv) - statistics.mean(bs)
                     n_below = sum(x < y - 1e-9 for x, y in zip(dv, bs, strict=True))
+                    paired = [x - y for x, y in zip(dv, bs, strict=True)]
+                    # The paired difference's standard error over the seeds (same splits on both sides).
+                    se = (
+                        f", standard error {statistics.stdev(paired) / len(paired) ** 0.5:.2f}"
+                        if len(paired) > 1
+                        else ""
+                    )
                     (ties if abs(diff) < 0.005 else below if diff < 0 else []).append(
-                        f"{d} {s} ({diff:+.2f}, below on {n_below}/{len(dv)} seeds)"
+                        f"{d} {s} ({diff:+.2f}{se}, below on {n_below}/{len(dv)} seeds)"
                     )
                 if dv and kn:
                     gap = statistics.mean(dv) - statistics.mean(kn)

@@ -1,4 +1,5 @@
-"""The estimator conventions every irtrouter estimator shares (scikit-learn's, written once).
+"""The estimator conventions every irtrouter estimator shares (scikit-learn's, written once), and
+the ``name:key=value`` spec that names one with its parameters (:func:`parse_spec`).
 
 ``__init__`` only stores its arguments under their own names; :meth:`Params.get_params` reads
 them back by introspecting the constructor, and ``repr`` shows them. Learned state ends in ``_``;
@@ -21,9 +22,10 @@ irtrouter.errors.NotFittedError: this Knob is not fitted: call fit()
 from __future__ import annotations
 
 import inspect
+import json
 from typing import Any
 
-from irtrouter.errors import NotFittedError
+from irtrouter.errors import ConfigError, NotFittedError
 
 
 class Params:
@@ -61,3 +63,19 @@ def check_is_fitted(estimator: object, attribute: str, how: str = "call fit()") 
     """Raise :class:`~irtrouter.errors.NotFittedError` unless ``estimator`` has ``attribute``."""
     if not hasattr(estimator, attribute):
         raise NotFittedError(f"this {type(estimator).__name__} is not fitted: {how}")
+
+
+def parse_spec(spec: str, what: str = "spec") -> tuple[str, dict[str, Any]]:
+    """``"name:key=value,key=value"`` -> ``(name, params)``; values are JSON where they parse (else
+    the string). ``what`` names the spec in the error (``router spec``, ``candidate``)."""
+    name, _, rest = spec.partition(":")
+    params: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, raw = part.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"{what} {spec!r}: expected key=value after ':', got {part!r}")
+        try:
+            params[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key.strip()] = raw.strip()
+    return name.strip(), params

@@ -24,7 +24,7 @@ from typing import Any, ClassVar, cast
 
 import numpy as np
 
-from irtrouter._params import Params, check_is_fitted
+from irtrouter._params import Params, check_is_fitted, parse_spec
 from irtrouter.data.catalog import LLMCatalog, LLMSpec
 from irtrouter.data.results import ResultsMatrix
 from irtrouter.data.splits import validation_rows
@@ -70,6 +70,10 @@ from irtrouter.routing.tuning import (
 )
 
 log = logging.getLogger(__name__)
+
+#: ``predictor="auto"``'s candidates. MIRT with free ability offsets (``"mirt:offset_prior=1.0"``)
+#: was measured in their place and lost Reward and fit time (docs/BENCHMARKS.md, issue 12).
+DEFAULT_CANDIDATES: tuple[str, ...] = ("mirt", "2pl")
 
 #: ``calibration=`` values: none, per LLM by validation log-loss (auto), or one method for all.
 CALIBRATIONS = ("none", "auto", "platt", "isotonic")
@@ -136,6 +140,7 @@ class IRTRouter(Params):
         fit; the neighbours are every training query either way).
     candidates : sequence of str
         ``predictor="auto"``: the predictors compared on validation queries by the routing objective
+        (a name, or a name with its own parameters: ``"mirt:offset_prior=1.0"``)
         over ``selection_alphas`` (guarded and calibrated as the router will route); the table is
         kept in ``training_["selection"]``.
     validation_fraction : float
@@ -183,7 +188,7 @@ class IRTRouter(Params):
         knn_blend: bool | None = None,
         stacking: bool | None = None,
         refit: bool = False,
-        candidates: Sequence[str] = ("mirt", "2pl"),
+        candidates: Sequence[str] = DEFAULT_CANDIDATES,
         selection_alphas: Sequence[float] = SELECTION_ALPHAS,
         validation_fraction: float = 0.2,
         task_folds: bool = False,
@@ -238,7 +243,7 @@ class IRTRouter(Params):
 
     def _validate_params(self) -> dict[str, int]:
         """Check the parameters; returns each candidate predictor's number of dimensions."""
-        dims = {name: predictor_class(name).resolve_n_dims(self.n_dims) for name in self._candidates()}
+        dims = {name: _candidate_class(name).resolve_n_dims(self.n_dims) for name in self._candidates()}
         if not 0 <= self.warmup_lambda <= 1:
             raise ConfigError(f"warmup_lambda must be in [0, 1], got {self.warmup_lambda}")
         for name in ("warmup_k", "relevance_k"):
@@ -324,7 +329,7 @@ class IRTRouter(Params):
         self.cost_model_: CostModel = make_cost_model(self.cost_model, results).fit(results, self.catalog_)
         self.relevance_info_: dict[str, Any] | None = None
         self.train_relevance_: np.ndarray | None = None
-        if any(predictor_class(name).requires_context for name in dims):  # NIRT's relevance vectors
+        if any(_candidate_class(name).requires_context for name in dims):  # NIRT's relevance vectors
             chosen = labeller or make_labeller(encoder)
             rel = relevance_vectors(
                 results.queries, X_queries, chosen, random_state=self.random_state, progress=progress
@@ -351,9 +356,9 @@ class IRTRouter(Params):
         if self._calibration_method() != "none" or self._guarded() or self._blended() or len(dims) > 1:
             winner, selection, fitted = self._validate(results, X_queries, X_llms, dims, progress)
             stages.lap("validation")
-        if not predictor_class(winner).requires_context:
+        if not _candidate_class(winner).requires_context:
             self.train_relevance_, self.relevance_info_ = None, None
-        self.predictor_kind_ = winner
+        self.predictor_kind_ = _candidate_class(winner).kind
         fit_queries = results.n_queries
         if fitted is not None and not self.refit:
             self.predictor_ = fitted  # the model the stages were tuned on
@@ -412,9 +417,10 @@ class IRTRouter(Params):
         return self
 
     def _new_predictor(self, name: str, n_dims: int) -> IRTPredictor:
-        params = {"n_dims": n_dims, "random_state": self.random_state, **(self.predictor_params or {})}
+        kind, own = candidate_spec(name)
+        params = {"n_dims": n_dims, "random_state": self.random_state, **(self.predictor_params or {}), **own}
         try:
-            return predictor_class(name)(**params)
+            return predictor_class(kind)(**params)
         except TypeError as exc:
             raise ConfigError(f"bad predictor_params for {name}: {exc}") from None
 
@@ -452,7 +458,7 @@ class IRTRouter(Params):
         for name, n_dims in dims.items():
             rel = (
                 None
-                if self.train_relevance_ is None or not predictor_class(name).requires_context
+                if self.train_relevance_ is None or not _candidate_class(name).requires_context
                 else self.train_relevance_
             )
             rel_fit = None if rel is None else rel[fit_rows]
@@ -910,6 +916,16 @@ class IRTRouter(Params):
         self.embedder_ = embedder
         self.embedder_spec_ = config["embedder"].get("spec")
         self.training_ = config.get("training", {})
+
+
+def candidate_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"mirt:offset_prior=1.0"`` -> ``("mirt", {"offset_prior": 1.0})``: a candidate predictor and
+    its own parameters, written as the evaluation registry's router specs are."""
+    return parse_spec(spec, "candidate")
+
+
+def _candidate_class(spec: str) -> type[IRTPredictor]:
+    return predictor_class(candidate_spec(spec)[0])
 
 
 def _best_key(values: dict[tuple[str, bool], float]) -> tuple[str, bool]:

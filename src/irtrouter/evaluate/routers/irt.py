@@ -33,7 +33,7 @@ from irtrouter.irt.abilities import ABILITY_NAMES
 from irtrouter.irt.registry import predictor_class
 from irtrouter.routing.decision import Prediction
 from irtrouter.routing.policy.router import PolicyRouter
-from irtrouter.routing.router import IRTRouter
+from irtrouter.routing.router import DEFAULT_CANDIDATES, IRTRouter
 from irtrouter.routing.rule import RULES, check_rule
 from irtrouter.routing.tuning import CONFIDENCE
 
@@ -73,7 +73,7 @@ class IRTAdapter(Router):
         knn_blend: bool | None = None,
         stacking: bool | None = None,
         refit: bool = False,
-        candidates: Sequence[str] = ("mirt", "2pl"),
+        candidates: Sequence[str] = DEFAULT_CANDIDATES,
         validation_fraction: float = 0.2,
         task_folds: bool = False,
         predictor_params: dict[str, Any] | None = None,

@@ -17,10 +17,10 @@ True
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from irtrouter._params import parse_spec
 from irtrouter.errors import ConfigError
 from irtrouter.evaluate.routers.binary import HybridLLMRouter, MFRouter
 from irtrouter.evaluate.routers.contract import Router
@@ -65,17 +65,7 @@ def available_routers() -> dict[str, RouterEntry]:
 
 def parse_router_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """``"name:key=value,key=value"`` -> ``(name, params)``; values are JSON where they parse."""
-    name, _, rest = spec.partition(":")
-    params: dict[str, Any] = {}
-    for part in filter(None, (p.strip() for p in rest.split(","))):
-        key, eq, raw = part.partition("=")
-        if not eq or not key.strip():
-            raise ConfigError(f"router spec {spec!r}: expected key=value after ':', got {part!r}")
-        try:
-            params[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            params[key.strip()] = raw.strip()
-    return name.strip(), params
+    return parse_spec(spec, "router spec")
 
 
 def make_router(spec: str, **params: Any) -> Router:
