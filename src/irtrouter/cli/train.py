@@ -80,7 +80,13 @@ from irtrouter.routing.cost import COST_MODELS
 @click.option(
     "--epochs", "max_epochs", default=200, show_default=True, help="Most training epochs (early stopping ends sooner)."
 )
-@click.option("--lr", "learning_rate", default=0.002, show_default=True, help="Adam learning rate.")
+@click.option(
+    "--lr",
+    "learning_rate",
+    default=0.002,
+    show_default=True,
+    help="Adam learning rate (when not given: each predictor's own; --predictor auto's 2PL candidate uses 0.005).",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed for every random step.")
 @click.option("--sample", type=int, default=None, metavar="N", help="Train on a seeded random sample of N queries.")
 @data_source_options(
@@ -181,15 +187,15 @@ def train(
         if sample < results.n_queries:
             pick = np.sort(np.random.default_rng(seed).choice(results.n_queries, size=sample, replace=False))
             results = results.take(pick)
+    # Each predictor has its own training defaults: only options given on the command line override them.
+    ctx = click.get_current_context()
+    given = {"max_epochs": max_epochs, "learning_rate": learning_rate}
+    overrides = {k: v for k, v in given.items() if ctx.get_parameter_source(k) is not ParameterSource.DEFAULT}
     if predictor == "policy":
         from irtrouter.routing.policy.router import PolicyRouter
 
-        # The identity model has its own defaults: only options given on the command line override them.
-        ctx = click.get_current_context()
-        given = {"max_epochs": max_epochs, "learning_rate": learning_rate}
-        identity = {k: v for k, v in given.items() if ctx.get_parameter_source(k) is not ParameterSource.DEFAULT}
         policy = PolicyRouter(
-            embedder=embedder, n_dims=dims or 16, identity_params=identity, cost_model=cost_model, random_state=seed
+            embedder=embedder, n_dims=dims or 16, identity_params=overrides, cost_model=cost_model, random_state=seed
         )
         policy.fit(results, catalog, cache_dir=cache_dir, use_cache=not no_cache, progress=show)
         policy.save(out)
@@ -210,7 +216,7 @@ def train(
         neighbour_index=neighbour_index,
         cost_model=cost_model,
         random_state=seed,
-        predictor_params={"max_epochs": max_epochs, "learning_rate": learning_rate},
+        predictor_params=overrides or None,
     )
     labeller = None
     if predictor in ("nirt", "auto") and labeller_url:
