@@ -28,7 +28,6 @@ from irtrouter.routing.tuning import CV_FOLDS
 from tests.helpers import topic_catalog, topic_results
 
 EPOCHS = {"max_epochs": 200, "learning_rate": 0.01}
-TWOPL = "2pl:learning_rate=0.005"  # default's 2PL candidate (the tests' EPOCHS override its rate)
 OFFSETS = "mirt:offset_prior=1.0"  # MIRT with free ability offsets, a candidate named with its parameters
 
 
@@ -128,7 +127,7 @@ def test_auto_picks_mirt_when_llms_are_strong_on_different_dimensions(mirt_fitte
     router, _ = mirt_fitted
     assert router.predictor_kind_ == "mirt", router.training_["selection"]
     v = values(router)
-    assert v["mirt"] > v[TWOPL] + 0.004, v
+    assert v["mirt"] > v["2pl"] + 0.004, v
     assert type(router.predictor_).kind == "mirt"
 
 
@@ -136,7 +135,7 @@ def test_the_selection_record_is_complete(mirt_fitted):
     router, results = mirt_fitted
     sel = router.training_["selection"]
     assert candidate_spec(sel["chosen"])[0] == router.predictor_kind_
-    assert [row["candidate"] for row in sel["table"]] == list(DEFAULT_CANDIDATES) == ["mirt", TWOPL]
+    assert [row["candidate"] for row in sel["table"]] == list(DEFAULT_CANDIDATES) == ["mirt", "2pl"]
     assert [row["chosen"] for row in sel["table"]] == [row["candidate"] == sel["chosen"] for row in sel["table"]]
     assert sel["alphas"] == [0.2, 0.5, 0.8]
     assert 0.15 * results.n_queries <= sel["n_validation_queries"] <= 0.25 * results.n_queries

@@ -71,11 +71,10 @@ from irtrouter.routing.tuning import (
 
 log = logging.getLogger(__name__)
 
-#: ``predictor="auto"``'s candidates. The 2PL trains at 0.005, not its own 0.002: on the training
-#: splits of four pools it reached the same internal validation BCE (within 0.0002) in 0.6-0.8x
-#: the time (docs/BENCHMARKS.md, issue 12). MIRT with free ability offsets
-#: (``"mirt:offset_prior=1.0"``) was measured in MIRT's place and lost Reward and fit time.
-DEFAULT_CANDIDATES: tuple[str, ...] = ("mirt", "2pl:learning_rate=0.005")
+#: ``predictor="auto"``'s candidates. Measured in their place and not kept (docs/BENCHMARKS.md,
+#: issue 12): MIRT with free ability offsets (``"mirt:offset_prior=1.0"``), and the 2PL at learning
+#: rate 0.005 (0.6-0.8x the fit time, the same internal validation BCE); both lost Reward.
+DEFAULT_CANDIDATES: tuple[str, ...] = ("mirt", "2pl")
 
 #: ``calibration=`` values: none, per LLM by validation log-loss (auto), or one method for all.
 CALIBRATIONS = ("none", "auto", "platt", "isotonic")
