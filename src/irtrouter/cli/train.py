@@ -250,7 +250,9 @@ def _explain_choice(router: Any, selection: dict[str, Any]) -> None:
     margins, one line each."""
     for row in selection["cross_validation"]["table"]:
         mark = "  <- kept" if row["kept"] else ""
-        click.echo(f"  out of fold: {row['candidate']} with {row['calibration']} {row['cv_value']:+.4f}{mark}")
+        c = row["calibration"]
+        stage = "stacked ensemble" if c == "stack" else "uncalibrated" if c == "none" else f"calibration {c}"
+        click.echo(f"  out of fold: {row['candidate']}, {stage} {row['cv_value']:+.4f}{mark}")
     for llm, weights in (selection.get("stacking") or {}).items():
         click.echo(f"  stack {llm}: " + ", ".join(f"{name} {w:+.3f}" for name, w in weights.items()))
     calibration = selection.get("calibration") or {}
