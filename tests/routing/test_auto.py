@@ -242,7 +242,7 @@ def test_bad_auto_settings_are_refused():
 
 
 def test_without_refit_the_router_routes_with_the_model_its_stages_were_tuned_on():
-    """refit=False (the default) keeps the fit on the queries not held out, whose predictions the
+    """refit=False (auto's default) keeps the fit on the queries not held out, whose predictions the
     stages were fitted to; refit=True fits the winner again on every training query. Either way
     the neighbours (warm-up, kNN) are every training query."""
     results, catalog = topic_results(n_per_topic=40, seed=6), topic_catalog()
@@ -253,6 +253,9 @@ def test_without_refit_the_router_routes_with_the_model_its_stages_were_tuned_on
     assert again.training_["fit_queries"] == results.n_queries
     assert "fit" not in kept.training_["stage_seconds"] and "fit" in again.training_["stage_seconds"]
     assert kept.neighbours_.embeddings.shape[0] == again.neighbours_.embeddings.shape[0] == results.n_queries
+    # A fixed predictor refits by default (its calibrated P was better calibrated so).
+    fixed = IRTRouter(predictor="mirt", embedder="hashing:64", calibration="platt", predictor_params=EPOCHS)
+    assert fixed.fit(results, catalog).training_["fit_queries"] == results.n_queries
     # The same stages were tuned in both (validation does not depend on the refit) ...
     assert kept.training_["selection"]["cross_validation"] == again.training_["selection"]["cross_validation"]
     # ... and the routed models differ: one saw the validation queries' answers, the other did not.

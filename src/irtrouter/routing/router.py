@@ -134,11 +134,13 @@ class IRTRouter(Params):
         of the kNN means at 10, 50 and 200 neighbours, fitted on the validation queries); it routes
         in their place when it routes better out of fold. Needs the kNN blend's neighbours.
         Default: on with ``predictor="auto"``.
-    refit : bool
+    refit : bool, optional
         After validation, refit the chosen predictor on every training query (True), or route with
-        the fit the stages were tuned on, on the queries not held out (False, the default: the
-        guard's margins and the calibration were fitted to that model's errors, and it saves one
-        fit; the neighbours are every training query either way).
+        the fit the stages were tuned on, on the queries not held out (False: the stages were
+        fitted to that model's errors, and one fit is saved; the neighbours are every training
+        query either way). Default: False with ``predictor="auto"`` (measured: Rewards within 0.06
+        at alpha 0.8 either way), True for a fixed predictor (MIRT with ``calibration="auto"``:
+        lower test log-loss refitted on 7 of 10 test splits; docs/BENCHMARKS.md, issue 12).
     candidates : sequence of str
         ``predictor="auto"``: the predictors compared on validation queries by the routing objective
         (a name, or a name with its own parameters: ``"mirt:offset_prior=1.0"``)
@@ -188,7 +190,7 @@ class IRTRouter(Params):
         guard_confidence: float = CONFIDENCE,
         knn_blend: bool | None = None,
         stacking: bool | None = None,
-        refit: bool = False,
+        refit: bool | None = None,
         candidates: Sequence[str] = DEFAULT_CANDIDATES,
         selection_alphas: Sequence[float] = SELECTION_ALPHAS,
         validation_fraction: float = 0.2,
@@ -238,6 +240,9 @@ class IRTRouter(Params):
 
     def _blended(self) -> bool:
         return bool(self.predictor == "auto" if self.knn_blend is None else self.knn_blend)
+
+    def _refitted(self) -> bool:
+        return bool(self.predictor != "auto" if self.refit is None else self.refit)
 
     def _stacked(self) -> bool:
         return self._blended() and bool(self.predictor == "auto" if self.stacking is None else self.stacking)
@@ -361,7 +366,7 @@ class IRTRouter(Params):
             self.train_relevance_, self.relevance_info_ = None, None
         self.predictor_kind_ = _candidate_class(winner).kind
         fit_queries = results.n_queries
-        if fitted is not None and not self.refit:
+        if fitted is not None and not self._refitted():
             self.predictor_ = fitted  # the model the stages were tuned on
             assert selection is not None
             fit_queries -= selection["n_validation_queries"]
@@ -519,7 +524,7 @@ class IRTRouter(Params):
             "cross_validation": {"folds": CV_FOLDS, "task_folds": by_task, "table": cv_table},
             "knn_blend": self._blend_record(),
             "stacking": None if self.stacker_ is None else self.stacker_.report(results.llm_ids),
-            "refit": bool(self.refit),
+            "refit": self._refitted(),
             "calibration": None if self.calibrator_ is None else self.calibrator_.report,
             "guard": None if self.guard_ is None else self.guard_.validation,
             "seconds": round(time.perf_counter() - started, 3),

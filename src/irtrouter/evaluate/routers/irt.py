@@ -72,7 +72,7 @@ class IRTAdapter(Router):
         guard_confidence: float = CONFIDENCE,
         knn_blend: bool | None = None,
         stacking: bool | None = None,
-        refit: bool = False,
+        refit: bool | None = None,
         candidates: Sequence[str] = DEFAULT_CANDIDATES,
         validation_fraction: float = 0.2,
         task_folds: bool = False,
