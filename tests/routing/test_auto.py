@@ -185,6 +185,35 @@ def test_saved_auto_router_reloads_with_identical_state_and_decisions(mirt_fitte
         assert [(x.llm_id, x.p_hat, x.extras) for x in a] == [(x.llm_id, x.p_hat, x.extras) for x in b]
 
 
+def test_a_stacked_router_decides_alike_in_a_batch_and_one_query_at_a_time(mirt_fitted):
+    """The route path of the stack (kNN means at its k's from one neighbour search): the embedded
+    batch and route_many agree exactly; one query at a time agrees to float32 rounding wherever
+    its neighbours are the batch's at every k read (these hashed five-word queries tie in
+    similarity, and a tie at a k-th neighbour can fall either way between a batch's and one
+    query's float rounding)."""
+    router, results = mirt_fitted
+    assert router.stacker_ is not None, router.training_["selection"]["cross_validation"]
+    queries = list(results.queries[:40])
+    X = router.embed(queries)
+    k = router.stacker_.max_k
+    together = router.neighbours_.search(X, k)
+    sizes = (router.warmup_k, *router.stacker_.ks)
+    alone = [router.neighbours_.search(X[i : i + 1], k)[0] for i in range(len(X))]
+    same = [all(set(a[:j]) == set(b[:j]) for j in sizes) for a, b in zip(alone, together, strict=True)]
+    assert sum(same) >= 10, sum(same)
+    for alpha in (0.3, 0.8):
+        batch = router.route_many_embedded(X, queries, alpha)
+        assert batch == router.route_many(queries, alpha)
+        single = [router.route(q, alpha) for q in queries]
+        for s, b, kept in zip(single, batch, same, strict=True):
+            if kept:
+                assert s.llm_id == b.llm_id
+                np.testing.assert_allclose(s.p_hat, b.p_hat, rtol=0, atol=1e-6)
+    # The stack is what routes: its P differs from the model's own.
+    own = router.predictor_.predict_proba(router.predict(queries).features)
+    assert not np.allclose(router.predict(queries).p_hat, own)
+
+
 def test_guarded_decisions_say_where_the_default_kept_them(mirt_fitted):
     router, results = mirt_fitted
     queries = list(results.queries[:300])
@@ -239,6 +268,8 @@ def test_bad_auto_settings_are_refused():
         auto(validation_fraction=1.0).fit(results, catalog)
     with pytest.raises(ConfigError, match="guard_confidence must be finite and >= 0"):
         auto(guard_confidence=-1.0).fit(results, catalog)
+    with pytest.raises(ConfigError, match="stacking reads the kNN blend's neighbours"):
+        auto(stacking=True, knn_blend=False).fit(results, catalog)
 
 
 def test_without_refit_the_router_routes_with_the_model_its_stages_were_tuned_on():

@@ -2,9 +2,12 @@
 
 ``GOLDEN_DIGEST`` is the SHA-256 of the ``to_dict()`` of every decision of ``_calls`` below,
 written with the routing code before the fast paths (the loop-per-query explanation, the
-neighbour search with a similarity copy, a ``replace`` per guarded decision), and rewritten once
-since, when the guard's bar gained the predicted gain's spread (issue 12: guarded decisions
-changed on purpose; with the spread disabled the old digest still held). ``to_dict`` rounds to 6
+neighbour search with a similarity copy, a ``replace`` per guarded decision), and rewritten twice
+since, each time when ``predictor="auto"``'s decisions changed on purpose (issue 12): when the
+guard's bar gained the predicted gain's spread (with the spread disabled the old digest still
+held), and when auto gained the stacked ensemble, the guard's confidence bound and routing
+without a refit (with ``stacking=False, guard_confidence=0, refit=True`` the old digest still
+held). ``to_dict`` rounds to 6
 digits, so the digest holds across BLAS builds; within one run the batch path and the one-query
 path are compared bit for bit.
 """
@@ -22,7 +25,7 @@ from irtrouter.embed.threads import blas_threads
 from irtrouter.routing import IRTRouter
 from tests.explain.conftest import fit
 
-GOLDEN_DIGEST = "5f33ca61499c5d95b4fbdf9a6abeba0ee53ae8fb0bb72ed8233d3b75ece5c13e"
+GOLDEN_DIGEST = "fc0046b599bd268dfe82021d01980c1feb8a21ba1ccd1e6199ce95a9c2d31795"
 N_QUERIES = 12
 
 

@@ -142,10 +142,10 @@ class IRTRouter(Params):
         at alpha 0.8 either way), True for a fixed predictor (MIRT with ``calibration="auto"``:
         lower test log-loss refitted on 7 of 10 test splits; docs/BENCHMARKS.md, issue 12).
     candidates : sequence of str
-        ``predictor="auto"``: the predictors compared on validation queries by the routing objective
-        (a name, or a name with its own parameters: ``"mirt:offset_prior=1.0"``)
-        over ``selection_alphas`` (guarded and calibrated as the router will route); the table is
-        kept in ``training_["selection"]``.
+        ``predictor="auto"``: the predictors (each a name, or a name with its own parameters:
+        ``"mirt:offset_prior=1.0"``) compared on validation queries by the routing objective over
+        ``selection_alphas`` (guarded and calibrated as the router will route); the table is kept
+        in ``training_["selection"]``.
     validation_fraction : float
         Share of each task's training queries carved out for calibration, the guard and the choice.
     task_folds : bool
@@ -261,6 +261,8 @@ class IRTRouter(Params):
             )
         check_rule(self.rule, self.rules)
         self._calibration_method()
+        if self.stacking and not self._blended():
+            raise ConfigError("stacking reads the kNN blend's neighbours: it needs knn_blend on")
         if not (np.isfinite(self.guard_confidence) and self.guard_confidence >= 0):
             raise ConfigError(f"guard_confidence must be finite and >= 0, got {self.guard_confidence}")
         if not 0 < self.validation_fraction < 1:
