@@ -106,6 +106,10 @@ class NeighbourIndex:
         return {"kind": self.kind}, {}
 
 
+#: Graphs of fewer rows are built by one thread (the same graph on every build; see ``threads``).
+ONE_THREAD_BELOW = 5_000
+
+
 class ApproximateIndex(NeighbourIndex):
     """HNSW search (usearch) with exact re-ranking of the candidates: a :class:`NeighbourIndex`
     that answers in about the same time at any size.
@@ -117,7 +121,9 @@ class ApproximateIndex(NeighbourIndex):
     connectivity, expansion_add, expansion_search : int
         HNSW's M, efConstruction and efSearch (recall against time; benchmarks/scale.py).
     threads : int
-        Threads that build the graph (0: every core). Search uses one thread for a few queries,
+        Threads that build the graph (0: every core, but one below ``ONE_THREAD_BELOW`` rows:
+        a graph built by several threads depends on their order, so a small graph, built in
+        milliseconds, is built alike every time). Search uses one thread for a few queries,
         every core for large batches.
 
     Examples
@@ -157,6 +163,8 @@ class ApproximateIndex(NeighbourIndex):
             expansion_search=expansion_search,
         )
         if graph is None:
+            if threads == 0 and len(self.embeddings) < ONE_THREAD_BELOW:
+                threads = 1
             self._graph.add(np.arange(len(self.embeddings)), self.embeddings, threads=threads)
         else:
             self._graph.load(np.ascontiguousarray(graph, dtype=np.uint8).tobytes())
