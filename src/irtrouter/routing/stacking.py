@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from irtrouter.irt.calibration import log_loss
+from irtrouter.irt.calibration import log_loss  # noqa: F401  (the doctest's)
 
-__all__ = ["STACK_KS", "Stacker", "fit_stacker", "log_loss"]
+__all__ = ["STACK_KS", "Stacker", "fit_stacker"]
 
 #: Neighbourhood sizes whose kNN means the stack reads (those the training set has).
 STACK_KS: tuple[int, ...] = (10, 50, 200)
