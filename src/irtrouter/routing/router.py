@@ -62,6 +62,7 @@ from irtrouter.routing.tuning import (
     KNN_GRID,
     SELECTION_ALPHAS,
     STACK,
+    best_key,
     cross_validate_stages,
     filled_scores,
     fit_stages,
@@ -496,12 +497,12 @@ class IRTRouter(Params):
                 )  # fmt: skip
                 cv = {key: 0.5 * (v + on_new[key]) for key, v in cv.items()}
             allowed_cv = {key: v for key, v in cv.items() if key[1] in guards}
-            configs[name] = _best_key(allowed_cv)
+            configs[name] = best_key(allowed_cv)
             # The family is judged without the stack, whose kNN terms make up for a wrong family's
             # errors (measured on synthetic 2PL data: the stacked MIRT tied the true 2PL), so the
             # abilities kept are those of the model that explains the data; the stack then routes
             # for the winner if it routes better out of fold.
-            values[name] = allowed_cv[_best_key({key: v for key, v in allowed_cv.items() if key[0] != STACK})]
+            values[name] = allowed_cv[best_key({key: v for key, v in allowed_cv.items() if key[0] != STACK})]
             cv_table += [
                 {"candidate": name, "calibration": c, "guard": g, "cv_value": round(v, 6)}
                 for (c, g), v in allowed_cv.items()
@@ -935,11 +936,6 @@ def candidate_spec(spec: str) -> tuple[str, dict[str, Any]]:
 
 def _candidate_class(spec: str) -> type[IRTPredictor]:
     return predictor_class(candidate_spec(spec)[0])
-
-
-def _best_key(values: dict[tuple[str, bool], float]) -> tuple[str, bool]:
-    """The key of the highest value (ties: the first listed)."""
-    return max(values, key=lambda key: (round(values[key], 12), -list(values).index(key)))
 
 
 class _SearchOnce:

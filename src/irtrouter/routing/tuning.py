@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -23,6 +23,8 @@ from irtrouter.routing.neighbours import neighbour_mean
 from irtrouter.routing.rule import RULES, TIE_TOLERANCE, TradeOff, choose, rule_scores
 from irtrouter.routing.selection import ALPHA_GRID, Guard, best_single, gain_spread
 from irtrouter.routing.stacking import Stacker, fit_stacker
+
+K = TypeVar("K")
 
 #: Candidate margins, in units of the rule's score (alpha + beta = 1); inf: always the default.
 MARGINS: tuple[float, ...] = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, np.inf)
@@ -186,9 +188,15 @@ def validation_value(
     return total / len(alphas)
 
 
+def best_key(values: dict[K, float]) -> K:
+    """The key of the highest value (rounded to 12 digits; ties: the one listed first)."""
+    order = list(values)
+    return max(values, key=lambda key: (round(values[key], 12), -order.index(key)))
+
+
 def select_by_validation(values: dict[str, float]) -> tuple[str, list[dict[str, Any]]]:
     """The candidate of highest validation value (ties: the one listed first) and the table."""
-    best = max(values, key=lambda name: (round(values[name], 12), -list(values).index(name)))
+    best = best_key(values)
     table = [{"candidate": name, "validation_value": round(v, 6), "chosen": name == best} for name, v in values.items()]
     return best, table
 
@@ -270,22 +278,21 @@ def fit_stages(
     ``stack``: the stacked ensemble (needs ``means``) in place of the blend and the calibration;
     ``confidence``: the guard's (:func:`fit_guard`)."""
     mean_cost = C_fit.mean(axis=0)
+    stacker, calibrator = None, None
     if stack:
         assert means is not None
-        stacker = fit_stacker(p_irt, means, Y)
-        mean_score = filled_scores(Y_fit, p_fit).mean(axis=0)
+        stacker, blend = fit_stacker(p_irt, means, Y), None
         p = stacker.predict(p_irt, means)
-        fitted = fit_guard(p, C, Y, mean_score, mean_cost, rules, confidence=confidence) if guard else None
-        return Stages(None, None, fitted, mean_score, mean_cost, stacker)
-    if means is not None and blend is None:
-        blend = _blend_of(p_irt, means, Y, C, filled_scores(Y_fit, p_fit).mean(axis=0), mean_cost, alphas)
-    p = _mixed(p_irt, means or {}, blend)
-    calibrator = None if calibrate is None else calibrate(p, Y)
-    if calibrator is not None:
-        p, p_fit = calibrator.transform(p), calibrator.transform(p_fit)
+    else:
+        if means is not None and blend is None:
+            blend = _blend_of(p_irt, means, Y, C, filled_scores(Y_fit, p_fit).mean(axis=0), mean_cost, alphas)
+        p = _mixed(p_irt, means or {}, blend)
+        calibrator = None if calibrate is None else calibrate(p, Y)
+        if calibrator is not None:
+            p, p_fit = calibrator.transform(p), calibrator.transform(p_fit)
     mean_score = filled_scores(Y_fit, p_fit).mean(axis=0)
     fitted = fit_guard(p, C, Y, mean_score, mean_cost, rules, confidence=confidence) if guard else None
-    return Stages(blend, calibrator, fitted, mean_score, mean_cost)
+    return Stages(blend, calibrator, fitted, mean_score, mean_cost, stacker)
 
 
 def cross_validate_stages(
