@@ -212,6 +212,20 @@ def run(args: argparse.Namespace) -> dict:
         "heldout_trained_min_median_max": [float(v) for v in np.percentile(trained_norms, [0, 50, 100])],
         "reference_newcomers": ref_norms,
     }
+
+    def compare(pool: list[str], policy: IRTRouter, mirt: IRTRouter, alpha: float, who: str) -> dict:
+        """The five routers on ``pool`` (``who``: the newcomer, "it", or all of them, "them"); the
+        policy without the newcomers routes the known LLMs."""
+        return {
+            f"policy reference (trained with {who})": scored(
+                test, usd, pool, route(reference, queries, pool, alpha), alpha
+            ),
+            "policy + quiz": scored(test, usd, pool, route(policy, queries, pool, alpha), alpha),
+            f"policy without {who}": scored(test, usd, known, route(heldout, queries, known, alpha), alpha),
+            f"MIRT trained with {who}": scored(test, usd, pool, route(mirt_all, queries, pool, alpha), alpha),
+            "MIRT + quiz": scored(test, usd, pool, route(mirt, queries, pool, alpha), alpha),
+        }
+
     quizzed_policy, quizzed_mirt = heldout, mirt_known
     per: dict = {}
     for m in newcomers:
@@ -226,15 +240,7 @@ def run(args: argparse.Namespace) -> dict:
         pool = [*known, m]
         rows = {}
         for alpha in ALPHAS:
-            rows[alpha] = {
-                "policy reference (trained with it)": scored(
-                    test, usd, pool, route(reference, queries, pool, alpha), alpha
-                ),
-                "policy + quiz": scored(test, usd, pool, route(pol, queries, pool, alpha), alpha),
-                "policy without it": scored(test, usd, known, route(heldout, queries, known, alpha), alpha),
-                "MIRT trained with it": scored(test, usd, pool, route(mirt_all, queries, pool, alpha), alpha),
-                "MIRT + quiz": scored(test, usd, pool, route(irt, queries, pool, alpha), alpha),
-            }
+            rows[alpha] = compare(pool, pol, irt, alpha, "it")
             rows[alpha]["logits"] = logit_diagnosis(pol, queries, pool, m, alpha)
             rows[alpha]["logits_reference"] = logit_diagnosis(reference, queries, pool, m, alpha)
         per[m] = {
@@ -247,15 +253,7 @@ def run(args: argparse.Namespace) -> dict:
     full = list(train.llm_ids)
     together = {}
     for alpha in ALPHAS:
-        together[alpha] = {
-            "policy reference (trained with them)": scored(
-                test, usd, full, route(reference, queries, full, alpha), alpha
-            ),
-            "policy + quiz": scored(test, usd, full, route(quizzed_policy, queries, full, alpha), alpha),
-            "policy without them": scored(test, usd, known, route(heldout, queries, known, alpha), alpha),
-            "MIRT trained with them": scored(test, usd, full, route(mirt_all, queries, full, alpha), alpha),
-            "MIRT + quiz": scored(test, usd, full, route(quizzed_mirt, queries, full, alpha), alpha),
-        }
+        together[alpha] = compare(full, quizzed_policy, quizzed_mirt, alpha, "them")
     out["together"] = together
     return out
 
