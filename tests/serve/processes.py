@@ -11,6 +11,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
 
 class ServeProcess:
     """``python -m irtrouter.cli serve ... --port 0``; the port is read from uvicorn's start-up line.
@@ -71,3 +73,12 @@ class ServeProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def post_query(http: httpx.Client, text: str, chat: bool) -> httpx.Response:
+    """One routed request for ``text``: a chat completion (answered upstream) or ``/v1/route``."""
+    if chat:
+        return http.post(
+            "/v1/chat/completions", json={"model": "irtrouter/auto", "messages": [{"role": "user", "content": text}]}
+        )
+    return http.post("/v1/route", json={"query": text})

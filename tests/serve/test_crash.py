@@ -26,7 +26,7 @@ import yaml
 from irtrouter.store import sqlite_path
 from irtrouter.store.reading import read_log
 from tests.serve.conftest import environ, serve_config
-from tests.serve.processes import ServeProcess
+from tests.serve.processes import ServeProcess, post_query
 
 CLIENTS = 20
 KILL_AFTER_ACKS = int(os.environ.get("IRTROUTER_CRASH_ACKS", "150"))
@@ -76,13 +76,7 @@ class Burst:
                 self.feedback.append((r.json()["id"], mine[-1]))
             return
         text = f"worker {worker} request {i}: solve the integral of this equation"
-        if i % 2:
-            r = http.post(
-                "/v1/chat/completions",
-                json={"model": "irtrouter/auto", "messages": [{"role": "user", "content": text}]},
-            )
-        else:
-            r = http.post("/v1/route", json={"query": text})
+        r = post_query(http, text, chat=bool(i % 2))
         if r.status_code == 200:
             assert "x-irtrouter-record" not in r.headers  # every answer here was recorded
             request_id = r.headers["x-irtrouter-request-id"]

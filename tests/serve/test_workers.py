@@ -28,7 +28,7 @@ from irtrouter.serve.config import check_config
 from irtrouter.serve.workers import WORKER_ENV, app_from_environ
 from tests.helpers import TOPIC_LLMS
 from tests.serve.conftest import PROVIDER_KEYS, environ, serve_config
-from tests.serve.processes import ServeProcess
+from tests.serve.processes import ServeProcess, post_query
 
 CLIENTS = 12
 PER_CLIENT = 16
@@ -53,13 +53,7 @@ def test_two_workers_record_every_acknowledged_decision_once(router_dir, provide
         for i in range(PER_CLIENT):
             text = f"client {worker} request {i}: integrate this function and prove the bound"
             with httpx.Client(base_url=server.url, timeout=30) as http:  # a new connection: either worker
-                if i % 2:
-                    r = http.post(
-                        "/v1/chat/completions",
-                        json={"model": "irtrouter/auto", "messages": [{"role": "user", "content": text}]},
-                    )
-                else:
-                    r = http.post("/v1/route", json={"query": text})
+                r = post_query(http, text, chat=bool(i % 2))
             assert r.status_code == 200, r.text
             assert "x-irtrouter-record" not in r.headers
             with lock:
