@@ -268,6 +268,8 @@ def test_bad_auto_settings_are_refused():
         auto(validation_fraction=1.0).fit(results, catalog)
     with pytest.raises(ConfigError, match="guard_confidence must be finite and >= 0"):
         auto(guard_confidence=-1.0).fit(results, catalog)
+    with pytest.raises(ConfigError, match="simpler_within must be finite and >= 0"):
+        auto(simpler_within=float("nan")).fit(results, catalog)
     with pytest.raises(ConfigError, match="stacking reads the kNN blend's neighbours"):
         auto(stacking=True, knn_blend=False).fit(results, catalog)
 
@@ -346,3 +348,14 @@ def test_the_stages_kept_are_the_best_of_the_cross_validation(mirt_fitted):
     assert best["cv_value"] == max(r["cv_value"] for r in rows if r["candidate"] == best["candidate"])
     assert (router.guard_ is not None) == best["guard"]
     assert (router.calibrator_ is not None) == (best["calibration"] == "auto")
+
+
+def test_a_wide_simpler_within_keeps_the_simplest_configuration():
+    """With the tolerance wider than any difference, each family keeps its simplest configuration
+    (the blend, uncalibrated); the family is still judged by its best one, and the record says so."""
+    results, catalog = mirt_world()
+    router = auto(simpler_within=1e6).fit(results, catalog)
+    sel = router.training_["selection"]
+    (kept,) = [r for r in sel["cross_validation"]["table"] if r["kept"]]
+    assert kept["calibration"] == "none" and sel["simpler_within"] == 1e6
+    assert router.stacker_ is None and router.calibrator_ is None and router.knn_blend_ is not None

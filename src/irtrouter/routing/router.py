@@ -61,6 +61,7 @@ from irtrouter.routing.tuning import (
     CV_FOLDS,
     KNN_GRID,
     SELECTION_ALPHAS,
+    SIMPLER_WITHIN,
     STACK,
     best_key,
     cross_validate_stages,
@@ -68,6 +69,7 @@ from irtrouter.routing.tuning import (
     fit_stages,
     neighbour_means,
     select_by_validation,
+    simplest_within,
 )
 
 log = logging.getLogger(__name__)
@@ -135,6 +137,12 @@ class IRTRouter(Params):
         of the kNN means at 10, 50 and 200 neighbours, fitted on the validation queries); it routes
         in their place when it routes better out of fold. Needs the kNN blend's neighbours.
         Default: on with ``predictor="auto"``.
+    simpler_within : float
+        ``predictor="auto"``: of the configurations judged out of fold (no calibration, a
+        calibration, the stack), the simplest whose value is within this many standard errors of
+        the best is kept (the one-standard-error rule,
+        :func:`~irtrouter.routing.tuning.simplest_within`). Default 0: the best, whatever its
+        noise (at 1 the Rewards moved both ways by several points; docs/BENCHMARKS.md, issue 12).
     refit : bool, optional
         After validation, refit the chosen predictor on every training query (True), or route with
         the fit the stages were tuned on, on the queries not held out (False: the stages were
@@ -191,6 +199,7 @@ class IRTRouter(Params):
         guard_confidence: float = CONFIDENCE,
         knn_blend: bool | None = None,
         stacking: bool | None = None,
+        simpler_within: float = SIMPLER_WITHIN,
         refit: bool | None = None,
         candidates: Sequence[str] = DEFAULT_CANDIDATES,
         selection_alphas: Sequence[float] = SELECTION_ALPHAS,
@@ -213,6 +222,7 @@ class IRTRouter(Params):
         self.guard_confidence = guard_confidence
         self.knn_blend = knn_blend
         self.stacking = stacking
+        self.simpler_within = simpler_within
         self.refit = refit
         self.candidates = candidates
         self.selection_alphas = selection_alphas
@@ -266,6 +276,8 @@ class IRTRouter(Params):
             raise ConfigError("stacking reads the kNN blend's neighbours: it needs knn_blend on")
         if not (np.isfinite(self.guard_confidence) and self.guard_confidence >= 0):
             raise ConfigError(f"guard_confidence must be finite and >= 0, got {self.guard_confidence}")
+        if not (np.isfinite(self.simpler_within) and self.simpler_within >= 0):
+            raise ConfigError(f"simpler_within must be finite and >= 0, got {self.simpler_within}")
         if not 0 < self.validation_fraction < 1:
             raise ConfigError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
         for a in self.selection_alphas:
@@ -497,15 +509,18 @@ class IRTRouter(Params):
                 )  # fmt: skip
                 cv = {key: 0.5 * (v + on_new[key]) for key, v in cv.items()}
             allowed_cv = {key: v for key, v in cv.items() if key[1] in guards}
-            configs[name] = best_key(allowed_cv)
+            # Listed simplest first (none, the calibrations, the stack): a simpler configuration
+            # within simpler_within standard errors of the best is kept.
+            configs[name] = simplest_within(allowed_cv, self.simpler_within)
+            mean_cv = {key: float(v.mean()) for key, v in allowed_cv.items()}
             # The family is judged without the stack, whose kNN terms make up for a wrong family's
             # errors (measured on synthetic 2PL data: the stacked MIRT tied the true 2PL), so the
             # abilities kept are those of the model that explains the data; the stack then routes
             # for the winner if it routes better out of fold.
-            values[name] = allowed_cv[best_key({key: v for key, v in allowed_cv.items() if key[0] != STACK})]
+            values[name] = mean_cv[best_key({key: v for key, v in mean_cv.items() if key[0] != STACK})]
             cv_table += [
                 {"candidate": name, "calibration": c, "guard": g, "cv_value": round(v, 6)}
-                for (c, g), v in allowed_cv.items()
+                for (c, g), v in mean_cv.items()
             ]
             kept[name] = (p_val, means, p_fit, model)
         winner, table = select_by_validation(values)
@@ -527,6 +542,7 @@ class IRTRouter(Params):
             "cross_validation": {"folds": CV_FOLDS, "task_folds": by_task, "table": cv_table},
             "knn_blend": self._blend_record(),
             "stacking": None if self.stacker_ is None else self.stacker_.report(results.llm_ids),
+            "simpler_within": self.simpler_within,
             "refit": self._refitted(),
             "calibration": None if self.calibrator_ is None else self.calibrator_.report,
             "guard": None if self.guard_ is None else self.guard_.validation,

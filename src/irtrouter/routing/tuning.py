@@ -163,6 +163,32 @@ def fit_guard(
     return Guard(np.asarray(mean_score, np.float64), np.asarray(mean_cost, np.float64), margins, validation, multiples)
 
 
+def validation_values(
+    p_val: np.ndarray,
+    C_val: np.ndarray,
+    Y_val: np.ndarray,
+    mean_score: np.ndarray,
+    mean_cost: np.ndarray,
+    alphas: Sequence[float],
+    guard: Guard | None = None,
+) -> np.ndarray:
+    """Per validation query, the mean over ``alphas`` of the value of the linear routing (guarded
+    when ``guard`` is given): the best single LLM's ``alpha * score - beta * C`` plus the realised
+    gain of the routing over it. Its mean is :func:`validation_value`; per query, two stages'
+    values can be compared paired (:func:`simplest_within`)."""
+    allowed = np.ones(len(mean_score), dtype=bool)
+    total = np.zeros(len(Y_val))
+    for a in alphas:
+        t = TradeOff.of(a)
+        d = best_single(mean_score, mean_cost, t, allowed)
+        routed = choose(p_val, C_val, t, None, None, "linear")
+        if guard is not None:
+            routed = guard.apply(p_val, C_val, routed, t, "linear", allowed)[0]
+        base = t.alpha * filled_scores(Y_val, p_val)[:, d] - t.beta * C_val[:, d]
+        total += _realised_gain(Y_val, C_val, t, routed, d) + base
+    return total / len(alphas)
+
+
 def validation_value(
     p_val: np.ndarray,
     C_val: np.ndarray,
@@ -172,26 +198,38 @@ def validation_value(
     alphas: Sequence[float],
     guard: Guard | None = None,
 ) -> float:
-    """Mean over ``alphas`` of the validation value per query of the linear routing (guarded when
-    ``guard`` is given): the best single LLM's mean ``alpha * score - beta * C`` plus the realised
-    gain of the routing over it (what :func:`select_by_validation` compares)."""
-    allowed = np.ones(len(mean_score), dtype=bool)
-    total = 0.0
-    for a in alphas:
-        t = TradeOff.of(a)
-        d = best_single(mean_score, mean_cost, t, allowed)
-        routed = choose(p_val, C_val, t, None, None, "linear")
-        if guard is not None:
-            routed = guard.apply(p_val, C_val, routed, t, "linear", allowed)[0]
-        base = t.alpha * filled_scores(Y_val, p_val)[:, d].mean() - t.beta * C_val[:, d].mean()
-        total += float(_realised_gain(Y_val, C_val, t, routed, d).mean()) + float(base)
-    return total / len(alphas)
+    """Mean over the validation queries of :func:`validation_values` (what
+    :func:`select_by_validation` compares)."""
+    return float(validation_values(p_val, C_val, Y_val, mean_score, mean_cost, alphas, guard).mean())
 
 
 def best_key(values: dict[K, float]) -> K:
     """The key of the highest value (rounded to 12 digits; ties: the one listed first)."""
     order = list(values)
     return max(values, key=lambda key: (round(values[key], 12), -order.index(key)))
+
+
+#: Standard errors within which a simpler stage configuration is kept over the best one out of fold.
+#: 0 (the best): at 1 the Rewards moved by -4.5 to +3.4 by setting, no better on the whole
+#: (docs/BENCHMARKS.md, issue 12).
+SIMPLER_WITHIN = 0.0
+
+
+def simplest_within(values: dict[K, np.ndarray], tolerance: float = SIMPLER_WITHIN) -> K:
+    """The first key (they are listed simplest first) whose mean per-query value is within
+    ``tolerance`` standard errors of the best key's; the error is that of the paired per-query
+    difference. The one-standard-error rule: the best of several configurations judged on the same
+    queries is optimistic by about its noise, and a simpler one within that noise is as good in
+    expectation and has fewer fitted numbers to be wrong on new queries. ``tolerance=0``: the best
+    (ties: the first listed)."""
+    means = {key: float(v.mean()) for key, v in values.items()}
+    best = best_key(means)
+    for key, v in values.items():
+        diff = values[best] - v
+        error = float(diff.std(ddof=1)) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+        if round(means[best] - means[key], 12) <= tolerance * error:
+            return key
+    return best
 
 
 def select_by_validation(values: dict[str, float]) -> tuple[str, list[dict[str, Any]]]:
@@ -310,8 +348,8 @@ def cross_validate_stages(
     groups: Sequence[str] | None = None,
     stack: bool = False,
     confidence: float = CONFIDENCE,
-) -> dict[tuple[str, bool], float]:
-    """Out-of-fold validation value of every (calibration name, guard on/off): the validation
+) -> dict[tuple[str, bool], np.ndarray]:
+    """Out-of-fold validation values, per query, of every (calibration name, guard on/off): the validation
     queries are split in ``folds``; each fold is routed by the stages fitted on the others, so a
     stage is judged on queries it was not tuned on (the in-sample value of a tuned guard or map is
     optimistic by construction). ``calibrators``: name -> ``calibrate`` of :func:`fit_stages`.
@@ -328,7 +366,7 @@ def cross_validate_stages(
         fold_by_name = {g: i % max(min(folds, len(names)), 1) for i, g in enumerate(order)}
         fold_of = np.asarray([fold_by_name[g] for g in groups])
     names = [*calibrators, *([STACK] if stack and means is not None else [])]
-    totals: dict[tuple[str, bool], float] = {(c, g): 0.0 for c in names for g in (False, True)}
+    per_query: dict[tuple[str, bool], np.ndarray] = {(c, g): np.zeros(n) for c in names for g in (False, True)}
     for f in np.unique(fold_of):
         out, inside = fold_of == f, fold_of != f
         if not inside.any():
@@ -348,8 +386,7 @@ def cross_validate_stages(
             )  # fmt: skip
             p_out = st.predict(p_irt[out], held or {})
             for g in (False, True):
-                value = validation_value(
+                per_query[(name, g)][out] = validation_values(
                     p_out, C[out], Y[out], st.mean_score, st.mean_cost, alphas, st.guard if g else None
                 )
-                totals[(name, g)] += value * out.sum() / n
-    return totals
+    return per_query

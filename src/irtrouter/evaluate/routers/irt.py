@@ -35,7 +35,7 @@ from irtrouter.routing.decision import Prediction
 from irtrouter.routing.policy.router import PolicyRouter
 from irtrouter.routing.router import DEFAULT_CANDIDATES, IRTRouter
 from irtrouter.routing.rule import RULES, check_rule
-from irtrouter.routing.tuning import CONFIDENCE
+from irtrouter.routing.tuning import CONFIDENCE, SIMPLER_WITHIN
 
 
 class _EveryAbilityLabeller:
@@ -72,6 +72,7 @@ class IRTAdapter(Router):
         guard_confidence: float = CONFIDENCE,
         knn_blend: bool | None = None,
         stacking: bool | None = None,
+        simpler_within: float = SIMPLER_WITHIN,
         refit: bool | None = None,
         candidates: Sequence[str] = DEFAULT_CANDIDATES,
         validation_fraction: float = 0.2,
@@ -85,6 +86,7 @@ class IRTAdapter(Router):
         self.guard_confidence = guard_confidence
         self.knn_blend = knn_blend
         self.stacking = stacking
+        self.simpler_within = simpler_within
         self.refit = refit
         self.candidates = candidates
         self.validation_fraction = validation_fraction
@@ -118,6 +120,7 @@ class IRTAdapter(Router):
             guard_confidence=self.guard_confidence,
             knn_blend=self.knn_blend,
             stacking=self.stacking,
+            simpler_within=self.simpler_within,
             refit=self.refit,
             candidates=tuple(self.candidates),
             validation_fraction=self.validation_fraction,
