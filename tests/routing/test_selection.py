@@ -208,14 +208,14 @@ def test_simplest_within_keeps_a_simpler_configuration_inside_the_noise_and_not_
     error = float(np.std(noise - noise.mean(), ddof=1)) / np.sqrt(400)
     simple, inside = base, base + (noise - noise.mean()) + 0.5 * error
     outside = base + (noise - noise.mean()) + 3.0 * error
-    assert simplest_within({"none": simple, "stack": inside}) == "none"
-    assert simplest_within({"none": simple, "stack": outside}) == "stack"
+    assert simplest_within({"none": simple, "stack": inside}, 1.0) == "none"
+    assert simplest_within({"none": simple, "stack": outside}, 1.0) == "stack"
     # Tolerance 0 is the plain best; an equal simpler one still wins (ties: the first listed).
     assert simplest_within({"none": simple, "stack": inside}, 0.0) == "stack"
     assert simplest_within({"none": simple, "stack": simple.copy()}, 0.0) == "none"
     # The simplest within the noise of the best: a middle one inside it, the simplest outside it.
     worse = base - (noise - noise.mean()) - 3.0 * error  # 3.5 errors below, its difference's error 2
-    assert simplest_within({"none": worse, "auto": simple, "stack": inside}) == "auto"
+    assert simplest_within({"none": worse, "auto": simple, "stack": inside}, 1.0) == "auto"
 
 
 def test_per_query_values_average_to_the_validation_value():

@@ -117,6 +117,7 @@ class Guard:
         rule: str,
         allowed: np.ndarray,
         scores: np.ndarray | None = None,
+        sd: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, int | None, float]:
         """``(chosen', stayed, default, margin)``: each query keeps the rule's choice only where its
         predicted gain over the default LLM exceeds the margin; ``stayed`` marks the queries the
@@ -130,7 +131,7 @@ class Guard:
             scores = rule_scores(p, np.broadcast_to(cost, p.shape), trade_off, rule)
         rows = np.arange(len(chosen))
         gain = scores[rows, chosen] - scores[:, d]
-        bar = m + z * gain_spread(p, chosen, d, trade_off) if z > 0 else m
+        bar = m + z * gain_spread(p, chosen, d, trade_off, sd) if z > 0 else m
         stayed = (chosen != d) & ~(gain > bar + TIE_TOLERANCE)  # a gain equal to the bar does not switch
         return np.where(stayed, d, chosen), stayed, d, m
 
@@ -170,12 +171,19 @@ def _grid_index(trade_off: TradeOff) -> int:
     return int(np.argmin(np.abs(np.asarray(ALPHA_GRID) - trade_off.alpha)))
 
 
-def gain_spread(p_hat: np.ndarray, chosen: np.ndarray, default: int, trade_off: TradeOff) -> np.ndarray:
+def gain_spread(
+    p_hat: np.ndarray, chosen: np.ndarray, default: int, trade_off: TradeOff, sd: np.ndarray | None = None
+) -> np.ndarray:
     """Per query, ``alpha * sqrt(P_k (1 - P_k) + P_d (1 - P_d))`` for the chosen ``k`` and the default
-    ``d``: the spread of the predicted gain up to the posterior strength (module docstring)."""
-    p = np.clip(np.atleast_2d(p_hat), 0.0, 1.0)
-    var = p * (1.0 - p)
+    ``d``: the spread of the predicted gain up to the posterior strength (module docstring); with
+    ``sd`` (per query and LLM, e.g. an ensemble's standard deviation of P) ``alpha * sqrt(sd_k^2 +
+    sd_d^2)`` instead."""
     rows = np.arange(len(chosen))
+    if sd is not None:
+        var = np.square(np.atleast_2d(sd))
+    else:
+        p = np.clip(np.atleast_2d(p_hat), 0.0, 1.0)
+        var = p * (1.0 - p)
     return trade_off.alpha * np.sqrt(var[rows, chosen] + var[:, default])
 
 

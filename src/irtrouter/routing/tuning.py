@@ -34,6 +34,10 @@ MARGINS: tuple[float, ...] = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075,
 SPREADS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.4)
 
 
+#: The multiples tried when the spread is a standard deviation per query and LLM (``sd``).
+SD_MULTIPLES: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0)
+
+
 #: Grid points on each side whose validation evidence a margin pools.
 SMOOTHING = 2
 
@@ -103,6 +107,7 @@ def fit_guard(
     rules: Sequence[str] = RULES,
     spreads: bool = True,
     confidence: float = CONFIDENCE,
+    sd: np.ndarray | None = None,
 ) -> Guard:
     """Tune the margins, then (with ``spreads``) the spread multiples, on validation predictions
     ``p_val`` (calibrated), costs ``C_val`` and realised scores ``Y_val`` (NaN = unobserved) of
@@ -115,7 +120,7 @@ def fit_guard(
     ``confidence``: the standard errors the pooled validation gain of the margin chosen must clear
     (else the margin is inf, always the default); 0 keeps the best margin whatever its noise."""
     allowed = np.ones(len(mean_score), dtype=bool)
-    multiples_grid = SPREADS if spreads else (0.0,)
+    multiples_grid = (SPREADS if sd is None else SD_MULTIPLES) if spreads else (0.0,)
     margins: dict[str, np.ndarray] = {}
     multiples: dict[str, np.ndarray] = {}
     gains: dict[str, list[float]] = {}
@@ -130,7 +135,7 @@ def fit_guard(
             chosen = choose(p_val, C_val, t, None, None, rule)
             scores = rule_scores(p_val, C_val, t, rule)
             predicted = scores[np.arange(len(chosen)), chosen] - scores[:, d]
-            spread = gain_spread(p_val, chosen, d, t)
+            spread = gain_spread(p_val, chosen, d, t, sd)
             realised = _realised_gain(Y_val, C_val, t, chosen, d)
             for j, m in enumerate(MARGINS):
                 for k, z in enumerate(multiples_grid):
@@ -171,6 +176,7 @@ def validation_values(
     mean_cost: np.ndarray,
     alphas: Sequence[float],
     guard: Guard | None = None,
+    sd: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per validation query, the mean over ``alphas`` of the value of the linear routing (guarded
     when ``guard`` is given): the best single LLM's ``alpha * score - beta * C`` plus the realised
@@ -183,7 +189,7 @@ def validation_values(
         d = best_single(mean_score, mean_cost, t, allowed)
         routed = choose(p_val, C_val, t, None, None, "linear")
         if guard is not None:
-            routed = guard.apply(p_val, C_val, routed, t, "linear", allowed)[0]
+            routed = guard.apply(p_val, C_val, routed, t, "linear", allowed, sd=sd)[0]
         base = t.alpha * filled_scores(Y_val, p_val)[:, d] - t.beta * C_val[:, d]
         total += _realised_gain(Y_val, C_val, t, routed, d) + base
     return total / len(alphas)
@@ -308,6 +314,7 @@ def fit_stages(
     blend: tuple[int, float] | None = None,
     stack: bool = False,
     confidence: float = CONFIDENCE,
+    sd: np.ndarray | None = None,
 ) -> Stages:
     """Fit the stages on validation predictions ``p_irt`` (and the kNN ``means``; None: no blend)
     with realised ``Y`` and costs ``C``; ``p_fit`` / ``Y_fit`` / ``C_fit``: the model's fitting
@@ -329,7 +336,7 @@ def fit_stages(
         if calibrator is not None:
             p, p_fit = calibrator.transform(p), calibrator.transform(p_fit)
     mean_score = filled_scores(Y_fit, p_fit).mean(axis=0)
-    fitted = fit_guard(p, C, Y, mean_score, mean_cost, rules, confidence=confidence) if guard else None
+    fitted = fit_guard(p, C, Y, mean_score, mean_cost, rules, confidence=confidence, sd=sd) if guard else None
     return Stages(blend, calibrator, fitted, mean_score, mean_cost, stacker)
 
 
@@ -348,6 +355,7 @@ def cross_validate_stages(
     groups: Sequence[str] | None = None,
     stack: bool = False,
     confidence: float = CONFIDENCE,
+    sd: np.ndarray | None = None,
 ) -> dict[tuple[str, bool], np.ndarray]:
     """Out-of-fold validation values, per query, of every (calibration name, guard on/off): the validation
     queries are split in ``folds``; each fold is routed by the stages fitted on the others, so a
@@ -382,11 +390,12 @@ def cross_validate_stages(
         for name in names:
             st = fit_stages(
                 p_irt[inside], sub, p_fit, Y_fit, C_fit, Y[inside], C[inside], alphas, calibrators.get(name), True,
-                ("linear",), blend, stack=name == STACK, confidence=confidence,
+                ("linear",), blend, stack=name == STACK, confidence=confidence, sd=None if sd is None else sd[inside],
             )  # fmt: skip
             p_out = st.predict(p_irt[out], held or {})
             for g in (False, True):
                 per_query[(name, g)][out] = validation_values(
-                    p_out, C[out], Y[out], st.mean_score, st.mean_cost, alphas, st.guard if g else None
-                )
+                    p_out, C[out], Y[out], st.mean_score, st.mean_cost, alphas, st.guard if g else None,
+                    None if sd is None else sd[out],
+                )  # fmt: skip
     return per_query
