@@ -6,7 +6,7 @@ import pytest
 
 from irtrouter.routing.rule import RULES, TradeOff, choose
 from irtrouter.routing.selection import ALPHA_GRID, Guard, gain_spread
-from irtrouter.routing.tuning import CONFIDENCE, SPREADS, cross_validate_stages, fit_guard
+from irtrouter.routing.tuning import CONFIDENCE, SD_MULTIPLES, SPREADS, cross_validate_stages, fit_guard
 
 ALL = np.ones(4, dtype=bool)
 COST = np.array([0.0137, 0.2113, 0.5779, 1.0])
@@ -69,6 +69,37 @@ def test_the_spread_is_widest_between_two_predictions_near_one_half():
     assert wide == pytest.approx(0.8 * np.sqrt(0.5))
     assert narrow == pytest.approx(0.8 * np.sqrt(2 * 0.99 * 0.01))
     assert narrow < wide / 5
+
+
+def test_an_ensembles_standard_deviation_can_take_the_beta_spreads_place():
+    p = np.array([[0.5, 0.5, 0.99, 0.01]])
+    sd = np.array([[0.0, 0.03, 0.1, 0.2]])
+    t = TradeOff.of(0.8)
+    assert gain_spread(p, np.array([1]), 0, t, sd)[0] == pytest.approx(0.8 * 0.03)
+    assert gain_spread(p, np.array([3]), 2, t, sd)[0] == pytest.approx(0.8 * np.sqrt(0.1**2 + 0.2**2))
+
+
+def test_the_guard_tuned_on_an_ensembles_spread_holds_back_the_queries_its_members_disagree_on():
+    """Half the queries are predicted by the truth (the members agree: sd 0), half by noise (they
+    disagree: sd 0.3). The Beta spread cannot tell the halves apart; tuned on the ensemble's
+    standard deviation, the guard lets switches through on the first half only."""
+    rng = np.random.default_rng(11)
+    n = 3000
+    truth = np.array([0.2, 0.45, 0.6, 0.8])[rng.integers(0, 4, (n, 4))]
+    Y = (rng.random(truth.shape) < truth).astype(float)
+    noisy = np.arange(n) >= n // 2
+    p_hat = np.where(noisy[:, None], rng.random(truth.shape), truth)
+    sd = np.where(noisy[:, None], 0.3, 0.0) * np.ones_like(p_hat)
+    C = np.broadcast_to(COST, p_hat.shape)
+    mean_score = Y.mean(axis=0)
+    guard = fit_guard(p_hat, C, Y, mean_score, COST, ("linear",), sd=sd)
+    i = ALPHA_GRID.index(0.8)
+    assert guard.spreads["linear"][i] in SD_MULTIPLES and guard.spreads["linear"][i] > 0
+    t = TradeOff.of(0.8)
+    chosen = choose(p_hat, C, t)
+    out, _, d, _ = guard.apply(p_hat, C, chosen, t, "linear", ALL, sd=sd)
+    assert (out[noisy] == d).all() and (chosen[noisy] != d).sum() > 500  # the noise asked, was refused
+    assert (out[~noisy] != d).sum() > 200  # the informed half still switches
 
 
 def test_spread_multiples_round_trip_and_older_guards_load_without_them():

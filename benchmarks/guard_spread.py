@@ -1,0 +1,114 @@
+"""The guard's spread: the Beta heuristic against ensembles' standard deviations (issue 12, item 3).
+
+The guard leaves the best single LLM only when a query's predicted gain beats a margin plus ``z``
+times the gain's spread (:mod:`irtrouter.routing.selection`). ``default`` takes the spread from
+P alone (a Beta posterior of fixed strength). This benchmark asks whether an ensemble that knows
+how sure it is would do better: on each setting's training split it carves the validation queries
+as ``default`` does (20% of each task), fits MIRT and RADAR's 2PL on the rest and, for each as the
+routing model, judges ``default``'s stage configurations out of fold
+(:func:`~irtrouter.routing.tuning.cross_validate_stages`, guarded) with four spreads:
+
+* ``beta``: ``default``'s;
+* ``models``: the standard deviation of the two fits' P (two seeds of the family would be two more
+  fits; the two families are already fitted);
+* ``irt-knn``: the routing model's P against the mean score of its 50 nearest training queries;
+* ``all5``: both fits and the kNN means at 10, 50 and 200 neighbours.
+
+The guard's multiples ``z`` of an ensemble's standard deviation are tuned on ``SD_MULTIPLES``.
+Only training data is read: nothing here touches a test split. Prints the out-of-fold value per
+query (the mean over alpha 0.2 / 0.5 / 0.8 of ``alpha * score - beta * C``) of each configuration.
+
+    python benchmarks/guard_spread.py [--settings llmrouter:ID:0 routerbench_subset:OOD:0 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+
+from irtrouter.data import default_data_root, load_benchmark
+from irtrouter.data.splits import validation_rows
+from irtrouter.embed.cache import CachedEmbedder
+from irtrouter.embed.registry import make_embedder
+from irtrouter.evaluate.protocol import benchmark_settings
+from irtrouter.irt.calibration import CALIBRATION_METHODS, fit_calibrator
+from irtrouter.irt.registry import predictor_class
+from irtrouter.routing.cost import make_cost_model
+from irtrouter.routing.index import build_index
+from irtrouter.routing.neighbours import predict_near
+from irtrouter.routing.tuning import KNN_GRID, SELECTION_ALPHAS, cross_validate_stages, neighbour_means
+
+SETTINGS = (
+    "llmrouter:ID:0", "llmrouter:OOD:0", "routerbench_subset:ID:0", "routerbench_subset:OOD:0",
+    "routerdc_7llm:ID:0", "routellm:ID:0", "zeroeval:ID:0", "zeroeval:OOD:0",
+)  # fmt: skip
+FAMILIES = ("mirt", "2pl")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), help="dataset:split:seed")
+    args = parser.parse_args()
+    embedder = CachedEmbedder(make_embedder("use"))
+    started = time.perf_counter()
+    print(f"python benchmarks/guard_spread.py --settings {' '.join(args.settings)}")
+    print(f"{platform.machine()}, {os.cpu_count()} cores, CPython {platform.python_version()}\n")
+    print("| setting | routing model | spread | none | calibrated | stack | best |")
+    print("|---|---|---|---|---|---|---|")
+    for spec in args.settings:
+        for family, spread, values in _setting_rows(spec, embedder):
+            best = max(values.values())
+            cells = " | ".join(f"{v:.5f}" for v in values.values())
+            print(f"| {spec} | {family} | {spread} | {cells} | {best:.5f} |", flush=True)
+    print(f"\n{(time.perf_counter() - started) / 60:.1f} minutes")
+
+
+def _setting_rows(spec: str, embedder: CachedEmbedder) -> list[tuple[str, str, dict[str, float]]]:
+    dataset, split, seed = spec.split(":")
+    bench = load_benchmark(dataset, default_data_root() / dataset, seed=int(seed))
+    (setting,) = benchmark_settings(bench, (split,))
+    results = setting.train
+    X = embedder.encode(results.queries)
+    X_llms = embedder.encode([setting.catalog[m].profile_text for m in results.llm_ids])
+    fit_rows, val_rows = validation_rows(results, 0.2, 0)  # default's carve
+    fit, val = results.take(fit_rows), results.take(val_rows)
+    index = build_index(X[fit_rows], "auto")
+    costs = make_cost_model("auto", results).fit(results, setting.catalog.subset(results.llm_ids))
+    C_fit, C_val = costs.normalised(fit.queries), costs.normalised(val.queries)
+    p_val, p_fit = {}, {}
+    for family in FAMILIES:
+        cls = predictor_class(family)
+        model = cls(n_dims=cls.resolve_n_dims(None), random_state=0)
+        model.fit(X[fit_rows], X_llms, fit.scores, llm_ids=results.llm_ids, groups=fit.tasks)
+        p_val[family], _, _, near = predict_near(model, index, None, X[val_rows], 0.3, 5, 5, extra_k=max(KNN_GRID))
+        p_fit[family] = model.predict_proba(X[fit_rows])
+    assert near is not None
+
+    def calibrate(p: np.ndarray, Y: np.ndarray) -> object:
+        return fit_calibrator(p, Y, results.llm_ids, CALIBRATION_METHODS, 0)
+
+    rows = []
+    for family in FAMILIES:
+        means = neighbour_means(fit.scores, near, p_val[family].mean(axis=0))
+        members = [p_val["mirt"], p_val["2pl"], means[10], means[50], means[200]]
+        spreads = {
+            "beta": None,
+            "models": np.std([p_val["mirt"], p_val["2pl"]], axis=0, ddof=1),
+            "irt-knn": np.std([p_val[family], means[50]], axis=0, ddof=1),
+            "all5": np.std(members, axis=0, ddof=1),
+        }
+        for name, sd in spreads.items():
+            cv = cross_validate_stages(
+                p_val[family], means, p_fit[family], fit.scores, C_fit, val.scores, C_val, SELECTION_ALPHAS,
+                {"none": None, "auto": calibrate}, 0, stack=True, sd=sd,
+            )  # fmt: skip
+            rows.append((family, name, {c: float(v.mean()) for (c, guarded), v in cv.items() if guarded}))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
