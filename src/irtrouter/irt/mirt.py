@@ -16,27 +16,22 @@ after training the abilities are centred on the trained LLMs' mean (t = -mean th
 as the difficulty of q *for the average LLM of the pool*: P = 0.5 at b_q = 0 for an LLM of mean
 ability. This too leaves every prediction unchanged.
 
-Free ability offsets (``offset_prior``, off by default)
-    ``theta_M = W_theta e_M + c_theta + u_M`` with a free offset ``u_M`` per trained LLM under a
-    Gaussian prior N(0, 1 / offset_prior) (MAP: ``offset_prior / 2 * |u|^2`` per LLM added to the
-    summed BCE). The profile map still places a newcomer (:meth:`profile_ability` has no offset:
-    cold start is unchanged), while a well-observed LLM gets an ability of its own: two LLMs whose
-    profiles read alike (variants of one family, prompt variants of one model) can then differ.
+Free ability offsets (``offset_prior``, off by default; :mod:`irtrouter.irt.offsets`)
+    ``theta_M = W_theta e_M + c_theta + u_M``: two LLMs whose profiles read alike can differ.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from irtrouter.errors import ConfigError
-from irtrouter.irt.base import IRTPredictor, Params
+from irtrouter.irt.base import Params
+from irtrouter.irt.offsets import ProfileAbilityPredictor
 from irtrouter.irt.ops import NUMPY_OPS, ArrayOps
 
 
-class MIRTPredictor(IRTPredictor):
+class MIRTPredictor(ProfileAbilityPredictor):
     """Multidimensional 2-parameter logistic IRT over query and LLM-profile embeddings.
 
     Examples
@@ -77,8 +72,7 @@ class MIRTPredictor(IRTPredictor):
     def init_params(self, d_query: int, d_llm: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         n = self.n_dims
         scale = n**-0.25  # a . theta starts with unit variance for unit-norm embeddings
-        offsets = {} if self.offset_prior is None else {"U": np.zeros((self._n_llms, n), np.float32)}
-        return offsets | {
+        return self.offset_params(n) | {
             "W_a": rng.normal(0, scale, (n, d_query)).astype(np.float32),
             "c_a": np.zeros(n, np.float32),
             "w_b": rng.normal(0, 0.1, d_query).astype(np.float32),
@@ -87,47 +81,8 @@ class MIRTPredictor(IRTPredictor):
             "c_theta": np.zeros(n, np.float32),
         }
 
-    def abilities(self, ops: ArrayOps, X_llms: Any, params: Params) -> Any:
-        """The trained LLMs' abilities (their profiles' in training order, plus their offsets)."""
-        theta = X_llms @ params["W_theta"].T + params["c_theta"]
-        return theta + params["U"] if "U" in params else theta
-
-    def penalty(self, ops: ArrayOps, X_queries: Any, X_llms: Any, theta: Any, params: Params, context: Any) -> Any:
-        if "U" not in params:
-            return 0.0
-        # The prior's share of one cell's loss: the batch loss is a mean over observed cells.
-        return self.offset_prior * (params["U"] ** 2).sum() / (2.0 * self._n_observed)
-
-    def fit(
-        self,
-        X_queries: np.ndarray,
-        X_llms: np.ndarray,
-        Y: np.ndarray,
-        *,
-        llm_ids: Sequence[str] | None = None,
-        context: np.ndarray | None = None,
-        groups: Sequence[str] | None = None,
-        progress: bool = False,
-        weights: np.ndarray | None = None,
-    ) -> MIRTPredictor:
-        if self.offset_prior is not None and not self.offset_prior > 0:
-            raise ConfigError(f"offset_prior must be > 0 (or None: no offsets), got {self.offset_prior!r}")
-        Y = np.asarray(Y)
-        self._n_llms = Y.shape[1]
-        self._n_observed: float = max(int((~np.isnan(Y)).sum()), 1)
-        # The prior is per observation: an aggregated cell counts as its weight.
-        if weights is not None and np.shape(weights) == Y.shape:
-            self._n_observed = max(float(np.asarray(weights)[~np.isnan(Y)].sum()), 1.0)
-        super().fit(
-            X_queries, X_llms, Y, llm_ids=llm_ids, context=context, groups=groups, progress=progress, weights=weights
-        )
-        return self
-
-    def profile_ability(self, X_llm: np.ndarray) -> np.ndarray:
-        """Ability of an LLM from its profile embedding alone (no offset: IRT-Router section 6.3)."""
-        self._check_fitted()
-        X = np.atleast_2d(X_llm).astype(np.float32)
-        return np.asarray(X @ self.params_["W_theta"].T + self.params_["c_theta"])
+    def ability_logits(self, ops: ArrayOps, X_llms: Any, params: Params) -> Any:
+        return X_llms @ params["W_theta"].T + params["c_theta"]
 
     @staticmethod
     def discrimination(ops: ArrayOps, X_queries: Any, params: Params) -> Any:

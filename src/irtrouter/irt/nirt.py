@@ -1,6 +1,6 @@
 """NIRT-Router's predictor (IRT-Router section 4.2.2, eq. 7-9), after NCDM (Wang et al., 2020).
 
-    theta_M = sigmoid(W_theta e_M + c_theta)          ability per named dimension, (0, 1)^N
+    theta_M = sigmoid(W_theta e_M + c_theta [+ u_M])  ability per named dimension, (0, 1)^N
     b_q     = sigmoid(W_b e_q + c_b)                  difficulty per dimension, (0, 1)^N
     a_q     = softplus(w_a . e_q + c_a)               discrimination, > 0
     x       = N softmax(r_q / tau) * (theta_M - b_q) * a_q    r_q: the query's 0/1 relevance vector
@@ -18,6 +18,9 @@ The third is scale: the softmax weights are multiplied by N so they average 1 ra
 the softmax has a temperature tau. The paper's tau = 1 gives a relevant dimension only 2.7 times
 the weight of an irrelevant one, so with 25 dimensions the 22 irrelevant ones dominate x and the
 relevance vector barely matters; ``relevance_temperature`` sets tau (see its default below).
+
+Free ability offsets ``u_M`` (``offset_prior``, off by default) are added inside the sigmoid, as
+in MIRT (:mod:`irtrouter.irt.offsets`).
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ from typing import Any
 import numpy as np
 
 from irtrouter.irt.abilities import ABILITY_NAMES
-from irtrouter.irt.base import IRTPredictor, Params
+from irtrouter.irt.base import Params
+from irtrouter.irt.offsets import ProfileAbilityPredictor
 from irtrouter.irt.ops import NUMPY_OPS, ArrayOps
 
 
-class NIRTPredictor(IRTPredictor):
+class NIRTPredictor(ProfileAbilityPredictor):
     """Neural IRT with relevance vectors over named abilities.
 
     Parameters
@@ -41,6 +45,8 @@ class NIRTPredictor(IRTPredictor):
     relevance_temperature : float
         tau of ``softmax(r / tau)``; 1 is the paper's form, smaller values let the relevant
         abilities dominate.
+    offset_prior : float, optional
+        Free per-LLM ability offsets under N(0, 1 / offset_prior) (None: none, the paper's).
     **kwargs
         See :class:`~irtrouter.irt.base.IRTPredictor`.
     """
@@ -55,6 +61,7 @@ class NIRTPredictor(IRTPredictor):
         n_dims: int = 25,
         hidden_units: int = 64,
         relevance_temperature: float = 0.25,
+        offset_prior: float | None = None,
         learning_rate: float = 0.002,
         batch_size: int = 512,
         max_epochs: int = 200,
@@ -75,10 +82,11 @@ class NIRTPredictor(IRTPredictor):
         )
         self.hidden_units = hidden_units
         self.relevance_temperature = relevance_temperature
+        self.offset_prior = offset_prior
 
     def init_params(self, d_query: int, d_llm: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         n, h = self.n_dims, self.hidden_units
-        return {
+        return self.offset_params(n) | {
             "W_theta": rng.normal(0, 1.0, (n, d_llm)).astype(np.float32),
             "c_theta": np.zeros(n, np.float32),
             "w_a": rng.normal(0, 0.1, d_query).astype(np.float32),
@@ -91,8 +99,11 @@ class NIRTPredictor(IRTPredictor):
             "b_2": np.zeros(1, np.float32),
         }
 
-    def abilities(self, ops: ArrayOps, X_llms: Any, params: Params) -> Any:
-        return ops.sigmoid(X_llms @ params["W_theta"].T + params["c_theta"])
+    def ability_logits(self, ops: ArrayOps, X_llms: Any, params: Params) -> Any:
+        return X_llms @ params["W_theta"].T + params["c_theta"]
+
+    def ability_link(self, ops: ArrayOps, pre: Any) -> Any:
+        return ops.sigmoid(pre)
 
     @staticmethod
     def dimension_difficulty(ops: ArrayOps, X_queries: Any, params: Params) -> Any:
