@@ -15,7 +15,6 @@ from irtrouter.routing.tuning import (
     fit_guard,
     select_by_validation,
     simplest_within,
-    validation_value,
     validation_values,
 )
 
@@ -95,7 +94,7 @@ def test_true_probabilities_get_through_the_guard_and_beat_the_default():
         t = TradeOff.of(a)
         d = best_single(mean_score, COST, t, ALL)
         default_value = a * Y[:, d].mean() - t.beta * COST[d]
-        guarded = validation_value(P, C, Y, mean_score, COST, [a], guard)
+        guarded = validation_values(P, C, Y, mean_score, COST, [a], guard).mean()
         assert guarded >= default_value - 1e-12, (a, guarded, default_value)
         if a == 0.2:  # cost dominates: the cheapest LLM is best on every query, nothing to gain
             continue
@@ -121,7 +120,8 @@ def test_validation_value_of_an_all_inf_guard_is_the_default_value():
             for d in [best_single(Y.mean(axis=0), COST, TradeOff.of(a), ALL)]
         ]
     )
-    assert validation_value(P, C, Y, Y.mean(axis=0), COST, alphas, never) == pytest.approx(expected, abs=1e-12)
+    value = validation_values(P, C, Y, Y.mean(axis=0), COST, alphas, never).mean()
+    assert value == pytest.approx(expected, abs=1e-12)
 
 
 def test_guard_state_round_trips_and_ignores_llms_it_does_not_know():
@@ -216,15 +216,6 @@ def test_simplest_within_keeps_a_simpler_configuration_inside_the_noise_and_not_
     # The simplest within the noise of the best: a middle one inside it, the simplest outside it.
     worse = base - (noise - noise.mean()) - 3.0 * error  # 3.5 errors below, its difference's error 2
     assert simplest_within({"none": worse, "auto": simple, "stack": inside}, 1.0) == "auto"
-
-
-def test_per_query_values_average_to_the_validation_value():
-    P, Y = topic_draw(300, 21)
-    C = np.broadcast_to(COST, P.shape)
-    guard = fit_guard(P, C, Y, Y.mean(axis=0), COST)
-    per_query = validation_values(P, C, Y, Y.mean(axis=0), COST, (0.2, 0.8), guard)
-    assert per_query.shape == (300,)
-    assert per_query.mean() == pytest.approx(validation_value(P, C, Y, Y.mean(axis=0), COST, (0.2, 0.8), guard))
 
 
 # -- the kNN blend --------------------------------------------------------------------------------

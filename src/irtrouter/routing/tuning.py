@@ -180,8 +180,8 @@ def validation_values(
 ) -> np.ndarray:
     """Per validation query, the mean over ``alphas`` of the value of the linear routing (guarded
     when ``guard`` is given): the best single LLM's ``alpha * score - beta * C`` plus the realised
-    gain of the routing over it. Its mean is :func:`validation_value`; per query, two stages'
-    values can be compared paired (:func:`simplest_within`)."""
+    gain of the routing over it. Its mean is what :func:`select_by_validation` compares; per query,
+    two stages' values can be compared paired (:func:`simplest_within`)."""
     allowed = np.ones(len(mean_score), dtype=bool)
     total = np.zeros(len(Y_val))
     for a in alphas:
@@ -193,20 +193,6 @@ def validation_values(
         base = t.alpha * filled_scores(Y_val, p_val)[:, d] - t.beta * C_val[:, d]
         total += _realised_gain(Y_val, C_val, t, routed, d) + base
     return total / len(alphas)
-
-
-def validation_value(
-    p_val: np.ndarray,
-    C_val: np.ndarray,
-    Y_val: np.ndarray,
-    mean_score: np.ndarray,
-    mean_cost: np.ndarray,
-    alphas: Sequence[float],
-    guard: Guard | None = None,
-) -> float:
-    """Mean over the validation queries of :func:`validation_values` (what
-    :func:`select_by_validation` compares)."""
-    return float(validation_values(p_val, C_val, Y_val, mean_score, mean_cost, alphas, guard).mean())
 
 
 def best_key(values: dict[K, float]) -> K:
@@ -272,7 +258,7 @@ def _blend_of(
     for k, knn in means.items():
         for w in BLEND_WEIGHTS:
             p = p_irt if w >= 1.0 else w * p_irt + (1.0 - w) * knn
-            value = round(validation_value(p, C, Y, mean_score, mean_cost, alphas), 9)
+            value = round(float(validation_values(p, C, Y, mean_score, mean_cost, alphas).mean()), 9)
             key = (-value, round(log_loss(p, Y), 9), -w, k)
             if best is None or key < best:
                 best = key
