@@ -4,7 +4,8 @@ What :mod:`irtrouter.routing.selection` routes with is fitted here: the kNN blen
 (:func:`choose_blend`), the stacked ensemble (:mod:`irtrouter.routing.stacking`), the guard's
 margins and spread multiples per trade-off (:func:`fit_guard`, which leaves the best single LLM only
 where the validation gain clears its noise), and, for ``predictor="auto"``, each candidate's stages
-judged out of fold (:func:`cross_validate_stages`: calibration, none or the stack; guard or none)
+judged out of fold (:func:`cross_validate_stages`: calibration, none or the stack; guard or none;
+per query, so that :func:`simplest_within` can keep a simpler configuration inside the noise)
 and the candidates compared by that value averaged over the trade-offs the router will serve
 (:func:`select_by_validation`, which records the table). Nothing here reads a test split: the
 caller carves the validation queries from train.
