@@ -521,8 +521,8 @@ class IRTRouter(Params):
                 if means is not None:
                     assert near_new is not None
                     new_means = neighbour_means(fit_part.scores[keep], near_new, p_val.mean(axis=0))
-                    for k in means:
-                        means[k][as_new] = new_means[k]
+                    for k in means:  # fewer kept rows than k: the largest k they have
+                        means[k][as_new] = new_means[k if k in new_means else max(new_means)]
             cv = cross_validate_stages(
                 p_val, means, p_fit, fit_part.scores, C_fit, val_part.scores, C_val, self.selection_alphas,
                 calibrators, self.random_state, stack=self._stacked(), confidence=self.guard_confidence,
