@@ -205,7 +205,6 @@ class IRTRouter(Params):
         selection_alphas: Sequence[float] = SELECTION_ALPHAS,
         validation_fraction: float = 0.2,
         task_folds: bool = False,
-        task_holdout: bool = False,
         predictor_params: dict[str, Any] | None = None,
         random_state: int = 0,
     ) -> None:
@@ -229,7 +228,6 @@ class IRTRouter(Params):
         self.selection_alphas = selection_alphas
         self.validation_fraction = validation_fraction
         self.task_folds = task_folds
-        self.task_holdout = task_holdout
         self.predictor_params = predictor_params
         self.random_state = random_state
 
@@ -475,11 +473,6 @@ class IRTRouter(Params):
         # on a noisy out-of-fold difference gave up that floor (measured, docs/BENCHMARKS.md).
         guards = [self._guarded()]
         by_task = bool(self.task_folds) and len(set(val_part.tasks)) >= 3
-        held = _held_out_tasks(fit_part, val_part, self.random_state) if self.task_holdout else None
-        if held is not None:
-            keep, as_new = held
-            held_index = cast(NeighbourIndex, _SearchOnce(build_index(X[fit_rows][keep], self.neighbour_index)))
-            X_new = X_val[as_new]
         values: dict[str, float] = {}
         configs: dict[str, tuple[str, bool]] = {}
         kept: dict[str, tuple[np.ndarray, dict[int, np.ndarray] | None, np.ndarray, IRTPredictor]] = {}
@@ -504,25 +497,6 @@ class IRTRouter(Params):
             if self._blended():
                 assert near is not None
                 means = neighbour_means(fit_part.scores, near, p_val.mean(axis=0))
-            if held is not None:
-                # The held-out tasks' validation queries are predicted as new tasks: by a model
-                # fitted without those tasks, from neighbours outside them.
-                rel_keep = None if rel_fit is None else rel_fit[keep]
-                blind = self._new_predictor(name, n_dims).fit(
-                    X[fit_rows][keep], X_llms, fit_part.scores[keep], llm_ids=results.llm_ids, context=rel_keep,
-                    groups=[t for t, k in zip(fit_part.tasks, keep, strict=True) if k], progress=progress,
-                )  # fmt: skip
-                p_new, _, _, near_new = predict_near(
-                    blind, held_index, rel_keep, X_new, self.warmup_lambda, self.warmup_k, self.relevance_k,
-                    extra_k=max(KNN_GRID) if self._blended() else 0,
-                )  # fmt: skip
-                p_val = p_val.copy()
-                p_val[as_new] = p_new
-                if means is not None:
-                    assert near_new is not None
-                    new_means = neighbour_means(fit_part.scores[keep], near_new, p_val.mean(axis=0))
-                    for k in means:  # fewer kept rows than k: the largest k they have
-                        means[k][as_new] = new_means[k if k in new_means else max(new_means)]
             cv = cross_validate_stages(
                 p_val, means, p_fit, fit_part.scores, C_fit, val_part.scores, C_val, self.selection_alphas,
                 calibrators, self.random_state, stack=self._stacked(), confidence=self.guard_confidence,
@@ -566,7 +540,6 @@ class IRTRouter(Params):
             "alphas": list(self.selection_alphas),
             "n_validation_queries": val_part.n_queries,
             "cross_validation": {"folds": CV_FOLDS, "task_folds": by_task, "table": cv_table},
-            "held_out_tasks": None if held is None else sorted(set(np.asarray(val_part.tasks)[held[1]])),
             "knn_blend": self._blend_record(),
             "stacking": None if self.stacker_ is None else self.stacker_.report(results.llm_ids),
             "simpler_within": self.simpler_within,
@@ -979,21 +952,6 @@ def candidate_spec(spec: str) -> tuple[str, dict[str, Any]]:
 
 def _candidate_class(spec: str) -> type[IRTPredictor]:
     return predictor_class(candidate_spec(spec)[0])
-
-
-def _held_out_tasks(
-    fit_part: ResultsMatrix, val_part: ResultsMatrix, seed: int
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(fit rows kept, validation rows predicted as new)`` for a third of the training tasks (at
-    least one, never all) held out; None with fewer than 2 tasks."""
-    tasks = sorted(set(fit_part.tasks))
-    if len(tasks) < 2:
-        return None
-    rng = np.random.default_rng(seed)
-    held = set(rng.permutation(tasks)[: max(1, round(len(tasks) / 3))].tolist())
-    keep = np.asarray([t not in held for t in fit_part.tasks])
-    as_new = np.asarray([t in held for t in val_part.tasks])
-    return keep, as_new
 
 
 class _SearchOnce:

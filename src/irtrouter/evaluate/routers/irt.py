@@ -77,7 +77,6 @@ class IRTAdapter(Router):
         candidates: Sequence[str] = DEFAULT_CANDIDATES,
         validation_fraction: float = 0.2,
         task_folds: bool = False,
-        task_holdout: bool = False,
         predictor_params: dict[str, Any] | None = None,
         random_state: int = 0,
         cost_model: str = "auto",
@@ -92,7 +91,6 @@ class IRTAdapter(Router):
         self.candidates = candidates
         self.validation_fraction = validation_fraction
         self.task_folds = task_folds
-        self.task_holdout = task_holdout
         self.predictor = predictor
         self.n_dims = n_dims
         self.warmup_lambda = warmup_lambda
@@ -127,7 +125,6 @@ class IRTAdapter(Router):
             candidates=tuple(self.candidates),
             validation_fraction=self.validation_fraction,
             task_folds=self.task_folds,
-            task_holdout=self.task_holdout,
             predictor_params=self.predictor_params,
             random_state=self.random_state,
         )
