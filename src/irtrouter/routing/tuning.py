@@ -126,6 +126,8 @@ def fit_guard(
     multiples: dict[str, np.ndarray] = {}
     gains: dict[str, list[float]] = {}
     n = max(len(Y_val), 1)
+    margins_grid = np.asarray(MARGINS)[:, None, None]
+    multiples_axis = np.asarray(multiples_grid)[None, :, None]
     for rule in rules:
         # values[i, j, l]: realised gain per query of the switches that margin j and multiple l let through.
         values = np.zeros((len(ALPHA_GRID), len(MARGINS), len(multiples_grid)))
@@ -138,11 +140,10 @@ def fit_guard(
             predicted = scores[np.arange(len(chosen)), chosen] - scores[:, d]
             spread = gain_spread(p_val, chosen, d, t, sd)
             realised = _realised_gain(Y_val, C_val, t, chosen, d)
-            for j, m in enumerate(MARGINS):
-                for k, z in enumerate(multiples_grid):
-                    values[i, j, k] = float(realised[predicted > m + z * spread + TIE_TOLERANCE].sum()) / n
-                per_query = np.where(predicted > m + TIE_TOLERANCE, realised, 0.0)
-                errors[i, j] = float(per_query.std()) / np.sqrt(n)
+            # passed[j, l, q]: query q switches under margin j and multiple l.
+            passed = predicted > margins_grid + multiples_axis * spread + TIE_TOLERANCE
+            values[i] = np.where(passed, realised, 0.0).sum(axis=-1) / n
+            errors[i] = np.where(passed[:, 0], realised, 0.0).std(axis=-1) / np.sqrt(n)
         # Neighbouring trade-offs pool their evidence (+-0.1 in alpha), so one noisy grid point does
         # not set its margin alone; ties go to the larger margin (fewer switches), so inf wins
         # unless switching earned something.
