@@ -25,7 +25,8 @@ expectation. The :class:`Guard` makes that explicit. For a trade-off ``t`` and t
   (its standard deviation ``sqrt(P (1 - P) / (n + 1))``; the unknown ``1 / sqrt(n + 1)`` is folded
   into ``z``, which validation tunes): a switch between two LLMs predicted near 0.5 needs a larger
   predicted gain than one between confident predictions. ``z = 0`` is the plain margin. This is a
-  posterior of P, not an ensemble: two fits' disagreement is not computed.
+  posterior of P, not an ensemble; an ensemble's standard deviation per query and LLM can take its
+  place (``sd``), and measured out of fold it did no better (benchmarks/guard_spread.py).
 
 This module is what routing reads (the guard and the kNN blend); :mod:`irtrouter.routing.tuning`
 fits them, and the margins and spread multiples, on validation queries.

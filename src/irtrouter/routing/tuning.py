@@ -119,7 +119,9 @@ def fit_guard(
     default (``inf``) the spread changes nothing, and an uninformative predictor stays on the
     default whatever its spread (a joint choice would give validation noise one more knob).
     ``confidence``: the standard errors the pooled validation gain of the margin chosen must clear
-    (else the margin is inf, always the default); 0 keeps the best margin whatever its noise."""
+    (else the margin is inf, always the default); 0 keeps the best margin whatever its noise.
+    ``sd``: a standard deviation of P per query and LLM (an ensemble's, say) in the Beta spread's
+    place, its multiples from ``SD_MULTIPLES`` (measured no better, benchmarks/guard_spread.py)."""
     allowed = np.ones(len(mean_score), dtype=bool)
     multiples_grid = (SPREADS if sd is None else SD_MULTIPLES) if spreads else (0.0,)
     margins: dict[str, np.ndarray] = {}
@@ -309,7 +311,7 @@ def fit_stages(
     queries, whose filled means make the default LLM. ``calibrate(p, Y)`` returns a calibrator;
     ``blend``: a blend already chosen on these queries (else chosen here when ``means`` is given).
     ``stack``: the stacked ensemble (needs ``means``) in place of the blend and the calibration;
-    ``confidence``: the guard's (:func:`fit_guard`)."""
+    ``confidence``, ``sd``: the guard's (:func:`fit_guard`)."""
     mean_cost = C_fit.mean(axis=0)
     stacker, calibrator = None, None
     if stack:
@@ -351,7 +353,8 @@ def cross_validate_stages(
     optimistic by construction). ``calibrators``: name -> ``calibrate`` of :func:`fit_stages`.
     ``groups`` (a task per query): whole groups make the folds (as many as there are groups, at most
     ``folds``), so each stage is judged on a task it was not tuned on, as on a new task.
-    ``stack`` (with ``means``): the stacked ensemble is judged too, as the calibration ``STACK``."""
+    ``stack`` (with ``means``): the stacked ensemble is judged too, as the calibration ``STACK``.
+    ``sd``: the guard's (:func:`fit_guard`), sliced with the folds."""
     n = len(Y)
     rng = np.random.default_rng(random_state)
     if groups is None:
