@@ -325,6 +325,13 @@ def test_cli_train_explains_the_choice(data_files):
     cv_rows = sel["cross_validation"]["table"]
     assert {(r["calibration"], r["guard"]) for r in cv_rows} == {("none", True), ("auto", True), ("stack", True)}
     assert sum(line.startswith("  out of fold: ") for line in lines) == len(cv_rows), out
+    # Each configuration below its family's best says by how much, with that difference's error.
+    for row in cv_rows:
+        best = max(r["cv_value"] for r in cv_rows if r["candidate"] == row["candidate"])
+        behind = [line for line in lines if line.startswith(f"  out of fold: {row['candidate']},")]
+        assert row["se_vs_best"] >= 0 and (not row["kept"] or row["se_vs_best"] == 0)  # the kept is the best
+        if row["cv_value"] < best:
+            assert any(f"+- {row['se_vs_best']:.4f} from its best" in line for line in behind), out
     # Without the flag: the one-line verdict, not the details.
     plain = train_cli(data_files, "plain")
     assert any(line.startswith("chose ") for line in plain.splitlines())

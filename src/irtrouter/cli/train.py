@@ -40,7 +40,10 @@ from irtrouter.routing.cost import COST_MODELS
 @click.option(
     "--explain-choice",
     is_flag=True,
-    help="Print how --predictor auto chose: each candidate's validation value, the calibration and margins.",
+    help=(
+        "Print how --predictor auto chose: each configuration's out-of-fold value (and how far, "
+        "+- its standard error, it is behind its family's best), the stack, calibration and margins."
+    ),
 )
 @click.option(
     "--dims",
@@ -246,13 +249,19 @@ def _echo_stages(stages: Any) -> None:
 
 
 def _explain_choice(router: Any, selection: dict[str, Any]) -> None:
-    """The stages judged out of fold, the calibration or stack chosen per LLM and the guard's
-    margins, one line each."""
-    for row in selection["cross_validation"]["table"]:
+    """The stages judged out of fold (each behind its family's best with the standard error of
+    that paired difference: how sure the choice is), the calibration or stack chosen per LLM and
+    the guard's margins, one line each."""
+    rows = selection["cross_validation"]["table"]
+    for row in rows:
         mark = "  <- kept" if row["kept"] else ""
         c = row["calibration"]
         stage = "stacked ensemble" if c == "stack" else "uncalibrated" if c == "none" else f"calibration {c}"
-        click.echo(f"  out of fold: {row['candidate']}, {stage} {row['cv_value']:+.4f}{mark}")
+        best = max(r["cv_value"] for r in rows if r["candidate"] == row["candidate"])
+        # The gap to the family's best, with the standard error of that paired difference.
+        gap = row["cv_value"] - best
+        gap_text = f" ({gap:+.4f} +- {row['se_vs_best']:.4f} from its best)" if gap < 0 else ""
+        click.echo(f"  out of fold: {row['candidate']}, {stage} {row['cv_value']:+.4f}{gap_text}{mark}")
     for llm, weights in (selection.get("stacking") or {}).items():
         click.echo(f"  stack {llm}: " + ", ".join(f"{name} {w:+.3f}" for name, w in weights.items()))
     calibration = selection.get("calibration") or {}

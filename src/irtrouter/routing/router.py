@@ -68,6 +68,7 @@ from irtrouter.routing.tuning import (
     filled_scores,
     fit_stages,
     neighbour_means,
+    paired_errors,
     select_by_validation,
     simplest_within,
 )
@@ -513,13 +514,20 @@ class IRTRouter(Params):
             # within simpler_within standard errors of the best is kept.
             configs[name] = simplest_within(allowed_cv, self.simpler_within)
             mean_cv = {key: float(v.mean()) for key, v in allowed_cv.items()}
+            errors = paired_errors(allowed_cv)
             # The family is judged without the stack, whose kNN terms make up for a wrong family's
             # errors (measured on synthetic 2PL data: the stacked MIRT tied the true 2PL), so the
             # abilities kept are those of the model that explains the data; the stack then routes
             # for the winner if it routes better out of fold.
             values[name] = mean_cv[best_key({key: v for key, v in mean_cv.items() if key[0] != STACK})]
             cv_table += [
-                {"candidate": name, "calibration": c, "guard": g, "cv_value": round(v, 6)}
+                {
+                    "candidate": name,
+                    "calibration": c,
+                    "guard": g,
+                    "cv_value": round(v, 6),
+                    "se_vs_best": round(errors[(c, g)], 6),
+                }
                 for (c, g), v in mean_cv.items()
             ]
             kept[name] = (p_val, means, p_fit, model)

@@ -211,19 +211,29 @@ def best_key(values: dict[K, float]) -> K:
 SIMPLER_WITHIN = 0.0
 
 
+def paired_errors(values: dict[K, np.ndarray]) -> dict[K, float]:
+    """Per key, the standard error of the mean per-query difference between the best key's values
+    and its own (0 for the best itself): how sure a comparison on these queries is."""
+    best = best_key({key: float(v.mean()) for key, v in values.items()})
+    errors = {}
+    for key, v in values.items():
+        diff = values[best] - v
+        errors[key] = float(diff.std(ddof=1)) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+    return errors
+
+
 def simplest_within(values: dict[K, np.ndarray], tolerance: float = SIMPLER_WITHIN) -> K:
     """The first key (they are listed simplest first) whose mean per-query value is within
     ``tolerance`` standard errors of the best key's; the error is that of the paired per-query
-    difference. The one-standard-error rule: the best of several configurations judged on the same
-    queries is optimistic by about its noise, and a simpler one within that noise is as good in
-    expectation and has fewer fitted numbers to be wrong on new queries. ``tolerance=0``: the best
-    (ties: the first listed)."""
+    difference (:func:`paired_errors`). The one-standard-error rule: the best of several
+    configurations judged on the same queries is optimistic by about its noise, and a simpler one
+    within that noise is as good in expectation and has fewer fitted numbers to be wrong on new
+    queries. ``tolerance=0``: the best (ties: the first listed)."""
     means = {key: float(v.mean()) for key, v in values.items()}
     best = best_key(means)
-    for key, v in values.items():
-        diff = values[best] - v
-        error = float(diff.std(ddof=1)) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
-        if round(means[best] - means[key], 12) <= tolerance * error:
+    errors = paired_errors(values)
+    for key in values:
+        if round(means[best] - means[key], 12) <= tolerance * errors[key]:
             return key
     return best
 
