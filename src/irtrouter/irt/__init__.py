@@ -6,7 +6,8 @@ identity vectors), by name in :data:`~irtrouter.irt.registry.PREDICTORS`; RouteL
 factorisation (:mod:`irtrouter.irt.mf`) for the evaluation's baseline. One formula per model over
 :mod:`irtrouter.irt.ops` serves numpy inference and torch training; one training loop
 (:mod:`irtrouter.irt.training`, torch, imported lazily) fits them all. Each predictor describes its
-own dimensions to the layers above (:class:`~irtrouter.irt.base.IRTPredictor`).
+own dimensions to the layers above (:class:`~irtrouter.irt.base.IRTPredictor`). MIRT and NIRT read
+abilities from the LLMs' profiles, with optional free per-LLM offsets (:mod:`irtrouter.irt.offsets`).
 """
 
 from irtrouter.irt.abilities import ABILITIES, ABILITY_NAMES
