@@ -319,8 +319,15 @@ def test_cli_train_explains_the_choice(data_files):
     saved = load_router(data_files / "explained")
     sel = saved.training_["selection"]
     assert chose[0].startswith(f"chose {sel['chosen']} on {sel['n_validation_queries']} validation queries")
+    chosen_value = next(r["validation_value"] for r in sel["table"] if r["chosen"])
     for row in sel["table"]:
         assert f"{row['candidate']} {row['validation_value']:+.4f}" in chose[0]
+        # The family choice says how sure it is: the chosen one's error is 0, the others' gap +- error.
+        assert row["se_vs_chosen"] >= 0 and (not row["chosen"] or row["se_vs_chosen"] == 0)
+        if not row["chosen"]:
+            gap = row["validation_value"] - chosen_value
+            behind = f"({gap:+.4f} +- {row['se_vs_chosen']:.4f})"
+            assert f"{row['candidate']} {row['validation_value']:+.4f} {behind}" in chose[0]
     assert any(line.startswith("  guard margins by alpha") for line in lines), out
     cv_rows = sel["cross_validation"]["table"]
     assert {(r["calibration"], r["guard"]) for r in cv_rows} == {("none", True), ("auto", True), ("stack", True)}

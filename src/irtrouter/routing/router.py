@@ -475,6 +475,7 @@ class IRTRouter(Params):
         guards = [self._guarded()]
         by_task = bool(self.task_folds) and len(set(val_part.tasks)) >= 3
         values: dict[str, float] = {}
+        family_values: dict[str, np.ndarray] = {}  # per query, each family's judged configuration
         configs: dict[str, tuple[str, bool]] = {}
         kept: dict[str, tuple[np.ndarray, dict[int, np.ndarray] | None, np.ndarray, IRTPredictor]] = {}
         cv_table: list[dict[str, Any]] = []
@@ -519,7 +520,8 @@ class IRTRouter(Params):
             # errors (measured on synthetic 2PL data: the stacked MIRT tied the true 2PL), so the
             # abilities kept are those of the model that explains the data; the stack then routes
             # for the winner if it routes better out of fold.
-            values[name] = mean_cv[best_key({key: v for key, v in mean_cv.items() if key[0] != STACK})]
+            judged = best_key({key: v for key, v in mean_cv.items() if key[0] != STACK})
+            values[name], family_values[name] = mean_cv[judged], allowed_cv[judged]
             cv_table += [
                 {
                     "candidate": name,
@@ -532,6 +534,9 @@ class IRTRouter(Params):
             ]
             kept[name] = (p_val, means, p_fit, model)
         winner, table = select_by_validation(values)
+        family_errors = paired_errors(family_values)  # how sure the family choice is
+        for row in table:
+            row["se_vs_chosen"] = round(family_errors[row["candidate"]], 6)
         cal_name, guarded = configs[winner]
         for row in cv_table:
             row["kept"] = row["candidate"] == winner and (row["calibration"], row["guard"]) == configs[winner]
