@@ -116,6 +116,9 @@ class IRTPredictor(EstimatorParams, ABC):
         ``theta`` is what :meth:`sample_abilities` drew for the step."""
         return 0.0
 
+    def _before_fit(self, Y: np.ndarray, weights: np.ndarray | None) -> None:
+        """Hook for what the parameters' shapes or the loss need of the checked data (counts)."""
+
     def _after_fit(self, X_queries: np.ndarray, context: np.ndarray | None) -> None:
         """Hook for identifiability fixes that leave every prediction unchanged."""
 
@@ -188,6 +191,7 @@ class IRTPredictor(EstimatorParams, ABC):
         X_llms = np.asarray(X_llms, dtype=np.float32)
         Y = np.asarray(Y, dtype=np.float32)
         self._check_fit_inputs(X_queries, X_llms, Y, context)
+        self._before_fit(Y, weights)
         from irtrouter.irt.training import fit_parameters
 
         result = fit_parameters(

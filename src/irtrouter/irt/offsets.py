@@ -14,7 +14,6 @@ RADAR's 2PL and the identity model need no offsets: their abilities are free alr
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -56,30 +55,14 @@ class ProfileAbilityPredictor(IRTPredictor):
         assert self.offset_prior is not None
         return self.offset_prior * (params["U"] ** 2).sum() / (2.0 * self._n_observed)
 
-    def fit(
-        self,
-        X_queries: np.ndarray,
-        X_llms: np.ndarray,
-        Y: np.ndarray,
-        *,
-        llm_ids: Sequence[str] | None = None,
-        context: np.ndarray | None = None,
-        groups: Sequence[str] | None = None,
-        progress: bool = False,
-        weights: np.ndarray | None = None,
-    ) -> ProfileAbilityPredictor:
+    def _before_fit(self, Y: np.ndarray, weights: np.ndarray | None) -> None:
         if self.offset_prior is not None and not self.offset_prior > 0:
             raise ConfigError(f"offset_prior must be > 0 (or None: no offsets), got {self.offset_prior!r}")
-        Y = np.asarray(Y)
         self._n_llms = Y.shape[1]
         self._n_observed: float = max(int((~np.isnan(Y)).sum()), 1)
         # The prior is per observation: an aggregated cell counts as its weight.
         if weights is not None and np.shape(weights) == Y.shape:
             self._n_observed = max(float(np.asarray(weights)[~np.isnan(Y)].sum()), 1.0)
-        super().fit(
-            X_queries, X_llms, Y, llm_ids=llm_ids, context=context, groups=groups, progress=progress, weights=weights
-        )
-        return self
 
     def profile_ability(self, X_llm: np.ndarray) -> np.ndarray:
         """Ability of an LLM from its profile embedding alone (no offset: IRT-Router section 6.3)."""
