@@ -329,6 +329,8 @@ def test_cli_train_explains_the_choice(data_files):
             behind = f"({gap:+.4f} +- {row['se_vs_chosen']:.4f})"
             assert f"{row['candidate']} {row['validation_value']:+.4f} {behind}" in chose[0]
     assert any(line.startswith("  guard margins by alpha") for line in lines), out
+    gate = [line for line in lines if line.startswith("  novelty gate: ")]
+    assert len(gate) == 1 and f"under {sel['novelty_gate']['threshold']:.3f}" in gate[0], out
     cv_rows = sel["cross_validation"]["table"]
     assert {(r["calibration"], r["guard"]) for r in cv_rows} == {("none", True), ("auto", True), ("stack", True)}
     assert sum(line.startswith("  out of fold: ") for line in lines) == len(cv_rows), out

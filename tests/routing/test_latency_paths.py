@@ -7,7 +7,8 @@ since, each time when ``predictor="auto"``'s decisions changed on purpose (issue
 guard's bar gained the predicted gain's spread (with the spread disabled the old digest still
 held), and when auto gained the stacked ensemble, the guard's confidence bound and routing
 without a refit (with ``stacking=False, guard_confidence=0, refit=True`` the old digest still
-held). ``to_dict`` rounds to 6
+held), and when auto gained the novelty gate (with ``novelty_gate=False`` the previous digest,
+``fc0046b5...``, still held). ``to_dict`` rounds to 6
 digits, so the digest holds across BLAS builds; within one run the batch path and the one-query
 path are compared bit for bit.
 """
@@ -25,7 +26,7 @@ from irtrouter.embed.threads import blas_threads
 from irtrouter.routing import IRTRouter
 from tests.explain.conftest import fit
 
-GOLDEN_DIGEST = "fc0046b599bd268dfe82021d01980c1feb8a21ba1ccd1e6199ce95a9c2d31795"
+GOLDEN_DIGEST = "5514393e706c73e01c1ff2f0718ba1370a81b6fecb577598da90c7c24e076c97"
 N_QUERIES = 12
 
 

@@ -284,6 +284,14 @@ def _explain_choice(router: Any, selection: dict[str, Any]) -> None:
         margins = router.guard_.margins["linear"]
         shown = ", ".join(f"{a:g}:{m:g}" for a, m in zip(guard["alphas"], margins, strict=True))
         click.echo(f"  guard margins by alpha (inf: always the best single LLM): {shown}")
+    gate = selection.get("novelty_gate")
+    if gate is not None:
+        seen = gate["validation_familiarity"]
+        click.echo(
+            f"  novelty gate: a query whose mean similarity to its {gate['k']} nearest training queries is under "
+            f"{gate['threshold']:.3f} (less than {1 - gate['quantile']:.0%} of the validation queries; their median "
+            f"{seen['median']:.3f}) is routed by the model alone, uncalibrated and unguarded"
+        )
 
 
 command = train

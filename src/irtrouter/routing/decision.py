@@ -22,7 +22,9 @@ class Prediction:
     Sweeping alpha over a Prediction with :meth:`IRTRouter.choose` costs no re-embedding.
     ``features`` (the query embeddings after warm-up, as the predictor saw them), ``context``
     (NIRT's relevance vectors) and ``neighbours`` (indices of the nearest training queries) feed
-    the per-decision explanation (:mod:`irtrouter.routing.explanation`).
+    the per-decision explanation (:mod:`irtrouter.routing.explanation`); ``unfamiliar`` (n_queries,)
+    marks queries unlike every training query, routed by the model alone
+    (:mod:`irtrouter.routing.familiarity`), None without the novelty gate.
     """
 
     llm_ids: tuple[str, ...]
@@ -33,6 +35,7 @@ class Prediction:
     features: np.ndarray | None = None
     context: np.ndarray | None = None
     neighbours: np.ndarray | None = None
+    unfamiliar: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from irtrouter.irt.relevance import AbilityLabeller, make_labeller, relevance_ve
 from irtrouter.routing.cost import CostModel, cost_model_from_state, make_cost_model
 from irtrouter.routing.decision import Explanation, Prediction, RoutingDecision, decision_records
 from irtrouter.routing.explanation import explain_decisions
+from irtrouter.routing.familiarity import FAMILIAR_K, Familiarity, familiarity
 from irtrouter.routing.index import INDEX_METHODS, NeighbourIndex, build_index, index_from_state
 from irtrouter.routing.neighbours import neighbour_mean, predict_near
 from irtrouter.routing.persistence import CONFIG_FILE, prefixed, resolve_embedder, write_router_dir
@@ -144,6 +145,11 @@ class IRTRouter(Params):
         the best is kept (the one-standard-error rule,
         :func:`~irtrouter.routing.tuning.simplest_within`). Default 0: the best, whatever its
         noise (at 1 the Rewards moved both ways by several points; docs/BENCHMARKS.md, issue 12).
+    novelty_gate : bool, optional
+        Route a query unlike every training query (less familiar than 99% of the validation
+        queries: :mod:`irtrouter.routing.familiarity`) by the model's own P, without the kNN blend,
+        the stack, the calibration or the guard, which were tuned on queries like the training ones.
+        Default: on with ``predictor="auto"``.
     refit : bool, optional
         After validation, refit the chosen predictor on every training query (True), or route with
         the fit the stages were tuned on, on the queries not held out (False: the stages were
@@ -201,6 +207,7 @@ class IRTRouter(Params):
         knn_blend: bool | None = None,
         stacking: bool | None = None,
         simpler_within: float = SIMPLER_WITHIN,
+        novelty_gate: bool | None = None,
         refit: bool | None = None,
         candidates: Sequence[str] = DEFAULT_CANDIDATES,
         selection_alphas: Sequence[float] = SELECTION_ALPHAS,
@@ -224,6 +231,7 @@ class IRTRouter(Params):
         self.knn_blend = knn_blend
         self.stacking = stacking
         self.simpler_within = simpler_within
+        self.novelty_gate = novelty_gate
         self.refit = refit
         self.candidates = candidates
         self.selection_alphas = selection_alphas
@@ -252,6 +260,9 @@ class IRTRouter(Params):
 
     def _blended(self) -> bool:
         return bool(self.predictor == "auto" if self.knn_blend is None else self.knn_blend)
+
+    def _gated(self) -> bool:
+        return bool(self.predictor == "auto" if self.novelty_gate is None else self.novelty_gate)
 
     def _refitted(self) -> bool:
         return bool(self.predictor != "auto" if self.refit is None else self.refit)
@@ -371,11 +382,13 @@ class IRTRouter(Params):
         winner = next(iter(dims))
         self.knn_blend_: tuple[int, float] | None = None
         self.stacker_: Stacker | None = None
+        self.familiarity_: Familiarity | None = None
         fitted: IRTPredictor | None = None
         self.train_scores_ = np.asarray(results.scores, dtype=np.float32)
         with np.errstate(invalid="ignore"):
             self.score_prior_ = np.nan_to_num(np.nanmean(results.scores, axis=0), nan=0.5)
-        if self._calibration_method() != "none" or self._guarded() or self._blended() or len(dims) > 1:
+        needs_validation = self._calibration_method() != "none" or self._guarded() or self._blended()
+        if needs_validation or self._gated() or len(dims) > 1:
             winner, selection, fitted = self._validate(results, X_queries, X_llms, dims, progress)
             stages.lap("validation")
         if not _candidate_class(winner).requires_context:
@@ -477,7 +490,9 @@ class IRTRouter(Params):
         values: dict[str, float] = {}
         family_values: dict[str, np.ndarray] = {}  # per query, each family's judged configuration
         configs: dict[str, tuple[str, bool]] = {}
-        kept: dict[str, tuple[np.ndarray, dict[int, np.ndarray] | None, np.ndarray, IRTPredictor]] = {}
+        kept: dict[
+            str, tuple[np.ndarray, dict[int, np.ndarray] | None, np.ndarray, IRTPredictor, np.ndarray | None]
+        ] = {}
         cv_table: list[dict[str, Any]] = []
         for name, n_dims in dims.items():
             rel = (
@@ -532,7 +547,7 @@ class IRTRouter(Params):
                 }
                 for (c, g), v in mean_cv.items()
             ]
-            kept[name] = (p_val, means, p_fit, model)
+            kept[name] = (p_val, means, p_fit, model, near)
         winner, table = select_by_validation(values)
         family_errors = paired_errors(family_values)  # how sure the family choice is
         for row in table:
@@ -540,13 +555,17 @@ class IRTRouter(Params):
         cal_name, guarded = configs[winner]
         for row in cv_table:
             row["kept"] = row["candidate"] == winner and (row["calibration"], row["guard"]) == configs[winner]
-        p_val, means, p_fit, model = kept[winner]
+        p_val, means, p_fit, model, near = kept[winner]
         stages = fit_stages(
             p_val, means, p_fit, fit_part.scores, C_fit, val_part.scores, C_val, self.selection_alphas,
             calibrators.get(cal_name), guarded, stack=cal_name == STACK, confidence=self.guard_confidence,
         )  # fmt: skip
         self.calibrator_, self.guard_, self.knn_blend_ = stages.calibrator, stages.guard, stages.blend
         self.stacker_ = stages.stacker
+        if self._gated():
+            if near is None or near.shape[1] < FAMILIAR_K:
+                near = index.search(X_val, FAMILIAR_K)
+            self.familiarity_ = Familiarity.fit(familiarity(X_val, index.embeddings, near))
         record = {
             "chosen": winner,
             "table": table,
@@ -556,6 +575,7 @@ class IRTRouter(Params):
             "knn_blend": self._blend_record(),
             "stacking": None if self.stacker_ is None else self.stacker_.report(results.llm_ids),
             "simpler_within": self.simpler_within,
+            "novelty_gate": None if self.familiarity_ is None else self.familiarity_.report(),
             "refit": self._refitted(),
             "calibration": None if self.calibrator_ is None else self.calibrator_.report,
             "guard": None if self.guard_ is None else self.guard_.validation,
@@ -597,16 +617,24 @@ class IRTRouter(Params):
 
     def _predict_features(
         self, X: np.ndarray, warmup_lambda: float | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """``(p_hat, features, context, neighbours)`` of embedded queries: the warm-up and NIRT's
-        relevance from the nearest training queries, the predictor, then the calibration."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """``(p_hat, features, context, neighbours, unfamiliar)`` of embedded queries: the warm-up
+        and NIRT's relevance from the nearest training queries, the predictor, then the kNN stages
+        and the calibration; queries unlike every training query (``unfamiliar``, when the router
+        has the novelty gate) keep the model's own P."""
         lam = self.warmup_lambda if warmup_lambda is None else warmup_lambda
-        blend, stacker = self.knn_blend_, self.stacker_
+        blend, stacker, gate = self.knn_blend_, self.stacker_, self.familiarity_
         extra_k = max(0 if blend is None else blend[0], 0 if stacker is None else stacker.max_k)
+        extra_k = max(extra_k, 0 if gate is None else FAMILIAR_K)
         p_hat, features, context, near = predict_near(
             self.predictor_, self.neighbours_, self.train_relevance_, X, lam, self.warmup_k, self.relevance_k,
             extra_k=extra_k,
         )  # fmt: skip
+        unfamiliar = p_model = None
+        if gate is not None:
+            assert near is not None
+            unfamiliar = gate.unfamiliar(np.atleast_2d(X), self.neighbours_.embeddings, near)[0]
+            p_model = p_hat[unfamiliar]
         if extra_k:
             assert near is not None
             trained = self.train_scores_.shape[1]  # LLMs added later have no neighbour scores
@@ -617,13 +645,16 @@ class IRTRouter(Params):
                 p_hat[:, :trained] = mix(p_hat[:, :trained], self.train_scores_, near, blend, self.score_prior_)
             base_k = max(self.warmup_k if lam > 0 else 0, self.relevance_k if self.train_relevance_ is not None else 0)
             near = near[:, :base_k] if base_k else None
-        return self._calibrated(p_hat), features, context, near
+        p_hat = self._calibrated(p_hat)
+        if unfamiliar is not None and p_model is not None and len(p_model):
+            p_hat[unfamiliar] = p_model
+        return p_hat, features, context, near, unfamiliar
 
     def predict_embedded(self, X: np.ndarray, queries: Sequence[str], warmup_lambda: float | None = None) -> Prediction:
         """:class:`Prediction` for queries already embedded (``X``); ``queries`` price them."""
         self._check_fitted()
         with blas_threads(routing_threads(len(X))):
-            p_hat, features, context, near = self._predict_features(X, warmup_lambda)
+            p_hat, features, context, near, unfamiliar = self._predict_features(X, warmup_lambda)
             difficulty = self.predictor_.query_difficulty(features, context).astype(np.float64)
         return Prediction(
             llm_ids=self.llm_ids,
@@ -634,6 +665,7 @@ class IRTRouter(Params):
             features=features,
             context=context,
             neighbours=near,
+            unfamiliar=unfamiliar,
         )
 
     def predict(self, queries: Sequence[str], warmup_lambda: float | None = None) -> Prediction:
@@ -777,17 +809,20 @@ class IRTRouter(Params):
             pred = self.predict_embedded(X, queries)
             chosen, stayed, guard_notes, scores = self._choose(pred, trade_off, mask, rule, budget is None)
             explanations = explain_decisions(self, pred, chosen, trade_off, mask, rule, scores) if explain else None
-        if stayed is None:
-            extras: list[dict[str, Any]] | dict[str, Any] = notes
-        else:
+        extras: list[dict[str, Any]] | dict[str, Any] = notes
+        if stayed is not None:
             extras = [{**notes, **guard_notes, "stayed_on_default": s} for s in stayed.tolist()]
-            if explanations is not None:
-                explanations = [
-                    replace(e, reason=f"{e.reason}; stayed on the best single LLM (gain under the validated margin)")
-                    if s
-                    else e
-                    for e, s in zip(explanations, stayed.tolist(), strict=True)
-                ]
+            explanations = _with_reason(
+                explanations, stayed, "stayed on the best single LLM (gain under the validated margin)"
+            )
+        if pred.unfamiliar is not None:
+            extras = [
+                {**e, "unfamiliar": u}
+                for e, u in zip(_per_query(extras, len(queries)), pred.unfamiliar.tolist(), strict=True)
+            ]
+            explanations = _with_reason(
+                explanations, pred.unfamiliar, "unlike every training query: routed by the model alone, unguarded"
+            )
         return self._decisions(queries, pred, chosen, trade_off, rule, mask, scores, explanations, extras)
 
     def _choose(
@@ -807,7 +842,10 @@ class IRTRouter(Params):
         chosen = best_candidates(scores, p, c, ok)
         if self.guard_ is None or not guarded:
             return chosen, None, {}, scores
+        by_rule = chosen
         chosen, stayed, default, margin = self.guard_.apply(p, c, chosen, trade_off, rule, mask, scores)
+        if pred.unfamiliar is not None and pred.unfamiliar.any():  # the guard was not validated there
+            chosen, stayed = np.where(pred.unfamiliar, by_rule, chosen), stayed & ~pred.unfamiliar
         notes = {} if default is None else {"default_llm": self.llm_ids[default], "margin": round(margin, 6)}
         return chosen, (stayed if default is not None else None), notes, scores
 
@@ -898,7 +936,11 @@ class IRTRouter(Params):
             arrays |= {f"stacking.{k}": v for k, v in stack_arrays.items()}
         if self.knn_blend_ is not None or self.stacker_ is not None:
             arrays["train_scores"], arrays["score_prior"] = self.train_scores_, self.score_prior_
-        for name, part in (("calibration", self.calibrator_), ("guard", self.guard_)):
+        for name, part in (
+            ("calibration", self.calibrator_),
+            ("guard", self.guard_),
+            ("familiarity", self.familiarity_),
+        ):
             if part is not None:
                 config[name], part_arrays = part.state()
                 arrays |= {f"{name}.{k}": v for k, v in part_arrays.items()}
@@ -943,6 +985,8 @@ class IRTRouter(Params):
             None if calibration is None else Calibrator.from_state(calibration, prefixed(arrays, "calibration."))
         )
         self.guard_ = None if guard is None else Guard.from_state(guard, prefixed(arrays, "guard."))
+        gate = config.get("familiarity")  # routers saved before the novelty gate have none
+        self.familiarity_ = None if gate is None else Familiarity.from_state(gate, prefixed(arrays, "familiarity."))
         self.predictor_kind_ = kind
         blend = config.get("knn_blend")
         self.knn_blend_ = None if blend is None else (int(blend["k"]), float(blend["irt_weight"]))
@@ -993,6 +1037,20 @@ class _StageClock:
         now = time.perf_counter()
         self.seconds[stage] = round(now - self.last, 3)
         self.last = now
+
+
+def _per_query(extras: dict[str, Any] | list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    return [extras] * n if isinstance(extras, dict) else extras
+
+
+def _with_reason(explanations: list[Explanation] | None, where: np.ndarray, reason: str) -> list[Explanation] | None:
+    """Explanations with ``reason`` appended where ``where`` is set."""
+    if explanations is None:
+        return None
+    return [
+        replace(e, reason=f"{e.reason}; {reason}") if w else e
+        for e, w in zip(explanations, where.tolist(), strict=True)
+    ]
 
 
 def _weights(results: ResultsMatrix) -> dict[str, np.ndarray]:

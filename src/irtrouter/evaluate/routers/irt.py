@@ -73,6 +73,7 @@ class IRTAdapter(Router):
         knn_blend: bool | None = None,
         stacking: bool | None = None,
         simpler_within: float = SIMPLER_WITHIN,
+        novelty_gate: bool | None = None,
         refit: bool | None = None,
         candidates: Sequence[str] = DEFAULT_CANDIDATES,
         validation_fraction: float = 0.2,
@@ -87,6 +88,7 @@ class IRTAdapter(Router):
         self.knn_blend = knn_blend
         self.stacking = stacking
         self.simpler_within = simpler_within
+        self.novelty_gate = novelty_gate
         self.refit = refit
         self.candidates = candidates
         self.validation_fraction = validation_fraction
@@ -121,6 +123,7 @@ class IRTAdapter(Router):
             knn_blend=self.knn_blend,
             stacking=self.stacking,
             simpler_within=self.simpler_within,
+            novelty_gate=self.novelty_gate,
             refit=self.refit,
             candidates=tuple(self.candidates),
             validation_fraction=self.validation_fraction,
