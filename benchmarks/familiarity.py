@@ -39,6 +39,7 @@ def measure(spec: str) -> str:
     from irtrouter.evaluate.protocol import benchmark_settings
     from irtrouter.evaluate.routers.contract import TrainingData
     from irtrouter.evaluate.routers.registry import make_router
+    from irtrouter.routing.familiarity import FAMILIAR_K
 
     dataset, split, seed = spec.split(":")
     bench = load_benchmark(dataset, default_data_root() / dataset, seed=int(seed))
@@ -50,7 +51,7 @@ def measure(spec: str) -> str:
     router = adapter.router_
     gate = router.familiarity_
     assert gate is not None, "default has the novelty gate"
-    near = router.neighbours_.search(X_test, 10)
+    near = router.neighbours_.search(X_test, FAMILIAR_K)
     unfamiliar, f = gate.unfamiliar(X_test, router.neighbours_.embeddings, near)
     seen = gate.validation["validation_familiarity"]
     q10, q50 = np.quantile(f, [0.1, 0.5])

@@ -646,7 +646,7 @@ class IRTRouter(Params):
             base_k = max(self.warmup_k if lam > 0 else 0, self.relevance_k if self.train_relevance_ is not None else 0)
             near = near[:, :base_k] if base_k else None
         p_hat = self._calibrated(p_hat)
-        if unfamiliar is not None and p_model is not None and len(p_model):
+        if p_model is not None and len(p_model):
             p_hat[unfamiliar] = p_model
         return p_hat, features, context, near, unfamiliar
 
@@ -864,8 +864,7 @@ class IRTRouter(Params):
         """One :class:`RoutingDecision` per query from a batch's prediction, choices and per-LLM
         scores; ``extras``: one dict for every decision (each gets a copy) or one per query.
         The arrays become Python floats in one ``tolist`` each, not per query."""
-        n = len(queries)
-        per_query = [extras or {}] * n if extras is None or isinstance(extras, dict) else list(extras)
+        per_query = _per_query(extras or {}, len(queries))
         return decision_records(
             queries, self.llm_ids, chosen, pred.p_hat, pred.cost, scores, pred.difficulty, pred.cost_usd,
             trade_off.alpha, trade_off.beta, tuple(mask.tolist()), rule, per_query, explanations,
@@ -1039,8 +1038,9 @@ class _StageClock:
         self.last = now
 
 
-def _per_query(extras: dict[str, Any] | list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
-    return [extras] * n if isinstance(extras, dict) else extras
+def _per_query(extras: dict[str, Any] | Sequence[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """One dict per query: ``extras`` itself when it is one per query, else ``n`` times the one."""
+    return [extras] * n if isinstance(extras, dict) else list(extras)
 
 
 def _with_reason(explanations: list[Explanation] | None, where: np.ndarray, reason: str) -> list[Explanation] | None:

@@ -188,13 +188,14 @@ def validation_values(
     two stages' values can be compared paired (:func:`simplest_within`)."""
     allowed = np.ones(len(mean_score), dtype=bool)
     total = np.zeros(len(Y_val))
+    filled = filled_scores(Y_val, p_val)
     for a in alphas:
         t = TradeOff.of(a)
         d = best_single(mean_score, mean_cost, t, allowed)
         routed = choose(p_val, C_val, t, None, None, "linear")
         if guard is not None:
             routed = guard.apply(p_val, C_val, routed, t, "linear", allowed, sd=sd)[0]
-        base = t.alpha * filled_scores(Y_val, p_val)[:, d] - t.beta * C_val[:, d]
+        base = t.alpha * filled[:, d] - t.beta * C_val[:, d]
         total += _realised_gain(Y_val, C_val, t, routed, d) + base
     return total / len(alphas)
 
