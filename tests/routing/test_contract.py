@@ -21,6 +21,7 @@ from irtrouter.errors import ConfigError
 from irtrouter.irt.registry import PREDICTORS
 from irtrouter.routing import IRTRouter, PolicyRouter, load_router
 from irtrouter.routing.rule import RULES, choose
+from tests.compare import assert_close
 
 EMBEDDER = "hashing:64"
 # Settings that train in seconds on two cores; quality is not the point here.
@@ -115,7 +116,9 @@ def test_save_load_round_trips_exactly(fitted, test_queries, tmp_path):
 def test_decisions_do_not_depend_on_the_order_of_the_queries(fitted, test_queries):
     """Each query's decision is a function of that query alone. A batched matrix product may round
     a row differently at another position in the batch, so p-hat is compared to within rounding,
-    and the whole decision wherever the prediction came out the same (in practice: everywhere)."""
+    and the whole decision wherever the prediction came out the same (in practice: everywhere):
+    every choice, name and text exactly, the numbers of its explanation to within rounding too
+    (a logit contribution has been seen to differ in its sixth decimal)."""
     _, router, _ = fitted
     order = np.random.default_rng(0).permutation(len(test_queries))
     shuffled = [test_queries[i] for i in order]
@@ -126,7 +129,8 @@ def test_decisions_do_not_depend_on_the_order_of_the_queries(fitted, test_querie
         assert [d.query for d in permuted] == shuffled
         np.testing.assert_allclose([d.p_hat for d in permuted], [d.p_hat for d in expected], rtol=1e-6, atol=1e-9)
         same = [(e, g) for e, g in zip(expected, permuted, strict=True) if e.p_hat == g.p_hat]
-        assert [g.to_dict() for _, g in same] == [e.to_dict() for e, _ in same], rule
+        for e, g in same:
+            assert_close(g.to_dict(), e.to_dict(), rule, rel=1e-5, abs=1e-6)
 
 
 SUBSETS = [
