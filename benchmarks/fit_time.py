@@ -16,10 +16,12 @@ child process importing irtrouter from ``SRC`` (e.g. a copy of HEAD's ``src``:
 first, so both see the same load. ``--save DIR`` keeps each tree's fitted ``default`` routers
 (``router.save``) and compares them: every array bit for bit and ``config.json`` but for its
 timings. ``--profile N`` prints the N costliest functions (cProfile, cumulative) of one
-``default`` fit per setting.
+``default`` fit per setting. ``--default-spec SPEC`` times a variant in ``default``'s place (a
+registry spec, e.g. ``'default:candidates=["mirt","2pl:init=data"]'``).
 
     python benchmarks/fit_time.py [--settings llmrouter:ID:0 routellm:ID:0 zeroeval:ID:0]
         [--repeats 2] [--baseline /tmp/f12/head_src] [--save /tmp/f12/saved] [--profile 30]
+        [--default-spec SPEC]
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ SETTINGS = ("llmrouter:ID:0", "routellm:ID:0", "zeroeval:ID:0", "routerbench_sub
 TIMING_KEYS = frozenset({"seconds", "stage_seconds", "embed_seconds", "train_seconds"})
 
 
-def fit_setting(spec: str, save: Path | None, profile: int) -> dict[str, Any]:
+def fit_setting(spec: str, save: Path | None, profile: int, default_spec: str = "default") -> dict[str, Any]:
     """Fit ``mirt`` then ``default`` on one setting (in this process's irtrouter); seconds per router."""
     from irtrouter.data.benchmarks import default_data_root, load_benchmark
     from irtrouter.embed.cache import CachedEmbedder
@@ -63,7 +65,7 @@ def fit_setting(spec: str, save: Path | None, profile: int) -> dict[str, Any]:
     data = TrainingData(setting.train, setting.catalog, X_train, embedder)
     out: dict[str, Any] = {"setting": spec, "n_queries": setting.train.n_queries, "n_llms": setting.train.n_llms}
     for name in ("mirt", "default"):
-        router = make_router(name)
+        router = make_router(default_spec if name == "default" else name)
         profiler = cProfile.Profile() if profile and name == "default" else None
         started, cpu = time.perf_counter(), time.process_time()
         if profiler is not None:
@@ -93,17 +95,20 @@ def warm_up_torch() -> None:
     MIRTPredictor(n_dims=2, max_epochs=2).fit(X, X[:3], (rng.random((64, 3)) < 0.5).astype(np.float32))
 
 
-def child(settings: list[str], save: Path | None, profile: int) -> None:
+def child(settings: list[str], save: Path | None, profile: int, default_spec: str) -> None:
     warm_up_torch()
     for spec in settings:
-        print(json.dumps(fit_setting(spec, save, profile)), flush=True)
+        print(json.dumps(fit_setting(spec, save, profile, default_spec)), flush=True)
 
 
-def run_tree(label: str, src: str | None, settings: list[str], save: Path | None, profile: int) -> list[dict]:
+def run_tree(
+    label: str, src: str | None, settings: list[str], save: Path | None, profile: int, default_spec: str
+) -> list[dict]:
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     cmd = [sys.executable, __file__, "--child", "--settings", *settings, "--profile", str(profile)]
+    cmd += ["--default-spec", default_spec]
     if save is not None:
         cmd += ["--save", str(save / label)]
     done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
@@ -163,10 +168,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline", default=None, help="src folder of the tree to compare against")
     parser.add_argument("--save", type=Path, default=None, help="save each tree's default routers here")
     parser.add_argument("--profile", type=int, default=0, help="print this many functions of a profile")
+    parser.add_argument("--default-spec", default="default", help="router spec timed as default, e.g. a variant of it")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.settings, args.save, args.profile)
+        child(args.settings, args.save, args.profile, args.default_spec)
         return
     trees: list[tuple[str, str | None]] = [("this", None)]
     if args.baseline:
@@ -178,7 +184,8 @@ def main(argv: list[str] | None = None) -> None:
     for rep in range(args.repeats):
         order = trees if rep % 2 == 0 else trees[::-1]
         for label, src in order:
-            rows += run_tree(label, src, args.settings, args.save if rep == 0 else None, args.profile)
+            save = args.save if rep == 0 else None
+            rows += run_tree(label, src, args.settings, save, args.profile, args.default_spec)
     load_after = os.getloadavg()
     print(f"load average (1, 5, 15 min) before {load_before}, after {load_after}\n")
     header = (

@@ -67,10 +67,12 @@ def check_is_fitted(estimator: object, attribute: str, how: str = "call fit()") 
 
 def parse_spec(spec: str, what: str = "spec") -> tuple[str, dict[str, Any]]:
     """``"name:key=value,key=value"`` -> ``(name, params)``; values are JSON where they parse (else
-    the string). ``what`` names the spec in the error (``router spec``, ``candidate``)."""
+    the string), so a value may be a list or an object (``candidates=["mirt","2pl:init=data"]``):
+    only commas outside brackets and quotes separate the pairs. ``what`` names the spec in the
+    error (``router spec``, ``candidate``)."""
     name, _, rest = spec.partition(":")
     params: dict[str, Any] = {}
-    for part in filter(None, (p.strip() for p in rest.split(","))):
+    for part in filter(None, (p.strip() for p in _top_level_parts(rest))):
         key, eq, raw = part.partition("=")
         if not eq or not key.strip():
             raise ConfigError(f"{what} {spec!r}: expected key=value after ':', got {part!r}")
@@ -79,3 +81,26 @@ def parse_spec(spec: str, what: str = "spec") -> tuple[str, dict[str, Any]]:
         except json.JSONDecodeError:
             params[key.strip()] = raw.strip()
     return name.strip(), params
+
+
+def _top_level_parts(text: str) -> list[str]:
+    """``text`` split at the commas outside brackets, braces and double quotes."""
+    parts, start, depth, quoted, escaped = [], 0, 0, False, False
+    for i, ch in enumerate(text):
+        if quoted:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [*parts, text[start:]]

@@ -103,6 +103,13 @@ class IRTPredictor(EstimatorParams, ABC):
     def difficulty(self, ops: ArrayOps, X_queries: Any, params: Params, context: Any) -> Any:
         """One difficulty number per query (higher = harder), shape (n_queries,)."""
 
+    def init_from_data(
+        self, params: dict[str, np.ndarray], X_queries: np.ndarray, Y: np.ndarray, weights: np.ndarray | None
+    ) -> dict[str, np.ndarray]:
+        """Starting values from the training rows (the loop's own validation rows left out);
+        :meth:`init_params`' draw unchanged by default."""
+        return params
+
     def constrain(self, params: Params) -> None:
         """Project parameters back into their domain after an optimiser step (torch, in place)."""
 

@@ -103,12 +103,14 @@ def _fit_parameters(
     rng = np.random.default_rng(seed)
 
     init = predictor.init_params(X_queries.shape[1], X_llms.shape[1], rng)
+    is_val = split_validation(len(X_queries), predictor.validation_fraction, groups, seed)
+    train_rows, val_rows = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+    init = predictor.init_from_data(
+        init, X_queries[train_rows], Y[train_rows], None if weights is None else weights[train_rows]
+    )
     params = {k: torch.nn.Parameter(torch.from_numpy(np.array(v, dtype=np.float32))) for k, v in init.items()}
     predictor.constrain(params)
     optimiser = torch.optim.Adam(params.values(), lr=predictor.learning_rate, weight_decay=predictor.weight_decay)
-
-    is_val = split_validation(len(X_queries), predictor.validation_fraction, groups, seed)
-    train_rows, val_rows = np.flatnonzero(~is_val), np.flatnonzero(is_val)
     Xq = torch.from_numpy(X_queries)
     Xm = torch.from_numpy(X_llms)
     mask = torch.from_numpy(~np.isnan(Y))

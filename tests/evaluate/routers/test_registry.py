@@ -41,6 +41,15 @@ def test_spec_values_parse_as_json_else_text():
     assert make_router("mirt", warmup_lambda=0.1).warmup_lambda == 0.1  # keyword arguments win over defaults
     with pytest.raises(ConfigError, match="key=value"):
         parse_router_spec("mirt:oops")
+    # A JSON list or object keeps its commas, and a comma inside a quoted string is text.
+    assert parse_router_spec('default:candidates=["mirt","2pl:init=data"], guard=false') == (
+        "default",
+        {"candidates": ["mirt", "2pl:init=data"], "guard": False},
+    )
+    assert parse_router_spec('x:a={"b": [1, 2], "c": "d,e"},f="g,\\"h"') == (
+        "x",
+        {"a": {"b": [1, 2], "c": "d,e"}, "f": 'g,"h'},
+    )
 
 
 @pytest.mark.parametrize("name", sorted(BUILTIN_ROUTERS))
