@@ -32,18 +32,15 @@ SETTINGS = (
 
 
 def measure(spec: str) -> str:
-    from irtrouter.data.benchmarks import default_data_root, load_benchmark
     from irtrouter.embed.cache import CachedEmbedder
     from irtrouter.embed.registry import make_embedder
     from irtrouter.evaluate.harness import embed_setting
-    from irtrouter.evaluate.protocol import benchmark_settings
+    from irtrouter.evaluate.protocol import named_setting
     from irtrouter.evaluate.routers.contract import TrainingData
     from irtrouter.evaluate.routers.registry import make_router
     from irtrouter.routing.familiarity import FAMILIAR_K
 
-    dataset, split, seed = spec.split(":")
-    bench = load_benchmark(dataset, default_data_root() / dataset, seed=int(seed))
-    (setting,) = benchmark_settings(bench, (split,))
+    setting = named_setting(spec)
     embedder = CachedEmbedder(make_embedder("use"))
     X_train, X_test = embed_setting(setting, embedder)
     adapter = make_router("default")

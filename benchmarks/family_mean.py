@@ -40,11 +40,10 @@ def judged(cv: dict[tuple[str, bool], np.ndarray], stack: bool) -> np.ndarray:
 
 
 def main(settings: list[str]) -> None:
-    from irtrouter.data.benchmarks import default_data_root, load_benchmark
     from irtrouter.embed.cache import CachedEmbedder
     from irtrouter.embed.registry import make_embedder
     from irtrouter.evaluate.harness import embed_setting
-    from irtrouter.evaluate.protocol import benchmark_settings
+    from irtrouter.evaluate.protocol import named_setting
     from irtrouter.evaluate.routers.contract import TrainingData
     from irtrouter.evaluate.routers.registry import make_router
 
@@ -60,9 +59,7 @@ def main(settings: list[str]) -> None:
     print(HEADER)
     print("|---|---|---|---|---|---|---|---|---|")
     for spec in settings:
-        dataset, split, seed = spec.split(":")
-        bench = load_benchmark(dataset, default_data_root() / dataset, seed=int(seed))
-        (setting,) = benchmark_settings(bench, (split,))
+        setting = named_setting(spec)
         X_train, _ = embed_setting(setting, embedder)
         calls.clear()
         router = make_router("default")

@@ -49,17 +49,14 @@ TIMING_KEYS = frozenset({"seconds", "stage_seconds", "embed_seconds", "train_sec
 
 def fit_setting(spec: str, save: Path | None, profile: int, default_spec: str = "default") -> dict[str, Any]:
     """Fit ``mirt`` then ``default`` on one setting (in this process's irtrouter); seconds per router."""
-    from irtrouter.data.benchmarks import default_data_root, load_benchmark
     from irtrouter.embed.cache import CachedEmbedder
     from irtrouter.embed.registry import make_embedder
     from irtrouter.evaluate.harness import embed_setting
-    from irtrouter.evaluate.protocol import benchmark_settings
+    from irtrouter.evaluate.protocol import named_setting
     from irtrouter.evaluate.routers.contract import TrainingData
     from irtrouter.evaluate.routers.registry import make_router
 
-    dataset, split, seed = spec.split(":")
-    bench = load_benchmark(dataset, default_data_root() / dataset, seed=int(seed))
-    (setting,) = benchmark_settings(bench, (split,))
+    setting = named_setting(spec)
     embedder = CachedEmbedder(make_embedder("use"))
     X_train, _ = embed_setting(setting, embedder)  # not fit time, as in the harness
     data = TrainingData(setting.train, setting.catalog, X_train, embedder)

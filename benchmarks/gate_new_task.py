@@ -80,11 +80,10 @@ class NewTaskGateRouter(IRTRouter):
 
 
 def diagnose(settings: list[str]) -> None:
-    from irtrouter.data.benchmarks import default_data_root, load_benchmark
     from irtrouter.embed.cache import CachedEmbedder
     from irtrouter.embed.registry import make_embedder
     from irtrouter.evaluate.harness import embed_setting
-    from irtrouter.evaluate.protocol import benchmark_settings
+    from irtrouter.evaluate.protocol import named_setting
 
     def q(values: np.ndarray) -> str:
         return " / ".join(f"{v:.2f}" for v in np.quantile(values, [0.1, 0.5, 0.9]))
@@ -96,9 +95,7 @@ def diagnose(settings: list[str]) -> None:
     )
     print("|---|---|---|---|---|---|---|")
     for spec in settings:
-        dataset, split, seed = spec.split(":")
-        bench = load_benchmark(dataset, default_data_root() / dataset, seed=int(seed))
-        (setting,) = benchmark_settings(bench, (split,))
+        setting = named_setting(spec)
         X_train, X_test = embed_setting(setting, embedder)
         in_task, left_out = new_task_familiarity(setting.train, X_train, 0.2, 0)
         fit, _ = validation_rows(setting.train, 0.2, 0)

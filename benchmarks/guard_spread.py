@@ -30,11 +30,10 @@ import time
 
 import numpy as np
 
-from irtrouter.data import default_data_root, load_benchmark
 from irtrouter.data.splits import validation_rows
 from irtrouter.embed.cache import CachedEmbedder
 from irtrouter.embed.registry import make_embedder
-from irtrouter.evaluate.protocol import benchmark_settings
+from irtrouter.evaluate.protocol import named_setting
 from irtrouter.irt.calibration import CALIBRATION_METHODS, fit_calibrator
 from irtrouter.irt.registry import predictor_class
 from irtrouter.routing.cost import make_cost_model
@@ -68,9 +67,7 @@ def main() -> None:
 
 
 def _setting_rows(spec: str, embedder: CachedEmbedder) -> list[tuple[str, str, dict[str, float]]]:
-    dataset, split, seed = spec.split(":")
-    bench = load_benchmark(dataset, default_data_root() / dataset, seed=int(seed))
-    (setting,) = benchmark_settings(bench, (split,))
+    setting = named_setting(spec)
     results = setting.train
     X = embedder.encode(results.queries)
     X_llms = embedder.encode([setting.catalog[m].profile_text for m in results.llm_ids])

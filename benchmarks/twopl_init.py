@@ -40,12 +40,11 @@ def main() -> None:
     parser.add_argument("--ridges", type=float, nargs="+", default=[0.003, 0.01, 0.03, 0.1])
     args = parser.parse_args()
 
-    from irtrouter.data.benchmarks import default_data_root, load_benchmark
     from irtrouter.data.splits import validation_rows
     from irtrouter.embed.cache import CachedEmbedder
     from irtrouter.embed.registry import make_embedder
     from irtrouter.evaluate.harness import embed_setting
-    from irtrouter.evaluate.protocol import benchmark_settings
+    from irtrouter.evaluate.protocol import named_setting
     from irtrouter.irt import twopl
 
     rng = np.random.default_rng(0)  # one untimed fit: torch's first step loads parts of it
@@ -55,9 +54,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     embedder = CachedEmbedder(make_embedder("use"))
     for spec in args.settings:
-        dataset, split, seed = spec.split(":")
-        bench = load_benchmark(dataset, default_data_root() / dataset, seed=int(seed))
-        (setting,) = benchmark_settings(bench, (split,))
+        setting = named_setting(spec)
         X, _ = embed_setting(setting, embedder)
         train = setting.train
         fit_rows, val_rows = validation_rows(train, 0.2, 0)

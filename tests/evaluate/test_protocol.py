@@ -5,7 +5,7 @@ import pytest
 
 from irtrouter.data.benchmarks import Benchmark
 from irtrouter.data.results import ResultsMatrix
-from irtrouter.errors import DataError
+from irtrouter.errors import ConfigError, DataError
 from irtrouter.evaluate.protocol import assert_unseen, benchmark_settings, make_setting, ood_setting, subsample
 
 
@@ -74,3 +74,19 @@ def test_subsample_is_seeded_and_bounded(bench):
     assert (a.train.n_queries, a.test.n_queries) == (50, 20)
     assert a.train.query_ids == b.train.query_ids
     assert subsample(setting, None, 10**6).test.n_queries == setting.test.n_queries
+
+
+def test_named_setting_is_the_benchmark_setting_of_that_seed(shared_data):
+    from irtrouter.data.benchmarks import load_benchmark
+    from irtrouter.evaluate.protocol import named_setting
+
+    root = shared_data / "routerbench_subset"
+    setting = named_setting("routerbench_subset:OOD:1", root)
+    (expected,) = benchmark_settings(load_benchmark("routerbench_subset", root, seed=1), ("OOD",))
+    assert setting.name == expected.name
+    assert setting.train.queries == expected.train.queries and setting.test.queries == expected.test.queries
+    for bad in ("routerbench_subset:OOD", "routerbench_subset:OOD:x", "a:b:1:2"):
+        with pytest.raises(ConfigError, match="expected dataset:split:seed"):
+            named_setting(bad, root)
+    with pytest.raises(DataError, match="unknown split 'IID'"):
+        named_setting("routerbench_subset:IID:0", root)

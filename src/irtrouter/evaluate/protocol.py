@@ -29,14 +29,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
-from irtrouter.data.benchmarks import Benchmark
+from irtrouter.data.benchmarks import Benchmark, load_benchmark
 from irtrouter.data.catalog import LLMCatalog
 from irtrouter.data.results import ResultsMatrix, normalise_text
 from irtrouter.data.splits import split_out_of_distribution
-from irtrouter.errors import DataError
+from irtrouter.errors import ConfigError, DataError
 
 DEFAULT_OOD_TASKS: dict[str, tuple[str, ...]] = {
     "llmrouter": ("commonsense_qa", "gsm8k", "human_eval"),
@@ -164,6 +165,18 @@ def benchmark_settings(
         else:
             raise DataError(f"unknown split {split!r}; expected 'ID' or 'OOD'")
     return out
+
+
+def named_setting(spec: str, root: str | Path | None = None) -> Setting:
+    """The setting ``"dataset:split:seed"`` names (``"zeroeval:OOD:0"``, as the benchmarks name
+    one): the ID or OOD setting of the benchmark loaded from ``root`` (default: the shared data's
+    folder of that dataset) with that split seed."""
+    parts = spec.split(":")
+    if len(parts) != 3 or not parts[2].strip().isdigit():
+        raise ConfigError(f"setting {spec!r}: expected dataset:split:seed, e.g. zeroeval:OOD:0")
+    dataset, split, seed = parts
+    (setting,) = benchmark_settings(load_benchmark(dataset, root, seed=int(seed)), (split,))
+    return setting
 
 
 def ood_setting(bench: Benchmark, ood_tasks: Sequence[str] | None = None) -> Setting:
