@@ -1,19 +1,25 @@
 """The fast routing paths (issue 16) decide, predict and explain exactly as before.
 
-``golden_decisions.json`` holds the essentials of every decision of ``_calls`` below (the choice,
-the rule, the reason text, each LLM's P-hat to 4 digits, the guard's and the gate's
-flags): first, as a SHA-256 digest, written with the routing code before the fast paths (the
-loop-per-query explanation, the neighbour search with a similarity copy, a ``replace`` per guarded
-decision) and rewritten whenever ``predictor="auto"``'s decisions changed on purpose (issue 12:
-the guard's spread, the stacked ensemble with the confidence bound and no refit, the novelty gate;
-each time with the new part turned off the previous digest still held). A digest of 6-digit
-numbers did not hold across machines (a CPU with other BLAS and torch kernels rounds a trained
-parameter differently), so since then the essentials are stored and compared with strings and
-choices exact and numbers to within 2e-4 (twice their rounding); checked to hold with torch's
-AVX2 kernels in place of AVX-512 (``ATEN_CPU_CAPABILITY=avx2``, which changes the old digest) and
-OpenBLAS's Haswell kernels (``OPENBLAS_CORETYPE=Haswell``). ``IRTROUTER_WRITE_GOLDEN=1``
-rewrites the file (only when decisions change on purpose; say so in the commit). Within one run
-the batch path and the one-query path are compared bit for bit.
+``golden_decisions.json`` holds the essentials of every decision of ``_calls`` below: the choice,
+the rule, the reason text, the runner-up, the difficulty, the top dimensions with their weights,
+each LLM's P-hat (numbers to 4 digits), the guard's and the gate's flags.
+
+Until 8205276 this test held a SHA-256 digest of the whole ``to_dict()`` of those decisions. It was
+written with the routing code before the fast paths (the loop-per-query explanation, the neighbour
+search with a similarity copy, a ``replace`` per guarded decision). It was rewritten only when
+``predictor="auto"``'s decisions changed on purpose (issue 12: the guard's spread, the stacked
+ensemble with the confidence bound and no refit, the novelty gate), each time after checking that
+the previous digest still held with the new part turned off.
+
+That digest of 6-digit numbers did not hold on another machine: torch's AVX2 kernels in place of
+AVX-512 (``ATEN_CPU_CAPABILITY=avx2``) round a trained parameter differently. So the file was
+written on 2026-12-01 from 8205276's code, on an AVX-512 machine where the old digest no longer
+matched. It is compared with strings and choices exact and numbers within 2e-4, twice their
+rounding. It holds under ``ATEN_CPU_CAPABILITY=avx2`` and ``OPENBLAS_CORETYPE=Haswell``.
+
+``IRTROUTER_WRITE_GOLDEN=1`` rewrites the file; do this only when decisions change on purpose, and
+say so in the commit. Within one run the batch path and the one-query path are compared bit for
+bit.
 """
 
 from __future__ import annotations
@@ -76,6 +82,8 @@ def _essentials(decision: dict) -> dict:
         "alpha": round(decision["alpha"], 4),
         "reason": explanation.get("reason"),
         "runner_up": explanation.get("runner_up"),
+        "difficulty": round(decision["difficulty"], 4),
+        "top": [[t["dimension"], round(t["weight"], 4)] for t in explanation.get("top_dimensions", ())],
         "llms": [[o["llm_id"], o["allowed"], round(o["p_hat"], 4)] for o in decision["llms"]],
         "flags": {k: decision[k] for k in ("default_llm", "stayed_on_default", "unfamiliar") if k in decision},
     }
