@@ -7,11 +7,11 @@ validation queries' and the gate's threshold, with the share of test queries the
 model alone. Nothing here is tuned: the threshold is what the fit chose on its validation queries.
 
 ``--routes`` adds where the router sends the test queries at alpha 0.8, gated and not, with their
-mean realised score (test outcomes, read for the diagnosis only); ``--router SPEC`` fits a variant
-in ``default``'s place.
+mean realised score (test outcomes, read for the diagnosis only); ``--default-spec SPEC`` fits a
+variant in ``default``'s place (as ``benchmarks/fit_time.py`` does).
 
     python benchmarks/familiarity.py [--settings llmrouter:ID:0 llmrouter:OOD:0 ...] [--routes]
-        [--router SPEC]
+        [--default-spec SPEC]
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def measure(spec: str, router_spec: str = "default") -> tuple[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), help="dataset:split:seed")
-    parser.add_argument("--router", default="default", help="the router spec fitted (default: default)")
+    parser.add_argument("--default-spec", default="default", help="router spec fitted in default's place")
     parser.add_argument("--routes", action="store_true", help="also where the test queries go at alpha 0.8")
     args = parser.parse_args()
     print(f"{platform.machine()}, {os.cpu_count()} cores, CPython {platform.python_version()}\n")
@@ -96,7 +96,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     routes = []
     for spec in args.settings:
-        familiar_row, routes_row = measure(spec, args.router)
+        familiar_row, routes_row = measure(spec, args.default_spec)
         print(familiar_row, flush=True)
         routes.append(routes_row)
     if args.routes:
