@@ -22,22 +22,13 @@ import platform
 
 import numpy as np
 
-SETTINGS = (
-    "llmrouter:ID:0",
-    "llmrouter:OOD:0",
-    "routerbench_subset:ID:0",
-    "routerbench_subset:OOD:0",
-    "routerdc_7llm:ID:0",
-    "routerdc_7llm:OOD:0",
-    "routellm:ID:0",
-    "routellm:OOD:0",
-    "zeroeval:ID:0",
-    "zeroeval:OOD:0",
-)
+from irtrouter.evaluate.suite import DATASETS
+
+SETTINGS = tuple(f"{dataset}:{split}:0" for dataset in DATASETS for split in ("ID", "OOD"))
 
 
-def measure(spec: str, router_spec: str = "default") -> tuple[str, str]:
-    """The setting's row of the familiarity table and of the routes table."""
+def measure(spec: str, router_spec: str = "default", routes: bool = False) -> tuple[str, str | None]:
+    """The setting's row of the familiarity table, and with ``routes`` of the routes table."""
     from irtrouter.embed.cache import CachedEmbedder
     from irtrouter.embed.registry import make_embedder
     from irtrouter.evaluate.harness import embed_setting
@@ -64,6 +55,8 @@ def measure(spec: str, router_spec: str = "default") -> tuple[str, str]:
         f"| {gate.threshold:.3f} | {q10:.3f} | {q50:.3f} "
         f"| {unfamiliar.mean():.1%} ({int(unfamiliar.sum())} of {len(f)}) |"
     )
+    if not routes:
+        return familiar_row, None
     # Where the router sends the test queries at alpha 0.8, gated or not, and how well they are
     # answered there (the test outcomes, read for this diagnosis only).
     prediction = router.predict_embedded(X_test, setting.test.queries)
@@ -96,7 +89,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     routes = []
     for spec in args.settings:
-        familiar_row, routes_row = measure(spec, args.default_spec)
+        familiar_row, routes_row = measure(spec, args.default_spec, args.routes)
         print(familiar_row, flush=True)
         routes.append(routes_row)
     if args.routes:
@@ -105,7 +98,7 @@ def main() -> None:
             "| the others: queries, top LLMs | their mean score |"
         )
         print("|---|---|---|---|---|---|")
-        print("\n".join(routes))
+        print("\n".join(row for row in routes if row is not None))
 
 
 if __name__ == "__main__":

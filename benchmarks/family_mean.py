@@ -20,13 +20,10 @@ from typing import Any
 import numpy as np
 
 import irtrouter.routing.router as router_module
+from irtrouter.evaluate.suite import DATASETS
 from irtrouter.routing.tuning import STACK
 
-SETTINGS = [
-    f"{dataset}:{split}:0"
-    for dataset in ("llmrouter", "routerbench_subset", "routerdc_7llm", "routellm", "zeroeval")
-    for split in ("ID", "OOD")
-]
+SETTINGS = [f"{dataset}:{split}:0" for dataset in DATASETS for split in ("ID", "OOD")]
 HEADER = (
     "| setting | chosen | mirt | 2pl | mean of both | mean - better family | se "
     "| with the stack: better family | mean of both |"

@@ -24,24 +24,17 @@ from typing import Any
 import numpy as np
 
 from irtrouter.data.splits import validation_rows
-from irtrouter.routing.familiarity import FAMILIAR_K, Familiarity
+from irtrouter.evaluate.suite import DATASETS
+from irtrouter.routing.familiarity import FAMILIAR_K, Familiarity, familiarity
+from irtrouter.routing.index import build_index
 from irtrouter.routing.router import IRTRouter
 
-SETTINGS = [
-    f"{dataset}:{split}:0"
-    for dataset in ("llmrouter", "routerbench_subset", "routerdc_7llm", "routellm", "zeroeval")
-    for split in ("ID", "OOD")
-]
+SETTINGS = [f"{dataset}:{split}:0" for dataset in DATASETS for split in ("ID", "OOD")]
 
 
-def exact_familiarity(X: np.ndarray, E: np.ndarray, k: int = FAMILIAR_K) -> np.ndarray:
-    """Mean cosine similarity of each row of ``X`` to its ``k`` most similar rows of ``E``."""
-    out = [np.zeros(0, np.float32)]
-    k = min(k, len(E))
-    for start in range(0, len(X), 512):
-        sims = X[start : start + 512] @ E.T
-        out.append(-np.partition(-sims, k - 1, axis=1)[:, :k].mean(axis=1))
-    return np.concatenate(out)
+def exact_familiarity(X: np.ndarray, E: np.ndarray) -> np.ndarray:
+    """Familiarity of each row of ``X`` to the rows of ``E``, as the gate measures it."""
+    return familiarity(X, E, build_index(E, "exact").search(X, FAMILIAR_K))
 
 
 def new_task_familiarity(results: Any, X: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -125,13 +125,14 @@ class TwoPLPredictor(IRTPredictor):
         y = np.where(observed, Y, 0.0).astype(np.float64)
         # Smoothed means (a pseudo-count each way), so an all-0 or all-1 column or query stays finite.
         theta = _logit(((w * y).sum(axis=0) + 1.0) / (w.sum(axis=0) + 2.0))
-        answered = w.sum(axis=1) > 0
+        per_query = w.sum(axis=1)
+        answered = per_query > 0
         if answered.sum() < 2:
             return params
-        w, y = w[answered], y[answered]
+        w, y, per_query = w[answered], y[answered], per_query[answered]
         # With a = 1, logit P(q, g) = theta_g - b_q: averaged over q's configurations,
         # b_q = mean theta - logit(mean score).
-        target = (w @ theta) / w.sum(axis=1) - _logit(((w * y).sum(axis=1) + 1.0) / (w.sum(axis=1) + 2.0))
+        target = (w @ theta) / per_query - _logit(((w * y).sum(axis=1) + 1.0) / (per_query + 2.0))
         X = np.asarray(X_queries, dtype=np.float64)[answered]
         mean_x, mean_t = X.mean(axis=0), float(target.mean())
         Xc = X - mean_x
