@@ -24,6 +24,7 @@ from irtrouter.errors import ConfigError
 from irtrouter.routing import IRTRouter, load_router
 from irtrouter.routing.router import DEFAULT_CANDIDATES, candidate_spec
 from irtrouter.routing.rule import TradeOff, choose, rule_scores
+from irtrouter.routing.selection import gain_spread
 from irtrouter.routing.tuning import CV_FOLDS
 from tests.helpers import topic_catalog, topic_results
 
@@ -228,7 +229,10 @@ def test_guarded_decisions_say_where_the_default_kept_them(mirt_fitted):
             default = router.llm_ids.index(d.extras["default_llm"])
             if d.extras["stayed_on_default"]:
                 assert d.llm_id == d.extras["default_llm"] != router.llm_ids[rule_choice[i]]
-                assert scores[i, rule_choice[i]] - scores[i, default] <= d.extras["margin"] + 1e-6
+                # The bar is the margin plus the tuned multiple of the gain's spread.
+                spread = gain_spread(pred.p_hat[i : i + 1], rule_choice[i : i + 1], default, t)[0]
+                bar = d.extras["margin"] + router.guard_.spread(t, "linear") * spread
+                assert scores[i, rule_choice[i]] - scores[i, default] <= bar + 1e-6
                 assert "stayed on the best single LLM" in d.explanation.reason
             else:
                 assert d.index == rule_choice[i]
