@@ -14,6 +14,11 @@ then the claims of issue 12:
 * the training time of ``default`` against MIRT's, on the same data (fit seconds, median over
   settings and seeds).
 
+Each difference comes with its standard error: over the seeds where a setting has several (paired:
+the same split on both sides), and over the test queries where it has one split (the fixed
+splits: each row keeps every test query's share of its Reward, ``query_rewards``, so the two
+routers' shares are paired query by query; the SE of the summed difference is ``sqrt(n) * sd``).
+
     python benchmarks/pays.py --seeds 0 1 2 3 4 [--datasets ...] [--routers ...] [--json runs/pays.json]
 
 Embeddings are cached ($IRTROUTER_CACHE_DIR); the splits depend on the seed, the routers'
@@ -35,22 +40,64 @@ import time
 from pathlib import Path
 from typing import Any
 
-from irtrouter.evaluate.metrics import gap_closed
-from irtrouter.evaluate.suite import DATASETS, SuiteConfig, run_suite
+import numpy as np
+
+from irtrouter.data.benchmarks import default_data_root, load_benchmark
+from irtrouter.embed.cache import CachedEmbedder
+from irtrouter.embed.registry import make_embedder
+from irtrouter.evaluate.harness import SettingResult, run_setting, unsupported
+from irtrouter.evaluate.metrics import gap_closed, query_rewards, reward_contributions
+from irtrouter.evaluate.protocol import benchmark_settings
+from irtrouter.evaluate.suite import DATASETS, SuiteConfig
+from irtrouter.routing.rule import resolve_weights
 
 ROUTERS = ("best-single", "knn-tuned", "mirt", "nirt", "2pl", "default", "oracle")
 ALPHAS = (0.8, 0.5)
 
 
 def collect(seeds: list[int], datasets: list[str], routers: list[str]) -> list[dict[str, Any]]:
+    """The routing rows of every setting and seed (as :func:`irtrouter.evaluate.suite.run_suite`
+    scores them), each with its test queries' shares of the Reward."""
     rows = []
     for seed in seeds:
         started = time.perf_counter()
-        report = run_suite(SuiteConfig(datasets=datasets, routers=routers, ablations=(), seed=seed))
-        for r in report.tables["routing"]:
-            rows.append({**r, "seed": seed})
+        config = SuiteConfig(datasets=datasets, routers=routers, ablations=(), seed=seed)
+        embedder = CachedEmbedder(make_embedder(config.embedder), config.cache_dir)
+        for name in datasets:
+            for setting in benchmark_settings(load_benchmark(name, default_data_root() / name, seed=seed)):
+                result = run_setting(setting, routers, embedder, alphas=config.alphas, sweep=config.sweep)
+                shares = query_shares(result)
+                for r in result.rows["routing"]:
+                    rows.append({**r, "seed": seed, "query_rewards": shares.get((r["router"], r["alpha"]))})
         print(f"seed {seed}: {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
     return rows
+
+
+def query_shares(result: SettingResult) -> dict[tuple[str, float], list[float]]:
+    """(router, alpha) -> each test query's share of the router's Reward (they sum to it)."""
+    test, out = result.setting.test, {}
+    for alpha in ALPHAS:
+        a, b = resolve_weights(alpha)
+        cells = reward_contributions(test.scores, result.costs, a, b, result.cost_scale)
+        for name, run in result.runs.items():
+            if unsupported(run.decisions, alpha) is None:
+                out[(name, alpha)] = np.round(query_rewards(cells, run.decisions.choose(alpha)), 6).tolist()
+    return out
+
+
+def paired_error(mine: dict[int, dict[str, Any]], other: dict[int, dict[str, Any]]) -> str:
+    """The standard error of ``mean(mine) - mean(other)`` as words: over the seeds when there are
+    several, else over the test queries of the one split (paired query by query)."""
+    seeds = sorted(set(mine) & set(other))
+    if len(seeds) > 1:
+        paired = [mine[s]["reward"] - other[s]["reward"] for s in seeds]
+        return f"standard error {statistics.stdev(paired) / len(paired) ** 0.5:.2f} over {len(seeds)} seeds"
+    if len(seeds) == 1:
+        x, y = mine[seeds[0]].get("query_rewards"), other[seeds[0]].get("query_rewards")
+        if x is not None and y is not None and len(x) == len(y) > 1:
+            d = np.asarray(x) - np.asarray(y)
+            return f"standard error {len(d) ** 0.5 * d.std(ddof=1):.2f} over {len(d)} test queries"
+    return "no standard error"
 
 
 def summarise(rows: list[dict[str, Any]]) -> str:
@@ -87,32 +134,30 @@ def summarise(rows: list[dict[str, Any]]) -> str:
     if "default" in routers:
         out += ["#### Claims", ""]
         for a in ALPHAS:
-            wins, big_losses, below, ties = 0, [], [], []
+            wins, big_losses, below, ties, to_knn = 0, [], [], [], []
             for d, s in settings:
                 dv, bs, kn = (rewards(d, s, name, a) for name in ("default", "best-single", "knn-tuned"))
+                runs = {name: by.get((d, s, name, a), {}) for name in ("default", "best-single", "knn-tuned")}
                 if dv and bs:
                     diff = statistics.mean(dv) - statistics.mean(bs)
                     n_below = sum(x < y - 1e-9 for x, y in zip(dv, bs, strict=True))
-                    paired = [x - y for x, y in zip(dv, bs, strict=True)]
-                    # The paired difference's standard error over the seeds (same splits on both sides).
-                    se = (
-                        f", standard error {statistics.stdev(paired) / len(paired) ** 0.5:.2f}"
-                        if len(paired) > 1
-                        else ""
-                    )
+                    se = paired_error(runs["default"], runs["best-single"])
                     (ties if abs(diff) < 0.005 else below if diff < 0 else []).append(
-                        f"{d} {s} ({diff:+.2f}{se}, below on {n_below}/{len(dv)} seeds)"
+                        f"{d} {s} ({diff:+.2f}, {se}, below on {n_below}/{len(dv)} seeds)"
                     )
                 if dv and kn:
                     gap = statistics.mean(dv) - statistics.mean(kn)
                     wins += gap > 0
                     if gap < -0.5:
                         big_losses.append(f"{d} {s} ({gap:+.2f})")
+                    to_knn.append(f"{d} {s} {gap:+.2f} ({paired_error(runs['default'], runs['knn-tuned'])})")
             out.append(
                 f"* alpha {a}: default below best-single (mean) in: {', '.join(below) or 'none'}; ties: "
                 f"{', '.join(ties) or 'none'}; beats knn-tuned in {wins} of {len(settings)} settings; loses by "
                 f"more than 0.5 in: {', '.join(big_losses) or 'none'}"
             )
+            if to_knn:
+                out.append(f"  * default - knn-tuned: {'; '.join(to_knn)}")
             for d, s in settings:
                 dv = rewards(d, s, "default", a)
                 runs = by.get((d, s, "default", a), {})
