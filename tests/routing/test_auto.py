@@ -276,6 +276,28 @@ def test_bad_auto_settings_are_refused():
         auto(simpler_within=float("nan")).fit(results, catalog)
     with pytest.raises(ConfigError, match="stacking reads the kNN blend's neighbours"):
         auto(stacking=True, knn_blend=False).fit(results, catalog)
+    for budget in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="time_budget must be a number of seconds > 0"):
+            auto(time_budget=budget).fit(results, catalog)
+
+
+def test_a_spent_time_budget_leaves_the_later_candidates_out(tmp_path):
+    """The first candidate always runs; one that would start after the budget is spent is not
+    fitted, and the record names it. A budget that is not reached changes nothing."""
+    results, catalog = topic_results(n_per_topic=20, seed=8), topic_catalog()
+    tight = auto(candidates=("mirt", "2pl", "nirt"), time_budget=1e-9).fit(results, catalog)
+    sel = tight.training_["selection"]
+    assert sel["time_budget"] == {"seconds": 1e-9, "left_out": ["2pl", "nirt"]}
+    assert [row["candidate"] for row in sel["table"]] == ["mirt"] and sel["chosen"] == "mirt"
+    assert tight.predictor_kind_ == "mirt"
+    roomy = auto(candidates=("mirt", "2pl"), time_budget=1e6).fit(results, catalog)
+    free = auto(candidates=("mirt", "2pl")).fit(results, catalog)
+    assert roomy.training_["selection"]["time_budget"] == {"seconds": 1e6, "left_out": []}
+    assert free.training_["selection"]["time_budget"] is None
+    assert roomy.training_["selection"]["table"] == free.training_["selection"]["table"]
+    # Saved and loaded with the router's other parameters.
+    tight.save(tmp_path / "tight")
+    assert load_router(tmp_path / "tight").time_budget == 1e-9
 
 
 def test_without_refit_the_router_routes_with_the_model_its_stages_were_tuned_on():
@@ -313,6 +335,17 @@ def train_cli(files, out, *extra):
     res = CliRunner().invoke(cli, [*args, "--embedder", "hashing:64", "--epochs", "30", *extra])
     assert res.exit_code == 0, res.output
     return res.stdout
+
+
+def test_cli_train_names_the_candidates_a_time_budget_left_out(data_files):
+    out = train_cli(data_files, "budget", "--time-budget", "0.000001")
+    assert "left out for the time budget of 1e-06s: 2pl (not fitted, not compared)" in out, out
+    assert out.splitlines()[0].startswith("chose mirt on "), out
+    args = ["train", str(data_files / "results.csv"), "--llms", str(data_files / "llms.json")]
+    bad = CliRunner().invoke(
+        cli, [*args, "--out", str(data_files / "budget-bad"), "--embedder", "hashing:64", "--time-budget", "-3"]
+    )
+    assert bad.exit_code != 0 and "time_budget must be a number of seconds > 0" in bad.output, bad.output
 
 
 def test_cli_train_explains_the_choice(data_files):

@@ -46,6 +46,14 @@ from irtrouter.routing.cost import COST_MODELS
     ),
 )
 @click.option(
+    "--time-budget",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="auto: try the candidates (mirt, then 2pl) only while the choice has taken less than this; the "
+    "first always runs, the summary names those left out. Default: every candidate.",
+)
+@click.option(
     "--dims",
     type=int,
     default=None,
@@ -133,6 +141,7 @@ def train(
     llms: str | None,
     predictor: str,
     explain_choice: bool,
+    time_budget: float | None,
     dims: int | None,
     embedder: str,
     warmup_lambda: float,
@@ -219,6 +228,7 @@ def train(
         cost_model=cost_model,
         random_state=seed,
         predictor_params=overrides or None,
+        time_budget=time_budget,
     )
     labeller = None
     if predictor in ("nirt", "auto") and labeller_url:
@@ -233,6 +243,12 @@ def train(
             f"chose {selection['chosen']} on {selection['n_validation_queries']} validation queries "
             f"(value per query over alpha {', '.join(f'{a:g}' for a in selection['alphas'])}: {ranked})"
         )
+        budget = selection.get("time_budget")
+        if budget and budget["left_out"]:
+            click.echo(
+                f"left out for the time budget of {budget['seconds']:g}s: {', '.join(budget['left_out'])} "
+                "(not fitted, not compared)"
+            )
         if explain_choice:
             _explain_choice(router, selection)
     held = "" if t["fit_queries"] == t["n_queries"] else f", the model fitted on {t['fit_queries']} of them"

@@ -162,6 +162,11 @@ class IRTRouter(Params):
         ``"mirt:offset_prior=1.0"``) compared on validation queries by the routing objective over
         ``selection_alphas`` (guarded and calibrated as the router will route); the table is kept
         in ``training_["selection"]``.
+    time_budget : float, optional
+        ``predictor="auto"``: seconds the choice may take. The candidates are tried in their order,
+        and one starts only while the validation has taken less than this; the first always runs,
+        so the budget can be passed by one candidate's fit and the stages. The candidates left out
+        are listed in ``training_["selection"]["time_budget"]``. None (the default): every candidate.
     validation_fraction : float
         Share of each task's training queries carved out for calibration, the guard and the choice.
     task_folds : bool
@@ -211,6 +216,7 @@ class IRTRouter(Params):
         refit: bool | None = None,
         candidates: Sequence[str] = DEFAULT_CANDIDATES,
         selection_alphas: Sequence[float] = SELECTION_ALPHAS,
+        time_budget: float | None = None,
         validation_fraction: float = 0.2,
         task_folds: bool = False,
         predictor_params: dict[str, Any] | None = None,
@@ -235,6 +241,7 @@ class IRTRouter(Params):
         self.refit = refit
         self.candidates = candidates
         self.selection_alphas = selection_alphas
+        self.time_budget = time_budget
         self.validation_fraction = validation_fraction
         self.task_folds = task_folds
         self.predictor_params = predictor_params
@@ -290,6 +297,8 @@ class IRTRouter(Params):
             raise ConfigError(f"guard_confidence must be finite and >= 0, got {self.guard_confidence}")
         if not (np.isfinite(self.simpler_within) and self.simpler_within >= 0):
             raise ConfigError(f"simpler_within must be finite and >= 0, got {self.simpler_within}")
+        if self.time_budget is not None and not (np.isfinite(self.time_budget) and self.time_budget > 0):
+            raise ConfigError(f"time_budget must be a number of seconds > 0 (or None), got {self.time_budget}")
         if not 0 < self.validation_fraction < 1:
             raise ConfigError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
         for a in self.selection_alphas:
@@ -494,7 +503,11 @@ class IRTRouter(Params):
             str, tuple[np.ndarray, dict[int, np.ndarray] | None, np.ndarray, IRTPredictor, np.ndarray | None]
         ] = {}
         cv_table: list[dict[str, Any]] = []
+        over_budget: list[str] = []
         for name, n_dims in dims.items():
+            if kept and self.time_budget is not None and time.perf_counter() - started >= self.time_budget:
+                over_budget.append(name)
+                continue
             rel = (
                 None
                 if self.train_relevance_ is None or not _candidate_class(name).requires_context
@@ -579,6 +592,7 @@ class IRTRouter(Params):
             "refit": self._refitted(),
             "calibration": None if self.calibrator_ is None else self.calibrator_.report,
             "guard": None if self.guard_ is None else self.guard_.validation,
+            "time_budget": None if self.time_budget is None else {"seconds": self.time_budget, "left_out": over_budget},
             "seconds": round(time.perf_counter() - started, 3),
         }
         return winner, record, model
