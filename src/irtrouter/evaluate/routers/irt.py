@@ -76,6 +76,7 @@ class IRTAdapter(Router):
         novelty_gate: bool | None = None,
         refit: bool | None = None,
         candidates: Sequence[str] = DEFAULT_CANDIDATES,
+        time_budget: float | None = None,
         validation_fraction: float = 0.2,
         task_folds: bool = False,
         predictor_params: dict[str, Any] | None = None,
@@ -91,6 +92,7 @@ class IRTAdapter(Router):
         self.novelty_gate = novelty_gate
         self.refit = refit
         self.candidates = candidates
+        self.time_budget = time_budget
         self.validation_fraction = validation_fraction
         self.task_folds = task_folds
         self.predictor = predictor
@@ -126,6 +128,7 @@ class IRTAdapter(Router):
             novelty_gate=self.novelty_gate,
             refit=self.refit,
             candidates=tuple(self.candidates),
+            time_budget=self.time_budget,
             validation_fraction=self.validation_fraction,
             task_folds=self.task_folds,
             predictor_params=self.predictor_params,
