@@ -141,11 +141,11 @@ def summarise(rows: list[dict[str, Any]]) -> str:
             wins, big_losses, below, ties, to_knn = 0, [], [], [], []
             for d, s in settings:
                 dv, bs, kn = (rewards(d, s, name, a) for name in ("default", "best-single", "knn-tuned"))
-                runs = {name: by.get((d, s, name, a), {}) for name in ("default", "best-single", "knn-tuned")}
+                seeded = {name: by.get((d, s, name, a), {}) for name in ("default", "best-single", "knn-tuned")}
                 if dv and bs:
                     diff = statistics.mean(dv) - statistics.mean(bs)
                     n_below = sum(x < y - 1e-9 for x, y in zip(dv, bs, strict=True))
-                    se = paired_error(runs["default"], runs["best-single"])
+                    se = paired_error(seeded["default"], seeded["best-single"])
                     (ties if abs(diff) < 0.005 else below if diff < 0 else []).append(
                         f"{d} {s} ({diff:+.2f}, {se}, below on {n_below}/{len(dv)} seeds)"
                     )
@@ -154,7 +154,7 @@ def summarise(rows: list[dict[str, Any]]) -> str:
                     wins += gap > 0
                     if gap < -0.5:
                         big_losses.append(f"{d} {s} ({gap:+.2f})")
-                    to_knn.append(f"{d} {s} {gap:+.2f} ({paired_error(runs['default'], runs['knn-tuned'])})")
+                    to_knn.append(f"{d} {s} {gap:+.2f} ({paired_error(seeded['default'], seeded['knn-tuned'])})")
             out.append(
                 f"* alpha {a}: default below best-single (mean) in: {', '.join(below) or 'none'}; ties: "
                 f"{', '.join(ties) or 'none'}; beats knn-tuned in {wins} of {len(settings)} settings; loses by "

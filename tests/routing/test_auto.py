@@ -10,6 +10,7 @@ data (MIRT with free offsets over profile-only MIRT there: 0.007-0.018), MIRT ov
 0.008-0.020 on the MIRT data. The tests ask for 0.004.
 """
 
+import copy
 import json
 import string
 
@@ -229,11 +230,17 @@ def test_guarded_decisions_say_where_the_default_kept_them(mirt_fitted):
             default = router.llm_ids.index(d.extras["default_llm"])
             if d.extras["stayed_on_default"]:
                 assert d.llm_id == d.extras["default_llm"] != router.llm_ids[rule_choice[i]]
-                # The bar is the margin plus the tuned multiple of the gain's spread.
+                # The bar is the margin plus the tuned multiple of the gain's spread (noted when > 0).
+                z = d.extras.get("spread_multiple", 0.0)
+                assert z == round(router.guard_.spread(t, "linear"), 6)
                 spread = gain_spread(pred.p_hat[i : i + 1], rule_choice[i : i + 1], default, t)[0]
-                bar = d.extras["margin"] + router.guard_.spread(t, "linear") * spread
-                assert scores[i, rule_choice[i]] - scores[i, default] <= bar + 1e-6
+                gain = scores[i, rule_choice[i]] - scores[i, default]
+                assert gain <= d.extras["margin"] + z * spread + 1e-6
                 assert "stayed on the best single LLM" in d.explanation.reason
+                # The reason says which part of the bar kept it.
+                by_spread = "times the gain's spread" in d.explanation.reason
+                if abs(gain - d.extras["margin"]) > 1e-5:  # the noted margin is rounded to 6 digits
+                    assert by_spread == (gain > d.extras["margin"]), (gain, d.extras, d.explanation.reason)
             else:
                 assert d.index == rule_choice[i]
         # The default is the same LLM for every query of a call.
@@ -254,6 +261,25 @@ def test_a_fixed_predictor_has_no_calibration_guard_or_blend_by_default():
     guarded = IRTRouter(**fixed, guard=True).fit(results, catalog)
     assert guarded.guard_ is not None and guarded.calibrator_ is None and guarded.knn_blend_ is None
     assert [row["candidate"] for row in guarded.training_["selection"]["table"]] == ["mirt"]
+
+
+def test_a_decision_the_spread_term_kept_says_so(mirt_fitted):
+    """With a margin of 0 and a large spread multiple, every query the rule would move is kept by
+    the spread term, and its record and reason say so; with the multiple at 0 the margin keeps it."""
+    router, results = mirt_fitted
+    queries = list(results.queries[:200])
+    for z, margin, why in ((50.0, 0.0, "plus 50 times the gain's spread"), (0.0, 1e9, "under the validated margin)")):
+        r = copy.deepcopy(router)
+        r.guard_.margins["linear"] = np.full_like(r.guard_.margins["linear"], margin)
+        r.guard_.spreads["linear"] = np.full_like(r.guard_.margins["linear"], z)
+        r.guard_._settings.clear()
+        decisions = r.route_many(queries, 0.8)
+        stayed = [d for d in decisions if d.extras["stayed_on_default"]]
+        assert stayed, "the rule moves some queries off the default"
+        for d in stayed:
+            assert why in d.explanation.reason, d.explanation.reason
+            assert d.extras.get("spread_multiple", 0.0) == z
+        assert all(d.llm_id == d.extras["default_llm"] for d in decisions)
 
 
 def test_bad_auto_settings_are_refused():
@@ -294,7 +320,11 @@ def test_a_spent_time_budget_leaves_the_later_candidates_out(tmp_path):
     free = auto(candidates=("mirt", "2pl")).fit(results, catalog)
     assert roomy.training_["selection"]["time_budget"] == {"seconds": 1e6, "left_out": []}
     assert free.training_["selection"]["time_budget"] is None
-    assert roomy.training_["selection"]["table"] == free.training_["selection"]["table"]
+    def untimed(router):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in router.training_["selection"]["table"]]
+
+    assert untimed(roomy) == untimed(free)
+    assert all(row["seconds"] > 0 for row in roomy.training_["selection"]["table"])
     # Saved and loaded with the router's other parameters.
     tight.save(tmp_path / "tight")
     assert load_router(tmp_path / "tight").time_budget == 1e-9
@@ -366,6 +396,8 @@ def test_cli_train_explains_the_choice(data_files):
             behind = f"({gap:+.4f} +- {row['se_vs_chosen']:.4f})"
             assert f"{row['candidate']} {row['validation_value']:+.4f} {behind}" in chose[0]
     assert any(line.startswith("  guard margins by alpha") for line in lines), out
+    timed = ", ".join(f"{row['candidate']} {row['seconds']:.1f}s" for row in sel["table"])
+    assert f"  time per candidate, fitted and judged: {timed} (--time-budget bounds it)" in lines, out
     gate = [line for line in lines if line.startswith("  novelty gate: ")]
     assert len(gate) == 1 and f"under {sel['novelty_gate']['threshold']:.3f}" in gate[0], out
     cv_rows = sel["cross_validation"]["table"]

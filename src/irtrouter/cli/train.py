@@ -277,6 +277,10 @@ def _explain_choice(router: Any, selection: dict[str, Any]) -> None:
     """The stages judged out of fold (each behind its family's best with the standard error of
     that paired difference: how sure the choice is), the calibration or stack chosen per LLM and
     the guard's margins, one line each."""
+    timed = [r for r in selection["table"] if "seconds" in r]  # routers saved before it lack it
+    if timed:
+        shown = ", ".join(f"{r['candidate']} {r['seconds']:.1f}s" for r in timed)
+        click.echo(f"  time per candidate, fitted and judged: {shown} (--time-budget bounds it)")
     rows = selection["cross_validation"]["table"]
     for row in rows:
         mark = "  <- kept" if row["kept"] else ""

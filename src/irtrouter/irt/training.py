@@ -110,8 +110,8 @@ def _fit_parameters(
     )
     params = {k: torch.nn.Parameter(torch.from_numpy(np.array(v, dtype=np.float32))) for k, v in init.items()}
     predictor.constrain(params)
-    # fused: one kernel per step for all parameters instead of about ten ops per tensor (a third
-    # of a small predictor's step); the same update up to float rounding.
+    # fused: one kernel per step for all parameters instead of about ten ops per tensor (Adam was
+    # over a quarter of a small predictor's step); the same update up to float rounding.
     optimiser = torch.optim.Adam(
         params.values(), lr=predictor.learning_rate, weight_decay=predictor.weight_decay, fused=True
     )

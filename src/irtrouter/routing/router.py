@@ -47,6 +47,7 @@ from irtrouter.routing.neighbours import neighbour_mean, predict_near
 from irtrouter.routing.persistence import CONFIG_FILE, prefixed, resolve_embedder, write_router_dir
 from irtrouter.routing.rule import (
     RULES,
+    TIE_TOLERANCE,
     TradeOff,
     allowed_mask,
     best_candidates,
@@ -506,10 +507,12 @@ class IRTRouter(Params):
         ] = {}
         cv_table: list[dict[str, Any]] = []
         over_budget: list[str] = []
+        seconds: dict[str, float] = {}  # per candidate: fitted and judged
         for name, n_dims in dims.items():
             if kept and self.time_budget is not None and time.perf_counter() - started >= self.time_budget:
                 over_budget.append(name)
                 continue
+            began = time.perf_counter()
             rel = (
                 None
                 if self.train_relevance_ is None or not _candidate_class(name).requires_context
@@ -563,10 +566,12 @@ class IRTRouter(Params):
                 for (c, g), v in mean_cv.items()
             ]
             kept[name] = (p_val, means, p_fit, model, near)
+            seconds[name] = time.perf_counter() - began
         winner, table = select_by_validation(values)
         family_errors = paired_errors(family_values)  # how sure the family choice is
         for row in table:
             row["se_vs_chosen"] = round(family_errors[row["candidate"]], 6)
+            row["seconds"] = round(seconds[row["candidate"]], 3)
         cal_name, guarded = configs[winner]
         for row in cv_table:
             row["kept"] = row["candidate"] == winner and (row["calibration"], row["guard"]) == configs[winner]
@@ -823,13 +828,19 @@ class IRTRouter(Params):
         trade_off, mask, rule, notes = self._resolve_call(alpha, beta, preference, allowed_llms, rule, budget)
         with blas_threads(routing_threads(len(queries))):  # once here; predict_embedded's then changes nothing
             pred = self.predict_embedded(X, queries)
-            chosen, stayed, guard_notes, scores = self._choose(pred, trade_off, mask, rule, budget is None)
+            chosen, stayed, guard_notes, scores, by_spread = self._choose(pred, trade_off, mask, rule, budget is None)
             explanations = explain_decisions(self, pred, chosen, trade_off, mask, rule, scores) if explain else None
         extras: list[dict[str, Any]] | dict[str, Any] = notes
-        if stayed is not None:
+        if stayed is not None and by_spread is not None:
             extras = [{**notes, **guard_notes, "stayed_on_default": s} for s in stayed.tolist()]
             explanations = _with_reason(
-                explanations, stayed, "stayed on the best single LLM (gain under the validated margin)"
+                explanations, stayed & ~by_spread, "stayed on the best single LLM (gain under the validated margin)"
+            )
+            explanations = _with_reason(
+                explanations,
+                by_spread,
+                "stayed on the best single LLM (gain over the validated margin, under it plus "
+                f"{guard_notes.get('spread_multiple', 0):g} times the gain's spread)",
             )
         if pred.unfamiliar is not None:
             extras = [
@@ -848,22 +859,30 @@ class IRTRouter(Params):
         mask: np.ndarray,
         rule: str,
         guarded: bool,
-    ) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any], np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any], np.ndarray, np.ndarray | None]:
         """The rule's choice per query, then the guard's (``selection.Guard``; not in budget mode,
-        whose calibration routes by the rule alone): ``(chosen, stayed or None, notes, scores)``,
-        ``scores`` the rule's per-LLM scores (computed once here, shared by the guard, the
-        explanation and the decision records)."""
+        whose calibration routes by the rule alone): ``(chosen, stayed or None, notes, scores,
+        by_spread or None)``, ``scores`` the rule's per-LLM scores (computed once here, shared by
+        the guard, the explanation and the decision records), ``by_spread`` the stayed queries
+        whose gain beat the margin but not the spread term added to it."""
         p, c, ok = routing_inputs(pred.p_hat, pred.cost, mask)
         scores = rule_scores(p, c, trade_off, rule)
         chosen = best_candidates(scores, p, c, ok)
         if self.guard_ is None or not guarded:
-            return chosen, None, {}, scores
+            return chosen, None, {}, scores, None
         by_rule = chosen
         chosen, stayed, default, margin = self.guard_.apply(p, c, chosen, trade_off, rule, mask, scores)
         if pred.unfamiliar is not None and pred.unfamiliar.any():  # the guard was not validated there
             chosen, stayed = np.where(pred.unfamiliar, by_rule, chosen), stayed & ~pred.unfamiliar
-        notes = {} if default is None else {"default_llm": self.llm_ids[default], "margin": round(margin, 6)}
-        return chosen, (stayed if default is not None else None), notes, scores
+        if default is None:
+            return chosen, None, {}, scores, None
+        notes: dict[str, Any] = {"default_llm": self.llm_ids[default], "margin": round(margin, 6)}
+        z = self.guard_.spread(trade_off, rule)
+        gain = scores[np.arange(len(by_rule)), by_rule] - scores[:, default]
+        by_spread = stayed & (gain > margin + TIE_TOLERANCE)  # only a spread term keeps these
+        if z > 0:
+            notes["spread_multiple"] = round(z, 6)
+        return chosen, stayed, notes, scores, by_spread
 
     def _decisions(
         self,
