@@ -320,6 +320,7 @@ def test_a_spent_time_budget_leaves_the_later_candidates_out(tmp_path):
     free = auto(candidates=("mirt", "2pl")).fit(results, catalog)
     assert roomy.training_["selection"]["time_budget"] == {"seconds": 1e6, "left_out": []}
     assert free.training_["selection"]["time_budget"] is None
+
     def untimed(router):
         return [{k: v for k, v in row.items() if k != "seconds"} for row in router.training_["selection"]["table"]]
 
