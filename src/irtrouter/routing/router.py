@@ -167,9 +167,10 @@ class IRTRouter(Params):
         ``predictor="auto"``: seconds the choice may take. The candidates are tried in their order,
         and one starts only while the validation has taken less than this; the first always runs,
         so the budget can be passed by one candidate's fit and the stages. The candidates left out
-        are listed in ``training_["selection"]["time_budget"]``. Which ones run depends on the
-        machine's speed: to make the same choice everywhere, name the candidates instead. None (the
-        default): every candidate.
+        are listed in ``training_["selection"]["time_budget"]``. The budget counts what a user
+        waits for, including the loading of parts of torch by a process's first fit (about 2.5 s
+        measured). Which candidates run depends on the machine's speed: to make the same choice
+        everywhere, name the candidates instead. None (the default): every candidate.
     validation_fraction : float
         Share of each task's training queries carved out for calibration, the guard and the choice.
     task_folds : bool
