@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-import numpy as np
-
 from irtrouter.embed.cache import CachedEmbedder
 from irtrouter.embed.registry import make_embedder
 from irtrouter.evaluate.harness import run_setting
@@ -39,12 +37,11 @@ def headroom(spec: str, embedder: CachedEmbedder) -> list[str]:
         return [f"| {spec} | {router.cost_model_.kind} | not in USD: skipped | | | |"]
     test = setting.test
     pred = router.predict_embedded(result.X_test, list(test.queries))
-    allowed = np.ones(test.n_llms, dtype=bool)
     cells = []
     for alpha in ALPHAS:
         t = TradeOff.of(alpha)
         for cost in (pred.cost, result.costs / reference):
-            chosen = router._choose(replace(pred, cost=cost), t, allowed, router.rule, True)[0]
+            chosen = router.choose(replace(pred, cost=cost), alpha)  # guarded, as routing is
             cells.append(result.outcome_of(chosen).reward(t.alpha, t.beta, result.cost_scale))
     own8, true8, own5, true5 = cells
     return [
