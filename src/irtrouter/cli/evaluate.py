@@ -195,8 +195,8 @@ def evaluate(
 ) -> None:
     """Train every router on the same train split of DATA and score it on the same test split.
 
-    DATA is a benchmark directory (llmrouter, routerbench_subset, routerdc_7llm, routellm) or a
-    results file with --llms. Prints, per setting, Performance, Total Cost and Reward at each
+    DATA is a benchmark directory (llmrouter, routerbench_subset, routerdc_7llm, routellm,
+    zeroeval) or a results file with --llms. Prints, per setting, Performance, Total Cost and Reward at each
     alpha (IRT-Router Tables 1-2) with the share of the best-single-LLM-to-oracle gap closed,
     then top-k routing accuracy, predictor AUC/ACC/RMSE/MAE and the alpha sweep's AIQ,
     hypervolume, CPT and APGR. Test queries whose text is in the training data are an error;

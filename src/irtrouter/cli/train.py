@@ -167,7 +167,8 @@ def train(
 
     DATA is a results file (CSV, TSV, JSONL, JSON or Parquet; one row per query and LLM with
     columns query_id, query, llm_id, score and optionally task, input_tokens, output_tokens,
-    cost_usd) or a benchmark directory (llmrouter, routerbench_subset, routerdc_7llm, routellm).
+    cost_usd) or a benchmark directory (llmrouter, routerbench_subset, routerdc_7llm, routellm,
+    zeroeval).
 
     \b
     Examples:
