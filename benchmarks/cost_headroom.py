@@ -28,13 +28,14 @@ SETTINGS = ("routerbench_subset:ID:0", "routerbench_subset:OOD:0", "zeroeval:ID:
 ALPHAS = (0.8, 0.5)
 
 
-def headroom(spec: str, embedder: CachedEmbedder) -> list[str]:
+def headroom(spec: str, embedder: CachedEmbedder) -> str:
+    """One table row: the setting's Rewards with ``default``'s own C and with the true costs."""
     setting = named_setting(spec)
     result = run_setting(setting, ["default"], embedder, alphas=ALPHAS)
     router = result.runs["default"].router.router_
-    reference = getattr(router.cost_model_, "reference_", None)
-    if router.cost_model_.kind not in ("observed", "tokens") or reference is None:
-        return [f"| {spec} | {router.cost_model_.kind} | not in USD: skipped | | | |"]
+    if router.cost_model_.kind not in ("observed", "tokens"):  # the models whose reference is USD
+        return f"| {spec} | {router.cost_model_.kind} | not in USD: skipped | | | |"
+    reference = router.cost_model_.reference_
     test = setting.test
     pred = router.predict_embedded(result.X_test, list(test.queries))
     cells = []
@@ -44,10 +45,10 @@ def headroom(spec: str, embedder: CachedEmbedder) -> list[str]:
             chosen = router.choose(replace(pred, cost=cost), alpha)  # guarded, as routing is
             cells.append(result.outcome_of(chosen).reward(t.alpha, t.beta, result.cost_scale))
     own8, true8, own5, true5 = cells
-    return [
+    return (
         f"| {spec} | {router.cost_model_.kind} | {own8:.2f} | {true8:.2f} ({true8 - own8:+.2f}) "
         f"| {own5:.2f} | {true5:.2f} ({true5 - own5:+.2f}) |"
-    ]
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -58,8 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     print("| setting | cost model | Reward @0.8, own C | @0.8, true costs | @0.5, own C | @0.5, true costs |")
     print("|---|---|---|---|---|---|")
     for spec in args.settings:
-        for line in headroom(spec, embedder):
-            print(line, flush=True)
+        print(headroom(spec, embedder), flush=True)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def routed_everywhere(guard, p_hat, rule):
     for a in ALPHA_GRID:
         t = TradeOff.of(a)
         chosen = choose(p_hat, cost, t, None, None, rule)
-        out, stayed, default, _ = guard.apply(p_hat, cost, chosen, t, rule, ALL)
+        out, stayed, default, _, _ = guard.apply(p_hat, cost, chosen, t, rule, ALL)
         np.testing.assert_array_equal(stayed, chosen != default)
         yield a, out, default, chosen
 
@@ -101,7 +101,7 @@ def test_true_probabilities_get_through_the_guard_and_beat_the_default():
         # Routing by the truth earns about 0.1 per query over the best single LLM here.
         assert guarded >= default_value + 0.05, (a, guarded, default_value)
         chosen = choose(P, C, t)
-        out, _, default, margin = guard.apply(P, C, chosen, t, "linear", ALL)
+        out, _, default, margin, _ = guard.apply(P, C, chosen, t, "linear", ALL)
         assert default == d and np.isfinite(margin) and (out != d).any()
         kept = out != d
         gain = (a * P[kept, out[kept]] - t.beta * COST[out[kept]]) - (a * P[kept, d] - t.beta * COST[d])
@@ -135,7 +135,7 @@ def test_guard_state_round_trips_and_ignores_llms_it_does_not_know():
     # An LLM added after training is routed to, never defaulted to.
     assert guard.default_llm(t, np.array([False, False, False, False, True])) is None
     chosen = np.full(len(P), 2)
-    out, stayed, default, _ = guard.apply(P, COST, chosen, t, "linear", np.array([False, False, False, False, True]))
+    out, stayed, default, _, _ = guard.apply(P, COST, chosen, t, "linear", np.array([False, False, False, False, True]))
     assert default is None and not stayed.any() and (out == chosen).all()
     assert guard.default_llm(t, np.array([True, True, True, True, True])) == guard.default_llm(t, ALL)
 
@@ -272,7 +272,7 @@ def test_equal_predicted_gains_get_equal_treatment():
     guard = Guard(np.array([0.3, 0.5]), cost, {"linear": np.full(len(ALPHA_GRID), 0.02)}, {})
     t = TradeOff.of(0.6)
     chosen = choose(p_hat, np.broadcast_to(cost, p_hat.shape), t)
-    out, _, default, _ = guard.apply(p_hat, cost, chosen, t, "linear", np.ones(2, bool))
+    out, _, default, _, _ = guard.apply(p_hat, cost, chosen, t, "linear", np.ones(2, bool))
     assert default == 1 and (chosen == 0).all()
     assert len(set(out.tolist())) == 1, np.bincount(out)
 

@@ -30,7 +30,7 @@ def test_uninformative_predictions_pick_the_default_llm_with_the_spread_tuned(ru
     for a in ALPHA_GRID:
         t = TradeOff.of(a)
         chosen = choose(p_hat, C, t, None, None, rule)
-        out, _, default, _ = guard.apply(p_hat, C, chosen, t, rule, ALL)
+        out, _, default, _, _ = guard.apply(p_hat, C, chosen, t, rule, ALL)
         assert (out == default).all(), a
         asked += int((chosen != default).sum())
     assert asked > 1000  # the noise asked for switches; the guard refused them all
@@ -49,11 +49,14 @@ def test_the_spread_only_raises_the_bar():
     for a in (0.3, 0.5, 0.8):
         t = TradeOff.of(a)
         chosen = choose(p, C, t)
-        _, stayed_plain, d, _ = plain.apply(p, C, chosen, t, "linear", ALL)
-        _, stayed_wary, d2, _ = wary.apply(p, C, chosen, t, "linear", ALL)
+        _, stayed_plain, d, _, by_spread_plain = plain.apply(p, C, chosen, t, "linear", ALL)
+        _, stayed_wary, d2, _, by_spread = wary.apply(p, C, chosen, t, "linear", ALL)
         assert d == d2
         assert not (stayed_plain & ~stayed_wary).any()  # nothing the plain guard kept is let through
         extra = stayed_wary & ~stayed_plain
+        # What the spread held back is what the wary guard says its spread term kept.
+        np.testing.assert_array_equal(by_spread, extra)
+        assert not by_spread_plain.any()
         gain = (a * p[np.arange(len(p)), chosen] - t.beta * COST[chosen]) - (a * p[:, d] - t.beta * COST[d])
         bar = 0.01 + 0.2 * gain_spread(p, chosen, d, t)
         np.testing.assert_array_equal(extra, (chosen != d) & (gain > 0.01 + 1e-9) & ~(gain > bar + 1e-9))
@@ -97,7 +100,7 @@ def test_the_guard_tuned_on_an_ensembles_spread_holds_back_the_queries_its_membe
     assert guard.spreads["linear"][i] in SD_MULTIPLES and guard.spreads["linear"][i] > 0
     t = TradeOff.of(0.8)
     chosen = choose(p_hat, C, t)
-    out, _, d, _ = guard.apply(p_hat, C, chosen, t, "linear", ALL, sd=sd)
+    out, _, d, _, _ = guard.apply(p_hat, C, chosen, t, "linear", ALL, sd=sd)
     assert (out[noisy] == d).all() and (chosen[noisy] != d).sum() > 500  # the noise asked, was refused
     assert (out[~noisy] != d).sum() > 200  # the informed half still switches
 

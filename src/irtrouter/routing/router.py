@@ -47,7 +47,6 @@ from irtrouter.routing.neighbours import neighbour_mean, predict_near
 from irtrouter.routing.persistence import CONFIG_FILE, prefixed, resolve_embedder, write_router_dir
 from irtrouter.routing.rule import (
     RULES,
-    TIE_TOLERANCE,
     TradeOff,
     allowed_mask,
     best_candidates,
@@ -872,15 +871,14 @@ class IRTRouter(Params):
         if self.guard_ is None or not guarded:
             return chosen, None, {}, scores, None
         by_rule = chosen
-        chosen, stayed, default, margin = self.guard_.apply(p, c, chosen, trade_off, rule, mask, scores)
+        chosen, stayed, default, margin, by_spread = self.guard_.apply(p, c, chosen, trade_off, rule, mask, scores)
         if pred.unfamiliar is not None and pred.unfamiliar.any():  # the guard was not validated there
             chosen, stayed = np.where(pred.unfamiliar, by_rule, chosen), stayed & ~pred.unfamiliar
+            by_spread = by_spread & stayed
         if default is None:
             return chosen, None, {}, scores, None
         notes: dict[str, Any] = {"default_llm": self.llm_ids[default], "margin": round(margin, 6)}
         z = self.guard_.spread(trade_off, rule)
-        gain = scores[np.arange(len(by_rule)), by_rule] - scores[:, default]
-        by_spread = stayed & (gain > margin + TIE_TOLERANCE)  # only a spread term keeps these
         if z > 0:
             notes["spread_multiple"] = round(z, 6)
         return chosen, stayed, notes, scores, by_spread

@@ -119,14 +119,17 @@ class Guard:
         allowed: np.ndarray,
         scores: np.ndarray | None = None,
         sd: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, int | None, float]:
-        """``(chosen', stayed, default, margin)``: each query keeps the rule's choice only where its
-        predicted gain over the default LLM exceeds the margin; ``stayed`` marks the queries the
-        guard sent back to the default. ``scores``: the rule's scores of ``p_hat`` and ``cost`` at
-        ``trade_off`` when the caller has them (they are computed otherwise)."""
+    ) -> tuple[np.ndarray, np.ndarray, int | None, float, np.ndarray]:
+        """``(chosen', stayed, default, margin, by_spread)``: each query keeps the rule's choice only
+        where its predicted gain over the default LLM exceeds the margin (plus the tuned multiple of
+        the gain's spread); ``stayed`` marks the queries the guard sent back to the default,
+        ``by_spread`` those of them whose gain beat the margin alone, kept by the spread term.
+        ``scores``: the rule's scores of ``p_hat`` and ``cost`` at ``trade_off`` when the caller has
+        them (they are computed otherwise)."""
         d, m, z = self._settings_of(trade_off, rule, allowed)
         if d is None:
-            return chosen, np.zeros(len(chosen), dtype=bool), None, m
+            none = np.zeros(len(chosen), dtype=bool)
+            return chosen, none, None, m, none
         p = np.atleast_2d(p_hat)
         if scores is None:
             scores = rule_scores(p, np.broadcast_to(cost, p.shape), trade_off, rule)
@@ -134,7 +137,7 @@ class Guard:
         gain = scores[rows, chosen] - scores[:, d]
         bar = m + z * gain_spread(p, chosen, d, trade_off, sd) if z > 0 else m
         stayed = (chosen != d) & ~(gain > bar + TIE_TOLERANCE)  # a gain equal to the bar does not switch
-        return np.where(stayed, d, chosen), stayed, d, m
+        return np.where(stayed, d, chosen), stayed, d, m, stayed & (gain > m + TIE_TOLERANCE)
 
     def _settings_of(self, trade_off: TradeOff, rule: str, allowed: np.ndarray) -> tuple[int | None, float, float]:
         """``(default LLM, margin, spread multiple)`` of a call, cached per call settings (at most
