@@ -8,7 +8,7 @@ Fit seconds are counted as ``benchmarks/pays.py`` counts them (the harness,
 :func:`irtrouter.evaluate.harness.run_setting`): the query embeddings are computed before the clock
 starts (from the disk cache) and handed to ``Router.fit``; embedding the LLM profiles is inside.
 Wall seconds are what pays.py reports; the process CPU seconds are printed beside them because the
-machine is shared (torch trains on one thread, so with no contention the two agree).
+machine is shared (training runs on one thread, so with no contention the two agree).
 
 ``--baseline SRC`` compares two trees in one run: every repetition fits every setting once in a
 child process importing irtrouter from ``SRC`` (e.g. a copy of HEAD's ``src``:
@@ -37,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,13 +84,23 @@ def fit_setting(spec: str, save: Path | None, profile: int, default_spec: str = 
 
 
 def warm_up_torch() -> None:
-    """One tiny fit, untimed: the first optimiser step of a process loads parts of torch (about
-    2 s measured), which would otherwise be charged to whichever router is fitted first."""
+    """One tiny fit with torch, untimed: the first optimiser step of a process loads parts of torch
+    (about 2 s measured), which would otherwise be charged to whichever torch-trained router (NIRT;
+    MIRT and the 2PL train in numpy since) is fitted first. A tree from before the numpy engine has
+    no ``engine`` argument and trains MIRT with torch anyway."""
+    import inspect
+
     from irtrouter.irt.mirt import MIRTPredictor
+    from irtrouter.irt.training import fit_parameters
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(64, 8)).astype(np.float32)
-    MIRTPredictor(n_dims=2, max_epochs=2).fit(X, X[:3], (rng.random((64, 3)) < 0.5).astype(np.float32))
+    Y = (rng.random((64, 3)) < 0.5).astype(np.float32)
+    model = MIRTPredictor(n_dims=2, max_epochs=2)
+    if "engine" in inspect.signature(fit_parameters).parameters:
+        fit_parameters(model, X, X[:3], Y, engine="torch")
+    else:
+        model.fit(X, X[:3], Y)
 
 
 def child(settings: list[str], save: Path | None, profile: int, default_spec: str) -> None:
@@ -134,19 +145,39 @@ def compare_saved(a: Path, b: Path) -> list[str]:
     for name in set(names_a) & set(names_b):
         pa, pb = a / name, b / name
         if name.endswith(".json"):
-            if strip(json.loads(pa.read_text())) != strip(json.loads(pb.read_text())):
-                diffs.append(f"{name} differs")
+            ja, jb = strip(json.loads(pa.read_text())), strip(json.loads(pb.read_text()))
+            if ja != jb:
+                leaves = list(json_differences(ja, jb))
+                numeric = [abs(x - y) for _, x, y in leaves if isinstance(x, float) and isinstance(y, float)]
+                largest = f", largest numeric |diff| {max(numeric):.2g}" if numeric else ""
+                where = ", ".join(path for path, _, _ in leaves[:3]) + (", ..." if len(leaves) > 3 else "")
+                diffs.append(f"{name} differs in {len(leaves)} values ({where}){largest}")
         elif name.endswith(".npz"):
             with np.load(pa, allow_pickle=False) as za, np.load(pb, allow_pickle=False) as zb:
                 if sorted(za.files) != sorted(zb.files):
                     diffs.append(f"{name}: arrays {sorted(za.files)} vs {sorted(zb.files)}")
                 for key in set(za.files) & set(zb.files):
                     x, y = za[key], zb[key]
-                    if x.dtype != y.dtype or x.shape != y.shape or x.tobytes() != y.tobytes():
-                        diffs.append(f"{name}:{key} differs")
+                    if x.dtype != y.dtype or x.shape != y.shape:
+                        diffs.append(f"{name}:{key} differs ({x.dtype}{x.shape} vs {y.dtype}{y.shape})")
+                    elif x.tobytes() != y.tobytes():
+                        size = f", max |diff| {np.abs(x - y).max():.2g}" if x.dtype.kind == "f" else ""
+                        diffs.append(f"{name}:{key} differs{size}")
         elif pa.read_bytes() != pb.read_bytes():
             diffs.append(f"{name} differs (bytes)")
     return diffs
+
+
+def json_differences(a: Any, b: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
+    """``(path, a's value, b's value)`` for every leaf where two JSON documents differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b), key=str):
+            yield from json_differences(a.get(key), b.get(key), f"{path}.{key}" if path else str(key))
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            yield from json_differences(x, y, f"{path}[{i}]")
+    elif a != b:
+        yield path, a, b
 
 
 def count_arrays(path: Path) -> int:

@@ -59,8 +59,8 @@ ALPHAS = (0.8, 0.5)
 def collect(seeds: list[int], datasets: list[str], routers: list[str]) -> list[dict[str, Any]]:
     """The routing rows of every setting and seed (as :func:`irtrouter.evaluate.suite.run_suite`
     scores them), each with its test queries' shares of the Reward."""
-    # The first optimiser step of a process loads parts of torch (seconds): untimed here, or the
-    # first setting's MIRT fit would carry it and flatter default's fit-time ratio there.
+    # The first torch step of a process loads parts of torch (seconds): untimed here, or the first
+    # torch-trained fit would carry it (before the numpy engine, MIRT's: that flattered default).
     warm_up_torch()
     rows = []
     for seed in seeds:

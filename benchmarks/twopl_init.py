@@ -47,7 +47,7 @@ def main() -> None:
     from irtrouter.evaluate.protocol import named_setting
     from irtrouter.irt import twopl
 
-    rng = np.random.default_rng(0)  # one untimed fit: torch's first step loads parts of it
+    rng = np.random.default_rng(0)  # one untimed fit: a process's first fit pays one-off costs
     twopl.TwoPLPredictor(max_epochs=2).fit(rng.normal(size=(64, 8)), np.eye(3), (rng.random((64, 3)) < 0.5) * 1.0)
     print(f"{platform.machine()}, {platform.python_version()}")
     print("| setting | start | ridge | epochs (best) | fit s | validation BCE |")

@@ -5,8 +5,9 @@ that the LLM answers the query well. Subclasses provide the maths as pure functi
 :class:`~irtrouter.irt.ops.ArrayOps` (so one formula serves numpy inference and torch training);
 this base class provides the estimator around them:
 
-* ``fit`` (torch, imported lazily) learns the parameters with the one shared training loop of
-  :mod:`irtrouter.irt.training`;
+* ``fit`` learns the parameters with the one shared training loop of
+  :mod:`irtrouter.irt.training`: in numpy where the predictor writes out its gradients
+  (:meth:`logits_vjp`), else with torch (imported lazily);
 * ``predict_proba`` and friends are numpy only: loading and routing never import torch;
 * ``state()`` / ``from_state()`` give plain JSON config plus named arrays for saving;
 * each predictor describes itself to the layers above, so that no code outside ``irt/`` switches on
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -123,6 +124,20 @@ class IRTPredictor(EstimatorParams, ABC):
         ``theta`` is what :meth:`sample_abilities` drew for the step."""
         return 0.0
 
+    def trains_in_numpy(self) -> bool:
+        """Whether :meth:`logits_vjp` gives this predictor's training gradients, so that it trains
+        without torch (:mod:`irtrouter.irt.training`); only for a predictor that draws no
+        abilities, adds no penalty and needs no projection in training."""
+        return False
+
+    def logits_vjp(
+        self, X_queries: np.ndarray, X_llms: np.ndarray, params: Params, context: np.ndarray | None
+    ) -> tuple[np.ndarray, Callable[[np.ndarray], dict[str, np.ndarray]]]:
+        """A batch's logits (numpy) and the function from their gradient ``dL/dlogits`` to the
+        gradient of every parameter (the vector-Jacobian product, written out); see
+        :meth:`trains_in_numpy`."""
+        raise NotImplementedError(f"{self.kind} trains with torch's autograd")
+
     def _before_fit(self, Y: np.ndarray, weights: np.ndarray | None) -> None:
         """Hook for what the parameters' shapes or the loss need of the checked data (counts)."""
 
@@ -208,6 +223,7 @@ class IRTPredictor(EstimatorParams, ABC):
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.train_seconds_ = result.seconds
+        self.train_engine_ = result.engine
         self.llm_ids_ = tuple(llm_ids) if llm_ids is not None else tuple(f"llm-{j}" for j in range(Y.shape[1]))
         self.abilities_ = np.asarray(self.abilities(NUMPY_OPS, X_llms, self.params_), dtype=np.float32)
         self._after_fit(X_queries, context)
@@ -293,6 +309,7 @@ class IRTPredictor(EstimatorParams, ABC):
             "llm_ids": list(self.llm_ids_),
             "best_epoch": self.best_epoch_,
             "train_seconds": self.train_seconds_,
+            "train_engine": self.train_engine_,
             "history": self.history_,
         }
         arrays = {f"param.{k}": np.asarray(v) for k, v in self.params_.items()}
@@ -307,5 +324,6 @@ class IRTPredictor(EstimatorParams, ABC):
         self.llm_ids_ = tuple(config["llm_ids"])
         self.best_epoch_ = int(config.get("best_epoch") or 0)
         self.train_seconds_ = float(config.get("train_seconds") or 0.0)
+        self.train_engine_ = str(config.get("train_engine") or "")  # saved before the numpy engine: ""
         self.history_ = config.get("history", [])
         return self

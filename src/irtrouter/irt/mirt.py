@@ -22,6 +22,7 @@ Free ability offsets (``offset_prior``, off by default; :mod:`irtrouter.irt.offs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -95,6 +96,29 @@ class MIRTPredictor(ProfileAbilityPredictor):
         a = self.discrimination(ops, X_queries, params)
         b = self.difficulty(ops, X_queries, params)
         return a @ theta.T - b[:, None]
+
+    def trains_in_numpy(self) -> bool:
+        return self.offset_prior is None  # the offsets' prior is a penalty: torch's autograd
+
+    def logits_vjp(
+        self, X_queries: np.ndarray, X_llms: np.ndarray, params: Params, context: np.ndarray | None = None
+    ) -> tuple[np.ndarray, Callable[[np.ndarray], dict[str, np.ndarray]]]:
+        a = self.discrimination(NUMPY_OPS, X_queries, params)
+        b = self.difficulty(NUMPY_OPS, X_queries, params)
+        theta = self.ability_logits(NUMPY_OPS, X_llms, params)  # no offsets: see trains_in_numpy
+
+        def backward(g: np.ndarray) -> dict[str, np.ndarray]:
+            g_a, g_theta, g_b = g @ theta, g.T @ a, -g.sum(axis=1)  # z = a . theta - b
+            return {
+                "W_a": g_a.T @ X_queries,
+                "c_a": g_a.sum(axis=0),
+                "w_b": g_b @ X_queries,
+                "c_b": g_b.sum(keepdims=True),
+                "W_theta": g_theta.T @ X_llms,
+                "c_theta": g_theta.sum(axis=0),
+            }
+
+        return a @ theta.T - b[:, None], backward
 
     def query_discrimination(self, X_queries: np.ndarray) -> np.ndarray:
         """Discrimination vectors a_q (n_queries, n_dims)."""

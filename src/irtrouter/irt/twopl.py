@@ -5,7 +5,8 @@
     b_q     = w_b . e_q + c_b                           (difficulty, scalar)
     P(q, g) = sigmoid(a_q * (theta_g - b_q))
 
-Trained with the shared loop of :mod:`irtrouter.irt.training` (BCE on the observed cells). The
+Trained with the shared loop of :mod:`irtrouter.irt.training` (BCE on the observed cells; in
+numpy, with the gradients of :meth:`TwoPLPredictor.logits_vjp`). The
 ability is a free parameter, as in RADAR, not a function of the profile: :meth:`fit` feeds the
 training loop one-hot identities in place of profile embeddings, so ``theta = onehot @ w_theta +
 c_theta`` is one free number per configuration. Free abilities start at 0 (with ``init="data"``:
@@ -33,7 +34,7 @@ Choices beyond the paper's text:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -159,6 +160,33 @@ class TwoPLPredictor(IRTPredictor):
         a = self.discrimination(ops, X_queries, params)
         b = self.difficulty(ops, X_queries, params)
         return a[:, None] * (theta[:, 0][None, :] - b[:, None])
+
+    def trains_in_numpy(self) -> bool:
+        return True
+
+    def logits_vjp(
+        self, X_queries: np.ndarray, X_llms: np.ndarray, params: Params, context: np.ndarray | None = None
+    ) -> tuple[np.ndarray, Callable[[np.ndarray], dict[str, np.ndarray]]]:
+        a = self.discrimination(NUMPY_OPS, X_queries, params)
+        b = self.difficulty(NUMPY_OPS, X_queries, params)
+        theta = self.abilities(NUMPY_OPS, X_llms, params)[:, 0]
+        gap = theta[None, :] - b[:, None]  # z = a (theta - b)
+
+        def backward(g: np.ndarray) -> dict[str, np.ndarray]:
+            g_a = (g * gap).sum(axis=1)
+            g_ga = g * a[:, None]  # dz/dtheta = a, dz/db = -a
+            g_b, g_theta = -g_ga.sum(axis=1), g_ga.sum(axis=0)
+            heads = np.stack([g_a, g_b]) @ X_queries  # both item heads in one product
+            return {
+                "w_a": heads[0],
+                "c_a": g_a.sum(keepdims=True),
+                "w_b": heads[1],
+                "c_b": g_b.sum(keepdims=True),
+                "w_theta": X_llms.T @ g_theta[:, None],
+                "c_theta": g_theta.sum(keepdims=True),
+            }
+
+        return a[:, None] * gap, backward
 
     # -- estimator -------------------------------------------------------------------------------
     def fit(

@@ -1,7 +1,9 @@
 """IRTRouter: embeddings + an IRT predictor + warm-up + a cost model + the routing rule.
 
-Training (``fit``) imports torch; predicting and routing are numpy only, so a loaded router
-(:func:`irtrouter.routing.saved.load_router`) serves queries without torch. Every routing call
+Training (``fit``) imports torch only for a predictor that trains with it (NIRT, MIRT with free
+offsets; MIRT and the 2PL train in numpy, :mod:`irtrouter.irt.training`); predicting and routing
+are numpy only, so a loaded router (:func:`irtrouter.routing.saved.load_router`) serves queries
+without torch. Every routing call
 takes the same arguments, here and in :class:`~irtrouter.routing.policy.router.PolicyRouter`:
 the trade-off (``alpha`` / ``beta``, or ``preference``; :class:`~irtrouter.routing.rule.TradeOff`),
 ``allowed_llms``, the ``rule`` (``linear`` or ``chebyshev``, :mod:`irtrouter.routing.rule`) and a
@@ -167,8 +169,9 @@ class IRTRouter(Params):
         and one starts only while the validation has taken less than this; the first always runs,
         so the budget can be passed by one candidate's fit and the stages. The candidates left out
         are listed in ``training_["selection"]["time_budget"]``. The budget counts what a user
-        waits for, including the loading of parts of torch by a process's first fit (about 2.5 s
-        measured). Which candidates run depends on the machine's speed: to make the same choice
+        waits for, including the loading of parts of torch by a process's first torch-trained fit
+        (about 2.5 s measured; NIRT, MIRT with offsets: the default candidates train in numpy).
+        Which candidates run depends on the machine's speed: to make the same choice
         everywhere, name the candidates instead. None (the default): every candidate.
     validation_fraction : float
         Share of each task's training queries carved out for calibration, the guard and the choice.
@@ -448,6 +451,7 @@ class IRTRouter(Params):
             "tasks": results.task_names(),
             "embed_seconds": round(embed_seconds, 3),
             "train_seconds": round(self.predictor_.train_seconds_, 3),
+            "train_engine": self.predictor_.train_engine_,  # numpy or torch (irt/training.py)
             "epochs": len(self.predictor_.history_),
             "best_epoch": self.predictor_.best_epoch_,
             "best_val_bce": min(h["val_bce"] for h in self.predictor_.history_),
