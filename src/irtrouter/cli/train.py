@@ -256,7 +256,7 @@ def train(
     click.echo(
         f"trained {router.predictor_kind_} on {t['n_queries']} queries x {t['n_llms']} LLMs{held} "
         f"({t['epochs']} epochs, best validation BCE {t['best_val_bce']:.4f} at epoch {t['best_epoch']}, "
-        f"{t['train_seconds']:.1f}s); cost model {router.cost_model_.kind}; saved to {out}"
+        f"{t['train_seconds']:.2g}s in {t['train_engine']}); cost model {router.cost_model_.kind}; saved to {out}"
     )
     _echo_stages(t["stage_seconds"])
 
