@@ -93,7 +93,11 @@ def test_bad_inputs():
 
 
 # -- the two engines --------------------------------------------------------------------------
-NUMPY_TRAINED = [MIRTPredictor(n_dims=3), TwoPLPredictor()]
+NUMPY_TRAINED = [MIRTPredictor(n_dims=3), MIRTPredictor(n_dims=3, offset_prior=2.0), TwoPLPredictor()]
+
+
+def numpy_trained_id(model):
+    return f"{model.kind}+offsets" if getattr(model, "offset_prior", None) else model.kind
 
 
 def random_params(model, d_query, d_llm, n_llms, seed=0):
@@ -104,7 +108,7 @@ def random_params(model, d_query, d_llm, n_llms, seed=0):
     return {k: (v + rng.normal(0, 0.5, v.shape)).astype(np.float32) for k, v in init.items()}
 
 
-@pytest.mark.parametrize("model", NUMPY_TRAINED, ids=lambda m: m.kind)
+@pytest.mark.parametrize("model", NUMPY_TRAINED, ids=numpy_trained_id)
 def test_written_out_gradients_equal_torch_autograd(model):
     torch = pytest.importorskip("torch")
     from irtrouter.irt.torch_ops import TORCH_OPS
@@ -114,13 +118,18 @@ def test_written_out_gradients_equal_torch_autograd(model):
     if isinstance(model, TwoPLPredictor):
         Xm = np.eye(4, dtype=np.float32)  # the 2PL trains on one-hot identities
     params = random_params(model, Xq.shape[1], Xm.shape[1], 4)
+    model._n_observed = 44  # the penalty's scale (offsets): a share of one cell's loss
     z, backward = model.logits_vjp(Xq, Xm, params, None)
     g = rng.normal(size=z.shape).astype(np.float32)
     grads = backward(g)
+    for name, extra in model.penalty_gradient(params).items():
+        grads[name] = grads[name] + extra
     tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
-    theta = model.abilities(TORCH_OPS, torch.from_numpy(Xm), tensors)
-    z_torch = model.logits(TORCH_OPS, torch.from_numpy(Xq), theta, tensors, None)
-    (z_torch * torch.from_numpy(g)).sum().backward()
+    Xq_t, Xm_t = torch.from_numpy(Xq), torch.from_numpy(Xm)
+    theta = model.abilities(TORCH_OPS, Xm_t, tensors)
+    z_torch = model.logits(TORCH_OPS, Xq_t, theta, tensors, None)
+    penalty = model.penalty(TORCH_OPS, Xq_t, Xm_t, theta, tensors, None)
+    ((z_torch * torch.from_numpy(g)).sum() + penalty).backward()
     np.testing.assert_allclose(z, z_torch.detach().numpy(), rtol=1e-5, atol=1e-5)
     assert set(grads) == set(params)
     for name, value in params.items():
@@ -128,13 +137,15 @@ def test_written_out_gradients_equal_torch_autograd(model):
         np.testing.assert_allclose(grads[name], tensors[name].grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
 
 
-@pytest.mark.parametrize("cls", [MIRTPredictor, TwoPLPredictor])
-def test_numpy_and_torch_engines_take_the_same_steps(cls):
+@pytest.mark.parametrize(
+    "cls, extra", [(MIRTPredictor, {}), (MIRTPredictor, {"offset_prior": 2.0}), (TwoPLPredictor, {})]
+)
+def test_numpy_and_torch_engines_take_the_same_steps(cls, extra):
     # Holes, aggregated weights and an L2 weight decay: every term of the loss and of Adam's update.
     Xq, Xm, Y, _ = mirt_data(n_queries=300, n_llms=4, seed=7)
     Y[::5, 2] = np.nan
     weights = np.random.default_rng(0).integers(1, 4, Y.shape).astype(np.float32)
-    model = cls(max_epochs=4, patience=10, learning_rate=0.01, weight_decay=1e-3)
+    model = cls(max_epochs=4, patience=10, learning_rate=0.01, weight_decay=1e-3, **extra)
     X_llms = np.eye(4, dtype=np.float32) if cls is TwoPLPredictor else Xm
     model._before_fit(Y, weights)
     runs = {
@@ -154,7 +165,7 @@ def test_the_engine_is_numpy_only_where_the_gradients_are_written_out():
     assert fit_parameters(MIRTPredictor(max_epochs=1), Xq, Xm, Y).engine == "numpy"
     with_offsets = MIRTPredictor(max_epochs=1, offset_prior=1.0)
     with_offsets._before_fit(Y, None)
-    assert fit_parameters(with_offsets, Xq, Xm, Y).engine == "torch"  # the prior is a penalty
+    assert fit_parameters(with_offsets, Xq, Xm, Y).engine == "numpy"  # the prior's gradient is written out
     nirt = NIRTPredictor(max_epochs=1)
     ctx = context_for(NIRTPredictor, 100)
     nirt._before_fit(Y, None)

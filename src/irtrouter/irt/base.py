@@ -125,10 +125,15 @@ class IRTPredictor(EstimatorParams, ABC):
         return 0.0
 
     def trains_in_numpy(self) -> bool:
-        """Whether :meth:`logits_vjp` gives this predictor's training gradients, so that it trains
-        without torch (:mod:`irtrouter.irt.training`); only for a predictor that draws no
-        abilities, adds no penalty and needs no projection in training."""
+        """Whether :meth:`logits_vjp` (and :meth:`penalty_gradient`) give this predictor's
+        training gradients, so that it trains without torch (:mod:`irtrouter.irt.training`); only
+        for a predictor that draws no abilities and needs no projection in training."""
         return False
+
+    def penalty_gradient(self, params: Params) -> dict[str, np.ndarray]:
+        """The gradient of :meth:`penalty` for a predictor that trains in numpy (none: its
+        penalty is 0); only for a penalty of the parameters alone."""
+        return {}
 
     def logits_vjp(
         self, X_queries: np.ndarray, X_llms: np.ndarray, params: Params, context: np.ndarray | None

@@ -98,18 +98,18 @@ class MIRTPredictor(ProfileAbilityPredictor):
         return a @ theta.T - b[:, None]
 
     def trains_in_numpy(self) -> bool:
-        return self.offset_prior is None  # the offsets' prior is a penalty: torch's autograd
+        return True
 
     def logits_vjp(
         self, X_queries: np.ndarray, X_llms: np.ndarray, params: Params, context: np.ndarray | None = None
     ) -> tuple[np.ndarray, Callable[[np.ndarray], dict[str, np.ndarray]]]:
         a = self.discrimination(NUMPY_OPS, X_queries, params)
         b = self.difficulty(NUMPY_OPS, X_queries, params)
-        theta = self.ability_logits(NUMPY_OPS, X_llms, params)  # no offsets: see trains_in_numpy
+        theta = self.abilities(NUMPY_OPS, X_llms, params)  # the profile map plus any offsets U
 
         def backward(g: np.ndarray) -> dict[str, np.ndarray]:
             g_a, g_theta, g_b = g @ theta, g.T @ a, -g.sum(axis=1)  # z = a . theta - b
-            return {
+            grads = {
                 "W_a": g_a.T @ X_queries,
                 "c_a": g_a.sum(axis=0),
                 "w_b": g_b @ X_queries,
@@ -117,6 +117,9 @@ class MIRTPredictor(ProfileAbilityPredictor):
                 "W_theta": g_theta.T @ X_llms,
                 "c_theta": g_theta.sum(axis=0),
             }
+            if "U" in params:
+                grads["U"] = g_theta
+            return grads
 
         return a @ theta.T - b[:, None], backward
 

@@ -55,6 +55,12 @@ class ProfileAbilityPredictor(IRTPredictor):
         assert self.offset_prior is not None
         return self.offset_prior * (params["U"] ** 2).sum() / (2.0 * self._n_observed)
 
+    def penalty_gradient(self, params: Params) -> dict[str, np.ndarray]:
+        if "U" not in params:
+            return {}
+        assert self.offset_prior is not None
+        return {"U": np.float32(self.offset_prior / self._n_observed) * params["U"]}
+
     def _before_fit(self, Y: np.ndarray, weights: np.ndarray | None) -> None:
         if self.offset_prior is not None and not self.offset_prior > 0:
             raise ConfigError(f"offset_prior must be > 0 (or None: no offsets), got {self.offset_prior!r}")

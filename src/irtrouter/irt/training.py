@@ -12,12 +12,13 @@ A step is taken by one of two engines, the loop around it (batches, validation, 
 being the same:
 
 * :class:`NumpySteps`, for a predictor whose gradients are written out
-  (:meth:`~irtrouter.irt.base.IRTPredictor.logits_vjp`: MIRT without offsets, RADAR's 2PL). Its
+  (:meth:`~irtrouter.irt.base.IRTPredictor.logits_vjp`: MIRT, with or without free offsets,
+  and RADAR's 2PL). Its
   formula is a few small matrix products, so a torch step was mostly per-op and autograd
   overhead: numpy takes the same step (Adam as torch computes it) in about a fifth of the time,
   and the fit never loads torch;
 * :class:`irtrouter.irt.torch_steps.TorchSteps` (autograd) for every other predictor: NIRT, the
-  identity model, MF, MIRT with free offsets (a penalty), anything that draws its abilities.
+  identity model, MF, anything that draws its abilities or projects its parameters.
 """
 
 from __future__ import annotations
@@ -282,6 +283,8 @@ class NumpySteps:
         # d(mean BCE)/dz over the batch's observed cells.
         for name, g in backward((NUMPY_OPS.sigmoid(z) - y) * (m / np.float32(count))).items():
             self.grads[name][...] = g
+        for name, g in self.predictor.penalty_gradient(self.params).items():
+            self.grads[name] += g
         self._adam()
         return total, count
 

@@ -1,7 +1,7 @@
 """IRTRouter: embeddings + an IRT predictor + warm-up + a cost model + the routing rule.
 
-Training (``fit``) imports torch only for a predictor that trains with it (NIRT, MIRT with free
-offsets; MIRT and the 2PL train in numpy, :mod:`irtrouter.irt.training`); predicting and routing
+Training (``fit``) imports torch only for a predictor that trains with it (NIRT, the identity
+model; MIRT and the 2PL train in numpy, :mod:`irtrouter.irt.training`); predicting and routing
 are numpy only, so a loaded router (:func:`irtrouter.routing.saved.load_router`) serves queries
 without torch. Every routing call
 takes the same arguments, here and in :class:`~irtrouter.routing.policy.router.PolicyRouter`:
@@ -170,7 +170,7 @@ class IRTRouter(Params):
         so the budget can be passed by one candidate's fit and the stages. The candidates left out
         are listed in ``training_["selection"]["time_budget"]``. The budget counts what a user
         waits for, including the loading of parts of torch by a process's first torch-trained fit
-        (about 2.5 s measured; NIRT, MIRT with offsets: the default candidates train in numpy).
+        (about 2.5 s measured; NIRT, the identity model: the default candidates train in numpy).
         Which candidates run depends on the machine's speed: to make the same choice
         everywhere, name the candidates instead. None (the default): every candidate.
     validation_fraction : float
