@@ -5,7 +5,8 @@
 identity vectors), by name in :data:`~irtrouter.irt.registry.PREDICTORS`; RouteLLM's matrix
 factorisation (:mod:`irtrouter.irt.mf`) for the evaluation's baseline. One formula per model over
 :mod:`irtrouter.irt.ops` serves numpy inference and torch training; one training loop
-(:mod:`irtrouter.irt.training`, torch, imported lazily) fits them all. Each predictor describes its
+(:mod:`irtrouter.irt.training`) fits them all, in numpy for MIRT and the 2PL (their gradients
+written out) and with torch, imported lazily, for the others. Each predictor describes its
 own dimensions to the layers above (:class:`~irtrouter.irt.base.IRTPredictor`). MIRT and NIRT read
 abilities from the LLMs' profiles, with optional free per-LLM offsets (:mod:`irtrouter.irt.offsets`).
 """

@@ -3,7 +3,8 @@
 Each formula of the predictors (:mod:`irtrouter.irt.mirt`, ``nirt``, ``twopl``, ``identity``,
 ``mf``) and of the LLM Bandit policy network (:mod:`irtrouter.routing.policy.network`) is written
 once against this interface and runs on numpy arrays (routing, no torch import) and on torch
-tensors (training, with gradients; :data:`irtrouter.irt.torch_ops.TORCH_OPS`). Arithmetic and
+tensors (training with autograd, :data:`irtrouter.irt.torch_ops.TORCH_OPS`; MIRT and the 2PL also
+write out their gradients and train in numpy). Arithmetic and
 ``@`` are shared by both array types; only these functions differ.
 """
 

@@ -226,7 +226,8 @@ LogitsVJP = tuple[np.ndarray, Callable[[np.ndarray], dict[str, np.ndarray]]]
 
 
 class NumpySteps:
-    """Steps taken with the predictor's own gradients and Adam as torch computes it (L2
+    """Steps taken with the predictor's own gradients (of its logits and of its penalty,
+    :meth:`~irtrouter.irt.base.IRTPredictor.penalty_gradient`) and Adam as torch computes it (L2
     ``weight_decay`` added to the gradient, bias-corrected moments), on one flat float32 vector
     of every parameter so the update is a handful of array operations."""
 
