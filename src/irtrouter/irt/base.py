@@ -125,10 +125,11 @@ class IRTPredictor(EstimatorParams, ABC):
         return 0.0
 
     def trains_in_numpy(self) -> bool:
-        """Whether :meth:`logits_vjp` (and :meth:`penalty_gradient`) give this predictor's
-        training gradients, so that it trains without torch (:mod:`irtrouter.irt.training`); only
-        for a predictor that draws no abilities and needs no projection in training."""
-        return False
+        """Whether this predictor writes out its training gradients (overrides :meth:`logits_vjp`,
+        and :meth:`penalty_gradient` where it has a penalty), so that it trains without torch
+        (:mod:`irtrouter.irt.training`); only for a predictor that draws no abilities and needs
+        no projection in training."""
+        return type(self).logits_vjp is not IRTPredictor.logits_vjp
 
     def penalty_gradient(self, params: Params) -> dict[str, np.ndarray]:
         """The gradient of :meth:`penalty` for a predictor that trains in numpy (none: its

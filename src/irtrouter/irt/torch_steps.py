@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from irtrouter.irt.torch_ops import TORCH_OPS, single_thread
-from irtrouter.irt.training import ADAM_BETAS, ADAM_EPS
+from irtrouter.irt.training import ADAM_BETAS, ADAM_EPS, TrainingData
 
 if TYPE_CHECKING:
     from irtrouter.irt.base import IRTPredictor
@@ -22,18 +22,9 @@ class TorchSteps:
     (:meth:`~irtrouter.irt.base.IRTPredictor.sample_abilities`), add a penalty and project the
     parameters back into their domain (:meth:`~irtrouter.irt.base.IRTPredictor.constrain`)."""
 
-    def __init__(
-        self,
-        predictor: IRTPredictor,
-        init: dict[str, np.ndarray],
-        X_queries: np.ndarray,
-        X_llms: np.ndarray,
-        Y: np.ndarray,
-        context: np.ndarray | None,
-        weights: np.ndarray | None,
-    ) -> None:
+    def __init__(self, predictor: IRTPredictor, init: dict[str, np.ndarray], data: TrainingData) -> None:
         torch.manual_seed(predictor.random_state)
-        self.predictor, self.n_llms = predictor, Y.shape[1]
+        self.predictor, self.n_llms = predictor, data.n_llms
         self.params = {k: torch.nn.Parameter(torch.from_numpy(np.array(v, dtype=np.float32))) for k, v in init.items()}
         predictor.constrain(self.params)
         # fused: one kernel per step for all parameters instead of about ten ops per tensor (Adam was
@@ -42,16 +33,11 @@ class TorchSteps:
             self.params.values(), lr=predictor.learning_rate, betas=ADAM_BETAS, eps=ADAM_EPS,
             weight_decay=predictor.weight_decay, fused=True,
         )  # fmt: skip
-        self.Xq = torch.from_numpy(X_queries)
-        self.Xm = torch.from_numpy(X_llms)
-        mask = torch.from_numpy(~np.isnan(Y))
-        # Weighted: the mask becomes the weight of each observed cell (the bool mask kept otherwise,
-        # so an unweighted fit runs exactly as before).
-        self.cell_weight = (
-            mask if weights is None else torch.from_numpy(np.where(np.isnan(Y), 0.0, weights).astype(np.float32))
-        )
-        self.targets = torch.from_numpy(np.nan_to_num(Y, nan=0.0))
-        self.ctx = torch.from_numpy(np.asarray(context, dtype=np.float32)) if context is not None else None
+        self.Xq = torch.from_numpy(data.X_queries)
+        self.Xm = torch.from_numpy(data.X_llms)
+        self.cell_weight = torch.from_numpy(data.cell_weight)
+        self.targets = torch.from_numpy(data.targets)
+        self.ctx = None if data.context is None else torch.from_numpy(data.context)
 
     def single_thread(self) -> AbstractContextManager[None]:
         return single_thread()

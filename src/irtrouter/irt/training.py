@@ -74,6 +74,42 @@ def split_validation(n_queries: int, fraction: float, groups: Sequence[str] | No
     return is_val
 
 
+@dataclass(frozen=True)
+class TrainingData:
+    """A fit's inputs as both engines take them: float32, contiguous, each observed cell's weight
+    (0 for a hole) and its target (a hole's is 0)."""
+
+    X_queries: np.ndarray
+    X_llms: np.ndarray
+    context: np.ndarray | None
+    cell_weight: np.ndarray  # (n_queries, n_llms)
+    targets: np.ndarray  # (n_queries, n_llms)
+
+    @classmethod
+    def of(
+        cls,
+        X_queries: np.ndarray,
+        X_llms: np.ndarray,
+        Y: np.ndarray,
+        context: np.ndarray | None,
+        weights: np.ndarray | None,
+    ) -> TrainingData:
+        def f32(a: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(a, dtype=np.float32)
+
+        return cls(
+            X_queries=f32(X_queries),
+            X_llms=f32(X_llms),
+            context=None if context is None else f32(context),
+            cell_weight=f32(np.where(np.isnan(Y), 0.0, 1.0 if weights is None else weights)),
+            targets=f32(np.nan_to_num(Y, nan=0.0)),
+        )
+
+    @property
+    def n_llms(self) -> int:
+        return self.targets.shape[1]
+
+
 class Steps(Protocol):
     """What the loop needs of an engine: a step on some training rows, the loss of some rows,
     and a copy of the parameters."""
@@ -137,13 +173,14 @@ def fit_parameters(
     init = predictor.init_from_data(
         init, X_queries[train_rows], Y[train_rows], None if weights is None else weights[train_rows]
     )
+    data = TrainingData.of(X_queries, X_llms, Y, context, weights)
     steps: Steps
     if engine == "numpy" or (engine == "auto" and predictor.trains_in_numpy()):
-        steps, engine = NumpySteps(predictor, init, X_queries, X_llms, Y, context, weights), "numpy"
+        steps, engine = NumpySteps(predictor, init, data), "numpy"
     else:
         from irtrouter.irt.torch_steps import TorchSteps  # torch is loaded only here
 
-        steps, engine = TorchSteps(predictor, init, X_queries, X_llms, Y, context, weights), "torch"
+        steps, engine = TorchSteps(predictor, init, data), "torch"
     with steps.single_thread():
         history, best_epoch, best_loss, best_params = _train(predictor, steps, train_rows, val_rows, rng, progress)
     seconds = time.perf_counter() - started
@@ -231,23 +268,10 @@ class NumpySteps:
     ``weight_decay`` added to the gradient, bias-corrected moments), on one flat float32 vector
     of every parameter so the update is a handful of array operations."""
 
-    def __init__(
-        self,
-        predictor: IRTPredictor,
-        init: dict[str, np.ndarray],
-        X_queries: np.ndarray,
-        X_llms: np.ndarray,
-        Y: np.ndarray,
-        context: np.ndarray | None,
-        weights: np.ndarray | None,
-    ) -> None:
-        self.predictor, self.n_llms = predictor, Y.shape[1]
-        self.Xq = np.ascontiguousarray(X_queries, dtype=np.float32)
-        self.Xm = np.ascontiguousarray(X_llms, dtype=np.float32)
-        self.ctx = None if context is None else np.ascontiguousarray(context, dtype=np.float32)
-        observed = ~np.isnan(Y)
-        self.cell_weight = np.where(observed, 1.0 if weights is None else weights, 0.0).astype(np.float32)
-        self.targets = np.nan_to_num(Y, nan=0.0).astype(np.float32)
+    def __init__(self, predictor: IRTPredictor, init: dict[str, np.ndarray], data: TrainingData) -> None:
+        self.predictor, self.n_llms = predictor, data.n_llms
+        self.Xq, self.Xm, self.ctx = data.X_queries, data.X_llms, data.context
+        self.cell_weight, self.targets = data.cell_weight, data.targets
         self.flat = np.concatenate([np.asarray(v, np.float32).ravel() for v in init.values()])
         self.grad = np.zeros_like(self.flat)
         # Views into the flat vectors: an update of ``flat`` is an update of every parameter.

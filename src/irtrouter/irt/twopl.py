@@ -161,9 +161,6 @@ class TwoPLPredictor(IRTPredictor):
         b = self.difficulty(ops, X_queries, params)
         return a[:, None] * (theta[:, 0][None, :] - b[:, None])
 
-    def trains_in_numpy(self) -> bool:
-        return True
-
     def logits_vjp(
         self, X_queries: np.ndarray, X_llms: np.ndarray, params: Params, context: np.ndarray | None = None
     ) -> tuple[np.ndarray, Callable[[np.ndarray], dict[str, np.ndarray]]]:
