@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from irtrouter.data.splits import drop_seen_queries, split_in_distribution, split_llms, split_out_of_distribution
+from irtrouter.data.splits import (
+    drop_seen_queries,
+    split_in_distribution,
+    split_llms,
+    split_out_of_distribution,
+    validation_blocks,
+    validation_rows,
+)
 from irtrouter.errors import DataError
 from tests.helpers import topic_results
 
@@ -33,3 +40,16 @@ def test_llm_split_and_leak_removal():
     np.testing.assert_array_equal(held.scores[:, 0], res.scores[:, 3])
     test, dropped = drop_seen_queries(res, res.take(np.arange(5)))
     assert dropped == 5 and test.n_queries == res.n_queries - 5
+
+
+def test_validation_blocks_are_disjoint_per_task_and_start_with_the_validation_rows():
+    res = topic_results(n_per_topic=50, seed=0)
+    blocks = validation_blocks(res, 0.2, seed=3, n_blocks=5)
+    np.testing.assert_array_equal(blocks[0], validation_rows(res, 0.2, 3)[1])  # folds=1 is the old carve
+    everything = np.concatenate(blocks)
+    assert len(everything) == len(set(everything.tolist())) == res.n_queries  # a partition here (50 = 5 x 10)
+    tasks = np.asarray(res.tasks)
+    for rows in blocks:
+        assert sorted(tasks[rows].tolist()) == sorted(["math", "code", "history"] * 10)
+    with pytest.raises(DataError, match="do not fit"):
+        validation_blocks(res, 0.3, seed=3, n_blocks=4)

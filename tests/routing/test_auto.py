@@ -446,3 +446,32 @@ def test_a_wide_simpler_within_keeps_the_simplest_configuration():
     (kept,) = [r for r in sel["cross_validation"]["table"] if r["kept"]]
     assert kept["calibration"] == "none" and sel["simpler_within"] == 1e6
     assert router.stacker_ is None and router.calibrator_ is None and router.knn_blend_ is not None
+
+
+def test_cross_fitting_tunes_the_stages_on_every_block_and_keeps_one_routing_model(tmp_path):
+    """validation_folds=3: the family is chosen on the first block as before; the winner is fitted
+    twice more, each time without one more block, and its stages are judged and fitted on the
+    out-of-block predictions of all three blocks. The router still routes with the first block's
+    fit (the one saved), and folds=1 is the single carve."""
+    results, catalog = topic_results(n_per_topic=40, seed=6), topic_catalog()
+    single = auto(candidates=("mirt",)).fit(results, catalog)
+    crossed = auto(candidates=("mirt",), validation_folds=3).fit(results, catalog)
+    sel, before = crossed.training_["selection"], single.training_["selection"]
+    assert before["cross_fit"] is None
+    n_val = sel["n_validation_queries"]
+    assert n_val == before["n_validation_queries"]
+    assert crossed.training_["fit_queries"] == single.training_["fit_queries"] == results.n_queries - n_val
+    assert sel["cross_fit"]["folds"] == 3 and sel["cross_fit"]["n_queries"] == 3 * n_val  # 40 per task: 8 each
+    assert crossed.guard_.validation["n_queries"] == 3 * n_val
+    assert sum(row["kept"] for row in sel["cross_fit"]["table"]) == 1
+    # The family's judgement and the routing model are those of the first block.
+    assert sel["table"] == [{**row, "seconds": sel["table"][0]["seconds"]} for row in before["table"]]
+    X = single.embed(list(results.queries[:30]))
+    np.testing.assert_array_equal(single.predictor_.predict_proba(X), crossed.predictor_.predict_proba(X))
+    crossed.save(tmp_path / "r")
+    loaded = load_router(tmp_path / "r")
+    assert loaded.validation_folds == 3
+    queries = list(results.queries[:30])
+    np.testing.assert_array_equal(loaded.predict(queries).p_hat, crossed.predict(queries).p_hat)
+    with pytest.raises(ConfigError, match="validation_folds must be between 1 and 1 / validation_fraction"):
+        auto(validation_folds=6).fit(results, catalog)

@@ -57,18 +57,38 @@ def split_llms(results: ResultsMatrix, held_out: Iterable[str]) -> tuple[Results
     return results.select_llms(kept), results.select_llms(held)
 
 
+def validation_blocks(results: ResultsMatrix, fraction: float, seed: int, n_blocks: int) -> list[np.ndarray]:
+    """``n_blocks`` disjoint sets of row positions, each a ``fraction`` of every task (in original
+    order), for cross-fitting: block 0 is :func:`validation_rows`'s validation rows, each next
+    block the next ``fraction`` of the same per-task permutation. Needs ``n_blocks * fraction <= 1``;
+    a task too small for a block's share leaves that block without it."""
+    if n_blocks < 1 or n_blocks * fraction > 1 + 1e-9:
+        raise DataError(f"{n_blocks} blocks of {fraction:.0%} each do not fit in the training queries")
+    block = _block_of(results, fraction, seed, n_blocks)
+    return [np.flatnonzero(block == b) for b in range(n_blocks)]
+
+
 def _test_mask(results: ResultsMatrix, test_size: float, seed: int) -> np.ndarray:
     """Which queries :func:`split_in_distribution` sends to test."""
-    if not 0 < test_size < 1:
-        raise DataError(f"test_size must be in (0, 1), got {test_size}")
+    return _block_of(results, test_size, seed, 1) == 0
+
+
+def _block_of(results: ResultsMatrix, size: float, seed: int, n_blocks: int) -> np.ndarray:
+    """Per query, the block (0 to ``n_blocks - 1``) it is held out in, -1 where none: per task, the
+    first ``n`` of a seeded permutation make block 0, the next ``n`` block 1, and so on (``n`` a
+    ``size`` of the task, at least 1 and leaving 1 out of every block; none for a one-query task)."""
+    if not 0 < size < 1:
+        raise DataError(f"test_size must be in (0, 1), got {size}")
     rng = np.random.default_rng(seed)
     tasks = np.asarray(results.tasks, dtype=object)
-    is_test = np.zeros(results.n_queries, dtype=bool)
+    block = np.full(results.n_queries, -1, dtype=np.int64)
     for task in results.task_names():
         members = np.flatnonzero(tasks == task)
-        n_test = min(max(round(len(members) * test_size), 1), len(members) - 1) if len(members) > 1 else 0
-        is_test[rng.permutation(members)[:n_test]] = True
-    return is_test
+        n_test = min(max(round(len(members) * size), 1), len(members) - 1) if len(members) > 1 else 0
+        order = rng.permutation(members)
+        for b in range(n_blocks):
+            block[order[b * n_test : (b + 1) * n_test]] = b
+    return block
 
 
 def validation_rows(results: ResultsMatrix, fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -29,7 +29,7 @@ import numpy as np
 from irtrouter._params import Params, check_is_fitted, parse_spec
 from irtrouter.data.catalog import LLMCatalog, LLMSpec
 from irtrouter.data.results import ResultsMatrix
-from irtrouter.data.splits import validation_rows
+from irtrouter.data.splits import validation_blocks
 from irtrouter.embed.base import Embedder, text_cap
 from irtrouter.embed.cache import CachedEmbedder, encode_texts
 from irtrouter.embed.registry import make_embedder
@@ -175,6 +175,13 @@ class IRTRouter(Params):
         everywhere, name the candidates instead. None (the default): every candidate.
     validation_fraction : float
         Share of each task's training queries carved out for calibration, the guard and the choice.
+    validation_folds : int
+        ``predictor="auto"``: cross-fitting. The family is chosen on the first carve, as with 1
+        (the default); the winner is then fitted ``validation_folds - 1`` times more, each without
+        the next disjoint carve of ``validation_fraction`` (:func:`~irtrouter.data.splits.validation_blocks`),
+        and its stages are judged and fitted on the out-of-carve predictions of every carve (up to
+        ``1 / validation_fraction`` times the queries). It still routes with the first carve's fit.
+        Measured at 3 and 5: within the noise, no better on the whole (docs/BENCHMARKS.md, issue 12).
     task_folds : bool
         ``predictor="auto"``: judge the calibration and the guard (and so the candidates) by the mean
         of two cross-validations of the validation queries, random folds and folds of whole tasks
@@ -224,6 +231,7 @@ class IRTRouter(Params):
         selection_alphas: Sequence[float] = SELECTION_ALPHAS,
         time_budget: float | None = None,
         validation_fraction: float = 0.2,
+        validation_folds: int = 1,
         task_folds: bool = False,
         predictor_params: dict[str, Any] | None = None,
         random_state: int = 0,
@@ -249,6 +257,7 @@ class IRTRouter(Params):
         self.selection_alphas = selection_alphas
         self.time_budget = time_budget
         self.validation_fraction = validation_fraction
+        self.validation_folds = validation_folds
         self.task_folds = task_folds
         self.predictor_params = predictor_params
         self.random_state = random_state
@@ -307,6 +316,11 @@ class IRTRouter(Params):
             raise ConfigError(f"time_budget must be a number of seconds > 0 (or None), got {self.time_budget}")
         if not 0 < self.validation_fraction < 1:
             raise ConfigError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
+        if not 1 <= self.validation_folds <= round(1 / self.validation_fraction):
+            raise ConfigError(
+                f"validation_folds must be between 1 and 1 / validation_fraction "
+                f"({round(1 / self.validation_fraction)}), got {self.validation_folds}"
+            )
         for a in self.selection_alphas:
             TradeOff.of(a)
         return dims
@@ -483,7 +497,9 @@ class IRTRouter(Params):
         and guarded as it will route); sets the winner's stages (``calibrator_``, ``guard_``,
         ``knn_blend_``, ``stacker_``) and returns its name, the selection record and its fit."""
         started = time.perf_counter()
-        fit_rows, val_rows = validation_rows(results, self.validation_fraction, self.random_state)
+        blocks = validation_blocks(results, self.validation_fraction, self.random_state, self.validation_folds)
+        val_rows = blocks[0]
+        fit_rows = np.setdiff1d(np.arange(results.n_queries), val_rows)
         fit_part, val_part = results.take(fit_rows), results.take(val_rows)
         index = cast(NeighbourIndex, _SearchOnce(build_index(X[fit_rows], self.neighbour_index)))
         X_val = X[val_rows]  # one array for every candidate, so its neighbours are searched once
@@ -517,11 +533,7 @@ class IRTRouter(Params):
                 over_budget.append(name)
                 continue
             began = time.perf_counter()
-            rel = (
-                None
-                if self.train_relevance_ is None or not _candidate_class(name).requires_context
-                else self.train_relevance_
-            )
+            rel = self._context_of(name)
             rel_fit = None if rel is None else rel[fit_rows]
             model = self._new_predictor(name, n_dims).fit(
                 X[fit_rows], X_llms, fit_part.scores, llm_ids=results.llm_ids, context=rel_fit,
@@ -577,11 +589,47 @@ class IRTRouter(Params):
             row["se_vs_chosen"] = round(family_errors[row["candidate"]], 6)
             row["seconds"] = round(seconds[row["candidate"]], 3)
         cal_name, guarded = configs[winner]
+        p_val, means, p_fit, model, near = kept[winner]
+        p_stage, means_stage, Y_stage, C_stage = p_val, means, val_part.scores, C_val
+        cross_fit = None
+        if len(blocks) > 1:  # the winner's out-of-block predictions on the other blocks
+            began = time.perf_counter()
+            parts = [(p_val, means, val_part.scores, C_val)]
+            parts += [
+                self._out_of_block(results, X, X_llms, winner, dims[winner], rows, progress) for rows in blocks[1:]
+            ]
+            p_stage = np.concatenate([q[0] for q in parts])
+            block_means = [q[1] for q in parts if q[1] is not None]  # all blocks or none (the blend's)
+            means_stage = None if means is None else {k: np.concatenate([m[k] for m in block_means]) for k in means}
+            Y_stage, C_stage = np.concatenate([q[2] for q in parts]), np.concatenate([q[3] for q in parts])
+            # The configuration is judged again on every block (more queries, less noise).
+            pooled = cross_validate_stages(
+                p_stage, means_stage, p_fit, fit_part.scores, C_fit, Y_stage, C_stage, self.selection_alphas,
+                calibrators, self.random_state, stack=self._stacked(), confidence=self.guard_confidence,
+            )  # fmt: skip
+            pooled = {key: v for key, v in pooled.items() if key[1] in guards}
+            configs[winner] = simplest_within(pooled, self.simpler_within)
+            cal_name, guarded = configs[winner]
+            pooled_errors = paired_errors(pooled)
+            cross_fit = {
+                "folds": len(blocks),
+                "n_queries": len(Y_stage),
+                "table": [
+                    {
+                        "calibration": c,
+                        "guard": g,
+                        "cv_value": round(float(v.mean()), 6),
+                        "se_vs_best": round(pooled_errors[(c, g)], 6),
+                        "kept": (c, g) == configs[winner],
+                    }
+                    for (c, g), v in pooled.items()
+                ],
+                "seconds": round(time.perf_counter() - began, 3),
+            }
         for row in cv_table:
             row["kept"] = row["candidate"] == winner and (row["calibration"], row["guard"]) == configs[winner]
-        p_val, means, p_fit, model, near = kept[winner]
         stages = fit_stages(
-            p_val, means, p_fit, fit_part.scores, C_fit, val_part.scores, C_val, self.selection_alphas,
+            p_stage, means_stage, p_fit, fit_part.scores, C_fit, Y_stage, C_stage, self.selection_alphas,
             calibrators.get(cal_name), guarded, stack=cal_name == STACK, confidence=self.guard_confidence,
         )  # fmt: skip
         self.calibrator_, self.guard_, self.knn_blend_ = stages.calibrator, stages.guard, stages.blend
@@ -596,6 +644,7 @@ class IRTRouter(Params):
             "alphas": list(self.selection_alphas),
             "n_validation_queries": val_part.n_queries,
             "cross_validation": {"folds": CV_FOLDS, "task_folds": by_task, "table": cv_table},
+            "cross_fit": cross_fit,
             "knn_blend": self._blend_record(),
             "stacking": None if self.stacker_ is None else self.stacker_.report(results.llm_ids),
             "simpler_within": self.simpler_within,
@@ -607,6 +656,35 @@ class IRTRouter(Params):
             "seconds": round(time.perf_counter() - started, 3),
         }
         return winner, record, model
+
+    def _out_of_block(
+        self, results: ResultsMatrix, X: np.ndarray, X_llms: np.ndarray, name: str, n_dims: int,
+        rows: np.ndarray, progress: bool,
+    ) -> tuple[np.ndarray, dict[int, np.ndarray] | None, np.ndarray, np.ndarray]:  # fmt: skip
+        """``(P, kNN means, scores, costs)`` of the training queries at ``rows``, predicted by
+        ``name`` fitted on every other training query (its neighbours searched among those)."""
+        fit_rows = np.setdiff1d(np.arange(results.n_queries), rows)
+        fit_part, held = results.take(fit_rows), results.take(rows)
+        rel = self._context_of(name)
+        rel_fit = None if rel is None else rel[fit_rows]
+        model = self._new_predictor(name, n_dims).fit(
+            X[fit_rows], X_llms, fit_part.scores, llm_ids=results.llm_ids, context=rel_fit,
+            groups=fit_part.tasks, progress=progress, **_weights(fit_part),
+        )  # fmt: skip
+        index = build_index(X[fit_rows], self.neighbour_index)
+        p, _, _, near = predict_near(
+            model, index, rel_fit, X[rows], self.warmup_lambda, self.warmup_k, self.relevance_k,
+            extra_k=max(KNN_GRID) if self._blended() else 0,
+        )  # fmt: skip
+        means = None
+        if self._blended():
+            assert near is not None
+            means = neighbour_means(fit_part.scores, near, p.mean(axis=0))
+        return p, means, held.scores, self.cost_model_.normalised(held.queries)
+
+    def _context_of(self, name: str) -> np.ndarray | None:
+        """The training queries' relevance vectors when candidate ``name`` reads them (NIRT)."""
+        return self.train_relevance_ if _candidate_class(name).requires_context else None
 
     def _blend_record(self) -> dict[str, Any] | None:
         """``knn_blend_`` as saved and reported (``_restore`` reads it back)."""

@@ -78,6 +78,7 @@ class IRTAdapter(Router):
         candidates: Sequence[str] = DEFAULT_CANDIDATES,
         time_budget: float | None = None,
         validation_fraction: float = 0.2,
+        validation_folds: int = 1,
         task_folds: bool = False,
         predictor_params: dict[str, Any] | None = None,
         random_state: int = 0,
@@ -94,6 +95,7 @@ class IRTAdapter(Router):
         self.candidates = candidates
         self.time_budget = time_budget
         self.validation_fraction = validation_fraction
+        self.validation_folds = validation_folds
         self.task_folds = task_folds
         self.predictor = predictor
         self.n_dims = n_dims
@@ -130,6 +132,7 @@ class IRTAdapter(Router):
             candidates=tuple(self.candidates),
             time_budget=self.time_budget,
             validation_fraction=self.validation_fraction,
+            validation_folds=self.validation_folds,
             task_folds=self.task_folds,
             predictor_params=self.predictor_params,
             random_state=self.random_state,
