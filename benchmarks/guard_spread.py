@@ -12,7 +12,10 @@ routing model, judges ``default``'s stage configurations out of fold
 * ``models``: the standard deviation of the two fits' P (two seeds of the family would be two more
   fits; the two families are already fitted);
 * ``irt-knn``: the routing model's P against the mean score of its 50 nearest training queries;
-* ``all5``: both fits and the kNN means at 10, 50 and 200 neighbours.
+* ``all5``: both fits and the kNN means at 10, 50 and 200 neighbours;
+* ``abilities``: the routing model's posterior over the abilities (the Laplace approximation from
+  each LLM's own answers on the fitting queries, :func:`~irtrouter.irt.items.ability_posterior`),
+  carried to P by the delta method (:func:`~irtrouter.irt.items.p_standard_deviation`).
 
 The guard's multiples ``z`` of an ensemble's standard deviation are tuned on ``SD_MULTIPLES``.
 Only training data is read: nothing here touches a test split. Prints the out-of-fold value per
@@ -35,6 +38,7 @@ from irtrouter.embed.cache import CachedEmbedder
 from irtrouter.embed.registry import make_embedder
 from irtrouter.evaluate.protocol import named_setting
 from irtrouter.irt.calibration import CALIBRATION_METHODS, fit_calibrator
+from irtrouter.irt.items import ability_posterior, p_standard_deviation
 from irtrouter.irt.registry import predictor_class
 from irtrouter.routing.cost import make_cost_model
 from irtrouter.routing.index import build_index
@@ -76,13 +80,23 @@ def _setting_rows(spec: str, embedder: CachedEmbedder) -> list[tuple[str, str, d
     index = build_index(X[fit_rows], "auto")
     costs = make_cost_model("auto", results).fit(results, setting.catalog.subset(results.llm_ids))
     C_fit, C_val = costs.normalised(fit.queries), costs.normalised(val.queries)
-    p_val, p_fit = {}, {}
+    p_val, p_fit, from_abilities = {}, {}, {}
     for family in FAMILIES:
         cls = predictor_class(family)
         model = cls(n_dims=cls.resolve_n_dims(None), random_state=0)
         model.fit(X[fit_rows], X_llms, fit.scores, llm_ids=results.llm_ids, groups=fit.tasks)
-        p_val[family], _, _, near = predict_near(model, index, None, X[val_rows], 0.3, 5, 5, extra_k=max(KNN_GRID))
+        p_val[family], features, _, near = predict_near(
+            model, index, None, X[val_rows], 0.3, 5, 5, extra_k=max(KNN_GRID)
+        )  # fmt: skip
         p_fit[family] = model.predict_proba(X[fit_rows])
+        posterior = ability_posterior(model, X[fit_rows], fit.scores)
+        from_abilities[family] = p_standard_deviation(model, features, posterior)
+        se = np.sqrt(np.diagonal(np.linalg.inv(posterior), axis1=1, axis2=2)).max(axis=1)
+        sd = from_abilities[family]
+        print(
+            f"<!-- {spec} {family}: ability standard error per LLM min {se.min():.4f} median {np.median(se):.4f} "
+            f"max {se.max():.4f}; sd of P from it: median {np.median(sd):.4f}, q99 {np.quantile(sd, 0.99):.4f} -->"
+        )
     assert near is not None
 
     def calibrate(p: np.ndarray, Y: np.ndarray) -> object:
@@ -97,6 +111,7 @@ def _setting_rows(spec: str, embedder: CachedEmbedder) -> list[tuple[str, str, d
             "models": np.std([p_val["mirt"], p_val["2pl"]], axis=0, ddof=1),
             "irt-knn": np.std([p_val[family], means[50]], axis=0, ddof=1),
             "all5": np.std(members, axis=0, ddof=1),
+            "abilities": from_abilities[family],
         }
         for name, sd in spreads.items():
             cv = cross_validate_stages(

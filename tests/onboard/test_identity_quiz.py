@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from irtrouter.errors import ConfigError, DataError
+from irtrouter.irt.items import AbilityPrior, ItemBank
 from irtrouter.irt.ops import NUMPY_OPS
 from irtrouter.onboard.identity_quiz import identity_from_answers, select_quiz
-from irtrouter.onboard.quiz import AbilityPrior, ItemBank, item_scores
+from irtrouter.onboard.quiz import item_scores
 from irtrouter.routing import IRTRouter
 from tests.helpers import SKILL
 

@@ -5,15 +5,9 @@ import pytest
 
 from irtrouter.errors import ConfigError, DataError
 from irtrouter.irt import MIRTPredictor, NIRTPredictor
+from irtrouter.irt.items import AbilityPrior, ItemBank, ability_posterior, p_standard_deviation
 from irtrouter.irt.twopl import TwoPLPredictor
-from irtrouter.onboard.quiz import (
-    AbilityPrior,
-    AdaptiveQuiz,
-    ItemBank,
-    item_scores,
-    map_ability,
-    simulate_quiz,
-)
+from irtrouter.onboard.quiz import AdaptiveQuiz, item_scores, map_ability, simulate_quiz
 from tests.helpers import mirt_data
 from tests.radar_data import twopl_arrays
 
@@ -177,3 +171,32 @@ def test_bad_quiz_settings_are_named():
     assert quiz.state.asked == [0] and quiz.state.scores == [1.0]  # the bad answer left no trace
     with pytest.raises(DataError, match="not in the bank of 2"):
         quiz.record(5, 1.0)
+
+
+def test_the_training_posterior_of_the_abilities_counts_each_llms_own_answers():
+    """The Laplace precision is the prior's plus p (1 - p) a a^T over the queries an LLM answered
+    (brute force), so hiding answers of one LLM widens its standard error alone; the spread of P
+    it implies is the delta method's (checked against a finite difference along the ability)."""
+    Xq, Y, _ = twopl_arrays(n_queries=300, seed=7)
+    model = TwoPLPredictor(max_epochs=50, learning_rate=0.05).fit(Xq, np.eye(6), Y)
+    prior = AbilityPrior.standard(1)
+    full = ability_posterior(model, Xq, Y, prior)
+    bank, theta = ItemBank.from_predictor(model, Xq), model.abilities_.astype(np.float64)
+    for j in range(6):
+        p = sigmoid(bank.logits(theta[j]))
+        expected = prior.precision + (bank.A * (p * (1 - p))[:, None]).T @ bank.A
+        np.testing.assert_allclose(full[j], expected, rtol=1e-6)
+    holed = Y.astype(np.float64).copy()
+    holed[::2, 2] = np.nan
+    partial = ability_posterior(model, Xq, holed, prior)
+    se_full, se_partial = (np.sqrt(1 / c[:, 0, 0]) for c in (full, partial))
+    assert se_partial[2] > 1.3 * se_full[2]
+    np.testing.assert_allclose(np.delete(se_partial, 2), np.delete(se_full, 2))
+    sd = p_standard_deviation(model, Xq[:20], full)
+    h = 1e-4
+    slope = (
+        sigmoid(bank.take(range(20)).logits(theta[2] + h)) - sigmoid(bank.take(range(20)).logits(theta[2] - h))
+    ) / (2 * h)
+    np.testing.assert_allclose(sd[:, 2], np.abs(slope) * se_full[2], rtol=1e-3)
+    with pytest.raises(DataError, match="scores have shape"):
+        ability_posterior(model, Xq, Y[:, :3], prior)

@@ -55,7 +55,8 @@ def explain(
     """Write an HTML report on the router saved in DIR to --out REPORT_DIR.
 
     The report (index.html, one file with every figure embedded; it opens with no network) shows
-    the ability of each LLM on each dimension and per-LLM summaries, the difficulty of the
+    the ability of each LLM on each dimension and per-LLM summaries (with standard errors from
+    each LLM's training answers, for MIRT and the 2PL), the difficulty of the
     training queries per task and, with --data, the difficulty of those queries against known
     levels and observed scores, the routing share per LLM across alpha, where each difficulty
     band goes, and example decisions with their reasons. The figures are also written as PNG

@@ -14,6 +14,12 @@ training queries is positive, and abilities are centred on the pool mean):
     invariant to any rotation or shift of the ability space (it is a function of predictions
     only), so it is the *identified* summary, and the one :mod:`benchmarks.explain_abilities`
     correlates with each LLM's mean training accuracy. Its second term is the same for every LLM.
+
+How sure each is: for the predictors whose logit is linear in the ability (MIRT, 2PL), the posterior
+over each LLM's ability given its own training answers, the query side held at its fit (the
+Laplace approximation, :func:`~irtrouter.irt.items.ability_posterior`), gives a standard error
+per dimension and, by the delta method, of the mean logit (``sqrt(m^T S m)``, ``m`` the mean
+loading of the training queries). An LLM with few answers (holes, a late addition) has a wide one.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from irtrouter.errors import ConfigError
+from irtrouter.irt.items import ItemBank, ability_posterior
 from irtrouter.irt.ops import NUMPY_OPS
 from irtrouter.routing.router import IRTRouter
 
@@ -51,6 +58,12 @@ class AbilityTable:
     dimension_tasks : tuple of str or None
         MIRT, when training tasks are known: for each dimension, the training task whose queries
         have the largest mean discrimination on it (a hint at what the dimension measures).
+    standard_error : ndarray (n_llms, n_dims) or None
+        Of theta, from each LLM's posterior given its training answers (module docstring); NaN for
+        an LLM added after training (it has none); None for NIRT, whose logit is not linear in the
+        ability, or a router saved without its training scores.
+    mean_logit_se : ndarray (n_llms,) or None
+        Of the mean logit, from the same posterior.
 
     Examples
     --------
@@ -66,6 +79,8 @@ class AbilityTable:
     mean_over_dims: np.ndarray
     mean_logit: np.ndarray
     dimension_tasks: tuple[str, ...] | None = None
+    standard_error: np.ndarray | None = None
+    mean_logit_se: np.ndarray | None = None
 
     def summary(self, which: str = "mean_logit") -> np.ndarray:
         """One number per LLM: ``mean_logit`` (identified) or ``mean_over_dims``."""
@@ -79,11 +94,14 @@ class AbilityTable:
         return tuple(self.llm_ids[j] for j in order)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per LLM: the two summaries, then one column per dimension."""
+        """One row per LLM: the two summaries (and the mean logit's standard error when known),
+        then one column per dimension."""
         import pandas as pd
 
         frame = pd.DataFrame(self.values, index=list(self.llm_ids), columns=list(self.dimensions))
         frame.insert(0, "mean_over_dims", self.mean_over_dims)
+        if self.mean_logit_se is not None:
+            frame.insert(0, "mean_logit_se", self.mean_logit_se)
         frame.insert(0, "mean_logit", self.mean_logit)
         frame.index.name = "llm_id"
         return frame
@@ -114,6 +132,7 @@ def ability_table(router: IRTRouter) -> AbilityTable:
         names = [t for t in dict.fromkeys(router.train_tasks_) if t]
         by_task = np.stack([a[tasks == t].mean(axis=0) for t in names])  # (n_tasks, n_dims)
         hints = tuple(names[int(i)] for i in by_task.argmax(axis=0))
+    standard_error, mean_logit_se = _standard_errors(router)
     return AbilityTable(
         kind=pred.kind,
         llm_ids=tuple(pred.llm_ids_),
@@ -122,4 +141,25 @@ def ability_table(router: IRTRouter) -> AbilityTable:
         mean_over_dims=theta.mean(axis=1),
         mean_logit=logits.mean(axis=0),
         dimension_tasks=hints,
+        standard_error=standard_error,
+        mean_logit_se=mean_logit_se,
     )
+
+
+def _standard_errors(router: IRTRouter) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(per LLM and dimension, per LLM of the mean logit)`` from the abilities' posterior given
+    the training answers (module docstring); ``(None, None)`` where it cannot be had."""
+    pred, scores = router.predictor_, router.train_scores_
+    if pred.requires_context or scores is None:
+        return None, None
+    X = router.neighbours_.embeddings
+    n_llms, trained = len(pred.llm_ids_), scores.shape[1]
+    # LLMs added after training have no training answers: their rows stay NaN.
+    full = np.full((len(X), n_llms), np.nan)
+    full[:, :trained] = scores
+    precision = ability_posterior(pred, X, full)
+    covariance = np.linalg.inv(precision)
+    covariance[trained:] = np.nan
+    m = ItemBank.from_predictor(pred, X).A.mean(axis=0)
+    se = np.sqrt(np.diagonal(covariance, axis1=1, axis2=2))
+    return se, np.sqrt(np.einsum("k,jkl,l->j", m, covariance, m))

@@ -63,19 +63,21 @@ def ability_heatmap(table: AbilityTable) -> Figure:
 
 
 def ability_bars(table: AbilityTable, accuracy: dict[str, float] | None = None) -> Figure:
-    """Per LLM: mean logit and mean ability over dimensions (paper Figure 4), and mean score."""
+    """Per LLM: mean logit (with its standard error, when known) and mean ability over dimensions
+    (paper Figure 4), and mean score."""
     order = np.argsort(table.mean_logit, kind="stable")  # barh draws bottom-up: most able on top
     names = [table.llm_ids[j] for j in order]
+    se = None if table.mean_logit_se is None else table.mean_logit_se[order]
     panels = [
-        ("mean logit over training queries (identified)", table.mean_logit[order]),
-        ("mean ability over dimensions (paper Fig. 4)", table.mean_over_dims[order]),
+        ("mean logit over training queries (identified)", table.mean_logit[order], se),
+        ("mean ability over dimensions (paper Fig. 4)", table.mean_over_dims[order], None),
     ]
     if accuracy:
-        panels.append(("mean observed score", np.array([accuracy.get(m, np.nan) for m in names])))
+        panels.append(("mean observed score", np.array([accuracy.get(m, np.nan) for m in names]), None))
     fig = _figure(4.0 * len(panels), max(2.5, 0.32 * len(names) + 1.6))
     axes = fig.subplots(1, len(panels), sharey=True)
-    for ax, (title, values) in zip(np.atleast_1d(axes), panels, strict=True):
-        ax.barh(range(len(names)), values, color="#4c72b0")
+    for ax, (title, values, errors) in zip(np.atleast_1d(axes), panels, strict=True):
+        ax.barh(range(len(names)), values, color="#4c72b0", xerr=errors, error_kw={"elinewidth": 0.8})
         ax.axvline(0.0, color="black", linewidth=0.6)
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=8)

@@ -242,6 +242,7 @@ def _ability_summary(table: AbilityTable) -> dict[str, Any]:
         "llms": {
             m: {
                 "mean_logit": float(table.mean_logit[j]),
+                "mean_logit_se": None if table.mean_logit_se is None else _num(table.mean_logit_se[j]),
                 "mean_over_dims": float(table.mean_over_dims[j]),
                 "theta": table.values[j].tolist(),
             }
@@ -279,6 +280,11 @@ def _abilities_intro(table: AbilityTable) -> str:
             "Figure 4) depends on the orientation convention. In brackets after each dimension: the "
             "training task with the largest mean discrimination on it."
         )
+    if table.mean_logit_se is not None:
+        text += (
+            " After the mean logit, its standard error: from the posterior over the LLM's ability given "
+            "its own training answers (the query side held at its fit); an LLM with few answers has a wide one."
+        )
     return _p(text)
 
 
@@ -287,7 +293,8 @@ def _ability_table_html(table: AbilityTable, accuracy: dict[str, float] | None, 
     rows = []
     for j in np.argsort(-table.mean_logit, kind="stable"):
         m = table.llm_ids[j]
-        row = [m, f"{table.mean_logit[j]:+.3f}", f"{table.mean_over_dims[j]:+.3f}"]
+        se = "" if table.mean_logit_se is None else f" ± {table.mean_logit_se[j]:.3f}"
+        row = [m, f"{table.mean_logit[j]:+.3f}{se}", f"{table.mean_over_dims[j]:+.3f}"]
         if accuracy:
             row.append(f"{accuracy[m]:.3f}" if m in accuracy else "")
         rows.append(row)

@@ -9,6 +9,8 @@ factorisation (:mod:`irtrouter.irt.mf`) for the evaluation's baseline. One formu
 written out) and with torch, imported lazily, for the others. Each predictor describes its
 own dimensions to the layers above (:class:`~irtrouter.irt.base.IRTPredictor`). MIRT and NIRT read
 abilities from the LLMs' profiles, with optional free per-LLM offsets (:mod:`irtrouter.irt.offsets`).
+For those linear in the ability (MIRT, 2PL), :mod:`irtrouter.irt.items` reads the queries off as
+items and gives the posterior over each LLM's ability (the quiz, feedback and standard errors use it).
 """
 
 from irtrouter.irt.abilities import ABILITIES, ABILITY_NAMES

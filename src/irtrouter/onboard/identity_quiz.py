@@ -18,7 +18,7 @@ Which prompts ("discriminative" in the paper; the criterion is [UNVERIFIED]):
     :mod:`irtrouter.onboard.quiz` applies to linear IRT items.
 
 Prior: ``standard`` is N(0, I), the identity model's prior; ``pool`` is the trained identities'
-mean and covariance (:meth:`~irtrouter.onboard.quiz.AbilityPrior.from_pool`).
+mean and covariance (:meth:`~irtrouter.irt.items.AbilityPrior.from_pool`).
 
 Examples
 --------
@@ -39,9 +39,10 @@ import numpy as np
 
 from irtrouter.errors import ConfigError, DataError
 from irtrouter.irt.identity import IdentityIRTPredictor
+from irtrouter.irt.items import AbilityPrior, ItemBank
 from irtrouter.irt.ops import NUMPY_OPS
 from irtrouter.onboard.newllm import ability_prior
-from irtrouter.onboard.quiz import AbilityPrior, ItemBank, item_scores
+from irtrouter.onboard.quiz import item_scores
 from irtrouter.routing.router import IRTRouter
 
 QUIZ_METHODS = ("variance", "fisher")

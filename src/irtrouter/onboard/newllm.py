@@ -20,7 +20,8 @@ import numpy as np
 
 from irtrouter.data.catalog import LLMSpec
 from irtrouter.errors import ConfigError, DataError
-from irtrouter.onboard.quiz import AbilityPrior, ItemBank, map_ability
+from irtrouter.irt.items import AbilityPrior, ItemBank
+from irtrouter.onboard.quiz import map_ability
 from irtrouter.routing.router import IRTRouter
 
 PRIORS = ("standard", "pool")

@@ -27,8 +27,9 @@ import numpy as np
 from irtrouter.data.catalog import LLMCatalog, LLMSpec
 from irtrouter.data.results import ResultsMatrix
 from irtrouter.errors import ConfigError, DataError
+from irtrouter.irt.items import AbilityPrior
 from irtrouter.onboard.newllm import ability_prior, onboarded, quiz_bank
-from irtrouter.onboard.quiz import AbilityPrior, QuizTrace, simulate_quiz
+from irtrouter.onboard.quiz import QuizTrace, simulate_quiz
 from irtrouter.routing.router import IRTRouter
 
 

@@ -1,7 +1,7 @@
 """Re-estimating each LLM's ability from feedback, the query side frozen (``irtrouter learn``).
 
 For every LLM that answered scored requests, the scored queries become items of the router's
-frozen query side (:class:`~irtrouter.onboard.quiz.ItemBank`, read off the predictor at the
+frozen query side (:class:`~irtrouter.irt.items.ItemBank`, read off the predictor at the
 routed embedding after the router's own warm-up), and its ability is the MAP estimate
 (:func:`~irtrouter.onboard.quiz.map_ability`: the Newton solver of ``irtrouter onboard``) under a
 Gaussian prior centred on its current ability:
@@ -11,7 +11,7 @@ Gaussian prior centred on its current ability:
   parent's posterior;
 * a trained router keeps no per-LLM uncertainty (its training answers are not in the directory),
   so its prior covariance is the spread of the trained LLMs' abilities
-  (:meth:`~irtrouter.onboard.quiz.AbilityPrior.from_pool`, the ``pool`` prior of the quiz) times
+  (:meth:`~irtrouter.irt.items.AbilityPrior.from_pool`, the ``pool`` prior of the quiz) times
   ``prior_scale ** 2``: a few dozen rows move an LLM noticeably, a handful barely.
 
 LLMs without feedback keep their ability and precision exactly. Only the abilities change (the
@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from irtrouter.errors import ConfigError
-from irtrouter.onboard.quiz import AbilityPrior, ItemBank, map_ability
+from irtrouter.irt.items import AbilityPrior, ItemBank
+from irtrouter.onboard.quiz import map_ability
 from irtrouter.online.feedback import DUPLICATE_RULE, query_embeddings, scored_requests
 from irtrouter.routing.persistence import CONFIG_FILE, read_lineage, read_router_dir, write_router_dir
 from irtrouter.routing.router import IRTRouter
