@@ -89,8 +89,8 @@ def _default_row(setting: Any, embedder: Any, X_train: np.ndarray, X_test: np.nd
     router.fit(setting.train, setting.catalog, embedder=embedder.inner, use_cache=False, query_embeddings=X_train)
     test = setting.test.select_llms(router.llm_ids)
     raw = predict_near(
-        router.predictor_, router.neighbours_, router.train_relevance_, X_test, router.warmup_lambda,
-        router.warmup_k, router.relevance_k,
+        router.predictor_, router.neighbours_, router.train_relevance_, X_test, router.warmup_lambda_,
+        router.warmup_k_, router.relevance_k,
     )[0]  # fmt: skip
     b = reliability(raw, test.scores)
     a = reliability(router.predict_embedded(X_test, test.queries).p_hat, test.scores)

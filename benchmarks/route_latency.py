@@ -60,7 +60,7 @@ def best_of(fn, repeats: int = 5) -> float:
 
 def decision_parts(router, X: np.ndarray, queries: list[str]) -> dict[str, float]:
     """p50 microseconds of each step of routing one embedded query (the overhead's breakdown)."""
-    k = max(router.warmup_k, router.relevance_k, router.knn_blend_[0] if router.knn_blend_ else 0)
+    k = max(router.warmup_k_, router.relevance_k, router.knn_blend_[0] if router.knn_blend_ else 0)
     pred = router.predict_embedded(X[:1], queries[:1])
     steps = {
         "neighbour search": lambda i: router.neighbours_.search(X[i : i + 1], k),
@@ -115,7 +115,8 @@ def search_bounds(router, X: np.ndarray, k: int) -> tuple[float, float]:
 def without_neighbour_stages(router):
     """A copy of ``router`` that skips the warm-up and the kNN blend (and so the neighbour search)."""
     bare = copy.copy(router)
-    bare.warmup_lambda, bare.knn_blend_ = 0.0, None
+    bare.warmup_lambda = bare.warmup_lambda_ = 0.0
+    bare.knn_blend_ = None
     return bare
 
 

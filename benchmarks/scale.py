@@ -108,11 +108,11 @@ def main() -> None:
     load_before = os.getloadavg()
     world = World()
     router = fitted_router(world)
-    k = router.knn_blend_[0] if router.knn_blend_ else router.warmup_k
+    k = router.knn_blend_[0] if router.knn_blend_ else router.warmup_k_
     X_test, _ = world.queries(max(args.queries, args.compare), seed=2)
     queries = [f"test query {i}" for i in range(len(X_test))]
     print(
-        f"router: MIRT, warm-up lambda {router.warmup_lambda} k {router.warmup_k}, kNN blend {router.knn_blend_}, "
+        f"router: MIRT, warm-up lambda {router.warmup_lambda_} k {router.warmup_k_}, kNN blend {router.knn_blend_}, "
         f"{N_LLMS} LLMs, {DIM}-d; {os.cpu_count()} cores, load average {' '.join(f'{v:.2f}' for v in load_before)}"
     )
     rows = []

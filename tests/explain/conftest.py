@@ -47,7 +47,7 @@ def mirt_router(mirt_warm_router):
     """The same MIRT without warm-up (read at predict time), so each explanation can be
     recomputed from the query embedding alone."""
     router = copy.copy(mirt_warm_router)
-    router.warmup_lambda = 0.0
+    router.warmup_lambda = router.warmup_lambda_ = 0.0
     return router
 
 

@@ -26,7 +26,7 @@ from irtrouter.routing import IRTRouter, load_router
 from irtrouter.routing.router import DEFAULT_CANDIDATES, candidate_spec
 from irtrouter.routing.rule import TradeOff, choose, rule_scores
 from irtrouter.routing.selection import gain_spread
-from irtrouter.routing.tuning import CV_FOLDS
+from irtrouter.routing.tuning import CV_FOLDS, WARMUP_GRID
 from tests.helpers import topic_catalog, topic_results
 
 EPOCHS = {"max_epochs": 200, "learning_rate": 0.01}
@@ -418,6 +418,17 @@ def test_cli_train_explains_the_choice(data_files):
     assert "guard margins" not in plain and "  calibration " not in plain
 
 
+def test_cli_train_cross_fits_and_tunes_the_warmup_on_request(data_files):
+    out = train_cli(data_files, "tuned", "--validation-folds", "2", "--tune-warmup", "--explain-choice")
+    sel = load_router(data_files / "tuned").training_["selection"]
+    lines = out.splitlines()
+    crossed = [line for line in lines if line.startswith("  cross-fitted on 2 carves")]
+    assert len(crossed) == len(sel["cross_fit"]["table"]) and sum("<- kept" in line for line in crossed) == 1, out
+    (warmup,) = [line for line in lines if line.startswith("  warm-up lambda/k out of fold: ")]
+    assert warmup.endswith(f"routes with {sel['warmup']['lambda']:g}/{sel['warmup']['k']}"), out
+    assert "cross-fitted" not in train_cli(data_files, "untuned", "--explain-choice")
+
+
 def test_the_stages_kept_are_the_best_of_the_cross_validation(mirt_fitted):
     """Calibration none / auto / the stack is chosen by its out-of-fold value, guarded as the router
     routes (random folds; task folds are off by default and need 3 tasks); each candidate family is
@@ -475,3 +486,33 @@ def test_cross_fitting_tunes_the_stages_on_every_block_and_keeps_one_routing_mod
     np.testing.assert_array_equal(loaded.predict(queries).p_hat, crossed.predict(queries).p_hat)
     with pytest.raises(ConfigError, match="validation_folds must be between 1 and 1 / validation_fraction"):
         auto(validation_folds=6).fit(results, catalog)
+    for settings in ({"validation_folds": 2}, {"tune_warmup": True}):
+        with pytest.raises(ConfigError, match="validation_folds and tune_warmup tune the stages"):
+            IRTRouter(predictor="mirt", embedder="hashing:64", **settings).fit(results, catalog)
+
+
+def test_a_tuned_warmup_is_the_best_pair_out_of_fold_and_routes(tmp_path):
+    """tune_warmup: every pair of WARMUP_GRID (the router's own first) is judged with the kept
+    configuration; the best routes, is recorded and saved. Off, the router's own pair routes."""
+    results, catalog = topic_results(n_per_topic=40, seed=6), topic_catalog()
+    plain = auto(candidates=("mirt",)).fit(results, catalog)
+    assert plain.training_["selection"]["warmup"] is None
+    assert (plain.warmup_lambda_, plain.warmup_k_) == (plain.warmup_lambda, plain.warmup_k) == (0.3, 5)
+    # Without the kNN stages, so that P is the model's (here the blend would be kNN alone).
+    tuned = auto(candidates=("mirt",), warmup_lambda=0.5, warmup_k=3, tune_warmup=True, knn_blend=False)
+    tuned.fit(results, catalog)
+    record = tuned.training_["selection"]["warmup"]
+    pairs = [(row["lambda"], row["k"]) for row in record["table"]]
+    assert pairs == [(0.5, 3), *WARMUP_GRID]
+    values = [row["cv_value"] for row in record["table"]]
+    assert record["table"][values.index(max(values))]["lambda"] == record["lambda"] == tuned.warmup_lambda_
+    assert (record["lambda"], record["k"]) == (tuned.warmup_lambda_, tuned.warmup_k_)
+    queries = list(results.queries[:30])
+    X = tuned.embed(queries)
+    lam = 0.5 if tuned.warmup_lambda_ != 0.5 else 0.0
+    assert np.array_equal(tuned.predict(queries).p_hat, tuned.predict_embedded(X, queries).p_hat)
+    assert not np.array_equal(tuned.predict(queries).p_hat, tuned.predict_embedded(X, queries, warmup_lambda=lam).p_hat)
+    tuned.save(tmp_path / "r")
+    loaded = load_router(tmp_path / "r")
+    assert (loaded.warmup_lambda_, loaded.warmup_k_) == (tuned.warmup_lambda_, tuned.warmup_k_)
+    np.testing.assert_array_equal(loaded.predict(queries).p_hat, tuned.predict(queries).p_hat)

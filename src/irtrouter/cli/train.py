@@ -54,6 +54,20 @@ from irtrouter.routing.cost import COST_MODELS
     "first always runs, the summary names those left out. Default: every candidate.",
 )
 @click.option(
+    "--validation-folds",
+    type=click.IntRange(1, 5),
+    default=1,
+    show_default=True,
+    help="auto: cross-fit the chosen model's stages on this many disjoint 20% carves of the training "
+    "queries (one model fit each beyond the first; measured no better on the benchmarks).",
+)
+@click.option(
+    "--tune-warmup",
+    is_flag=True,
+    help="auto: choose the warm-up's lambda and k (0, 0.3, 0.7 x 5, 20 and the given pair) by the out-of-fold "
+    "routing value instead of taking --warmup-lambda/--warmup-k as given.",
+)
+@click.option(
     "--dims",
     type=int,
     default=None,
@@ -142,6 +156,8 @@ def train(
     predictor: str,
     explain_choice: bool,
     time_budget: float | None,
+    validation_folds: int,
+    tune_warmup: bool,
     dims: int | None,
     embedder: str,
     warmup_lambda: float,
@@ -230,6 +246,8 @@ def train(
         random_state=seed,
         predictor_params=overrides or None,
         time_budget=time_budget,
+        validation_folds=validation_folds,
+        tune_warmup=tune_warmup,
     )
     labeller = None
     if predictor in ("nirt", "auto") and labeller_url:
@@ -292,6 +310,20 @@ def _explain_choice(router: Any, selection: dict[str, Any]) -> None:
         gap = row["cv_value"] - best
         gap_text = f" ({gap:+.4f} +- {row['se_vs_best']:.4f} from its best)" if gap < 0 else ""
         click.echo(f"  out of fold: {row['candidate']}, {stage} {row['cv_value']:+.4f}{gap_text}{mark}")
+    cross_fit = selection.get("cross_fit")
+    if cross_fit is not None:
+        for row in cross_fit["table"]:
+            c = row["calibration"]
+            stage = "stacked ensemble" if c == "stack" else "uncalibrated" if c == "none" else f"calibration {c}"
+            mark = "  <- kept" if row["kept"] else ""
+            click.echo(
+                f"  cross-fitted on {cross_fit['folds']} carves ({cross_fit['n_queries']} queries): "
+                f"{stage} {row['cv_value']:+.4f}{mark}"
+            )
+    warmup = selection.get("warmup")
+    if warmup is not None:
+        shown = ", ".join(f"{r['lambda']:g}/{r['k']} {r['cv_value']:+.4f}" for r in warmup["table"])
+        click.echo(f"  warm-up lambda/k out of fold: {shown}; routes with {warmup['lambda']:g}/{warmup['k']}")
     for llm, weights in (selection.get("stacking") or {}).items():
         click.echo(f"  stack {llm}: " + ", ".join(f"{name} {w:+.3f}" for name, w in weights.items()))
     calibration = selection.get("calibration") or {}

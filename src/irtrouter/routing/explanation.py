@@ -45,7 +45,7 @@ class ExplainedRouter(Protocol):
     train_difficulty_sorted_: np.ndarray
     train_tasks_: tuple[str, ...] | None
     neighbours_: NeighbourIndex
-    warmup_k: int
+    warmup_k_: int
 
 
 #: Bands of difficulty percentile among training queries: terciles.
@@ -257,7 +257,7 @@ def _similar_tasks(router: ExplainedRouter, prediction: Prediction) -> list[tupl
         if prediction.features is None:
             return [(None, None)] * n
         # Warm-up off: the features are the raw embeddings, so search them directly.
-        near = router.neighbours_.search(prediction.features, min(router.warmup_k, len(tasks)))
+        near = router.neighbours_.search(prediction.features, min(router.warmup_k_, len(tasks)))
     out: list[tuple[str | None, float | None]] = []
     for row in near.tolist():
         named = [tasks[q] for q in row if tasks[q]]

@@ -66,6 +66,7 @@ from irtrouter.routing.tuning import (
     SELECTION_ALPHAS,
     SIMPLER_WITHIN,
     STACK,
+    WARMUP_GRID,
     best_key,
     cross_validate_stages,
     filled_scores,
@@ -182,6 +183,12 @@ class IRTRouter(Params):
         and its stages are judged and fitted on the out-of-carve predictions of every carve (up to
         ``1 / validation_fraction`` times the queries). It still routes with the first carve's fit.
         Measured at 3 and 5: within the noise, no better on the whole (docs/BENCHMARKS.md, issue 12).
+    tune_warmup : bool
+        ``predictor="auto"``: choose the warm-up's ``(lambda, k)`` among ``WARMUP_GRID`` (the given
+        pair first, kept on ties) by the winner's out-of-fold routing value with its kept stages,
+        re-judged for each pair on the validation queries (no refit: the warm-up acts on the query
+        features only). The pair chosen routes (``warmup_lambda_``, ``warmup_k_``) and is recorded
+        in ``training_["selection"]["warmup"]``. Off by default.
     task_folds : bool
         ``predictor="auto"``: judge the calibration and the guard (and so the candidates) by the mean
         of two cross-validations of the validation queries, random folds and folds of whole tasks
@@ -232,6 +239,7 @@ class IRTRouter(Params):
         time_budget: float | None = None,
         validation_fraction: float = 0.2,
         validation_folds: int = 1,
+        tune_warmup: bool = False,
         task_folds: bool = False,
         predictor_params: dict[str, Any] | None = None,
         random_state: int = 0,
@@ -258,6 +266,7 @@ class IRTRouter(Params):
         self.time_budget = time_budget
         self.validation_fraction = validation_fraction
         self.validation_folds = validation_folds
+        self.tune_warmup = tune_warmup
         self.task_folds = task_folds
         self.predictor_params = predictor_params
         self.random_state = random_state
@@ -405,6 +414,7 @@ class IRTRouter(Params):
             }
             stages.lap("relevance")
 
+        self.warmup_lambda_, self.warmup_k_ = self.warmup_lambda, self.warmup_k  # tune_warmup may change them
         self.calibrator_: Calibrator | None = None
         self.guard_: Guard | None = None
         selection: dict[str, Any] | None = None
@@ -417,7 +427,13 @@ class IRTRouter(Params):
         with np.errstate(invalid="ignore"):
             self.score_prior_ = np.nan_to_num(np.nanmean(results.scores, axis=0), nan=0.5)
         needs_validation = self._calibration_method() != "none" or self._guarded() or self._blended()
-        if needs_validation or self._gated() or len(dims) > 1:
+        validated = needs_validation or self._gated() or len(dims) > 1
+        if not validated and (self.validation_folds > 1 or self.tune_warmup):
+            raise ConfigError(
+                "validation_folds and tune_warmup tune the stages fitted on validation queries: they need "
+                "predictor='auto' (or a calibration, the guard, the kNN blend or the novelty gate)"
+            )
+        if validated:
             winner, selection, fitted = self._validate(results, X_queries, X_llms, dims, progress)
             stages.lap("validation")
         if not _candidate_class(winner).requires_context:
@@ -540,7 +556,7 @@ class IRTRouter(Params):
                 groups=fit_part.tasks, progress=progress, **_weights(fit_part),
             )  # fmt: skip
             p_val, _, _, near = predict_near(
-                model, index, rel_fit, X_val, self.warmup_lambda, self.warmup_k, self.relevance_k,
+                model, index, rel_fit, X_val, self.warmup_lambda_, self.warmup_k_, self.relevance_k,
                 extra_k=max(KNN_GRID) if self._blended() else 0,
             )  # fmt: skip
             p_fit = model.predict_proba(X[fit_rows], rel_fit)  # fills the holes of the training means
@@ -590,6 +606,13 @@ class IRTRouter(Params):
             row["seconds"] = round(seconds[row["candidate"]], 3)
         cal_name, guarded = configs[winner]
         p_val, means, p_fit, model, near = kept[winner]
+        warmup = None
+        if self.tune_warmup:
+            rel = self._context_of(winner)
+            p_val, warmup = self._tune_warmup(
+                model, index, None if rel is None else rel[fit_rows], X_val, p_val, means, (cal_name, guarded),
+                calibrators, p_fit, fit_part, C_fit, val_part, C_val, by_task,
+            )  # fmt: skip
         p_stage, means_stage, Y_stage, C_stage = p_val, means, val_part.scores, C_val
         cross_fit = None
         if len(blocks) > 1:  # the winner's out-of-block predictions on the other blocks
@@ -645,6 +668,7 @@ class IRTRouter(Params):
             "n_validation_queries": val_part.n_queries,
             "cross_validation": {"folds": CV_FOLDS, "task_folds": by_task, "table": cv_table},
             "cross_fit": cross_fit,
+            "warmup": warmup,
             "knn_blend": self._blend_record(),
             "stacking": None if self.stacker_ is None else self.stacker_.report(results.llm_ids),
             "simpler_within": self.simpler_within,
@@ -656,6 +680,44 @@ class IRTRouter(Params):
             "seconds": round(time.perf_counter() - started, 3),
         }
         return winner, record, model
+
+    def _tune_warmup(
+        self, model: IRTPredictor, index: NeighbourIndex, rel_fit: np.ndarray | None, X_val: np.ndarray,
+        p_val: np.ndarray, means: dict[int, np.ndarray] | None, config: tuple[str, bool], calibrators: dict[str, Any],
+        p_fit: np.ndarray, fit_part: ResultsMatrix, C_fit: np.ndarray, val_part: ResultsMatrix, C_val: np.ndarray,
+        by_task: bool,
+    ) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
+        """``tune_warmup``: each pair of ``WARMUP_GRID`` (the router's own first) re-predicts the
+        validation queries and the kept configuration ``config`` is judged out of fold on them; the
+        best pair is set (``warmup_lambda_``, ``warmup_k_``). Returns its validation P and the record."""
+        began = time.perf_counter()
+        cal_name = config[0]
+        judged = {} if cal_name == STACK else {cal_name: calibrators.get(cal_name)}
+        values: dict[tuple[float, int], np.ndarray] = {}
+        predictions: dict[tuple[float, int], np.ndarray] = {}
+        for lam, k in dict.fromkeys([(self.warmup_lambda, self.warmup_k), *WARMUP_GRID]):
+            p = p_val
+            if (lam, k) != (self.warmup_lambda, self.warmup_k):
+                extra_k = max(KNN_GRID) if self._blended() else 0
+                p = predict_near(model, index, rel_fit, X_val, lam, k, self.relevance_k, extra_k=extra_k)[0]
+            folds = [None, val_part.tasks] if by_task else [None]
+            judgements = [
+                cross_validate_stages(
+                    p, means, p_fit, fit_part.scores, C_fit, val_part.scores, C_val, self.selection_alphas, judged,
+                    self.random_state, groups=groups, stack=cal_name == STACK, confidence=self.guard_confidence,
+                )[config]
+                for groups in folds
+            ]  # fmt: skip
+            values[(lam, k)], predictions[(lam, k)] = np.mean(judgements, axis=0), p
+        best = best_key({pair: float(v.mean()) for pair, v in values.items()})
+        self.warmup_lambda_, self.warmup_k_ = best
+        errors = paired_errors(values)
+        table = [
+            {"lambda": lam, "k": k, "cv_value": round(float(v.mean()), 6), "se_vs_best": round(errors[(lam, k)], 6)}
+            for (lam, k), v in values.items()
+        ]
+        record = {"lambda": best[0], "k": best[1], "table": table, "seconds": round(time.perf_counter() - began, 3)}
+        return predictions[best], record
 
     def _out_of_block(
         self, results: ResultsMatrix, X: np.ndarray, X_llms: np.ndarray, name: str, n_dims: int,
@@ -673,7 +735,7 @@ class IRTRouter(Params):
         )  # fmt: skip
         index = build_index(X[fit_rows], self.neighbour_index)
         p, _, _, near = predict_near(
-            model, index, rel_fit, X[rows], self.warmup_lambda, self.warmup_k, self.relevance_k,
+            model, index, rel_fit, X[rows], self.warmup_lambda_, self.warmup_k_, self.relevance_k,
             extra_k=max(KNN_GRID) if self._blended() else 0,
         )  # fmt: skip
         means = None
@@ -725,12 +787,12 @@ class IRTRouter(Params):
         and NIRT's relevance from the nearest training queries, the predictor, then the kNN stages
         and the calibration; queries unlike every training query (``unfamiliar``, when the router
         has the novelty gate) keep the model's own P."""
-        lam = self.warmup_lambda if warmup_lambda is None else warmup_lambda
+        lam = self.warmup_lambda_ if warmup_lambda is None else warmup_lambda
         blend, stacker, gate = self.knn_blend_, self.stacker_, self.familiarity_
         extra_k = max(0 if blend is None else blend[0], 0 if stacker is None else stacker.max_k)
         extra_k = max(extra_k, 0 if gate is None else FAMILIAR_K)
         p_hat, features, context, near = predict_near(
-            self.predictor_, self.neighbours_, self.train_relevance_, X, lam, self.warmup_k, self.relevance_k,
+            self.predictor_, self.neighbours_, self.train_relevance_, X, lam, self.warmup_k_, self.relevance_k,
             extra_k=extra_k,
         )  # fmt: skip
         unfamiliar = p_model = None
@@ -746,7 +808,7 @@ class IRTRouter(Params):
                 p_hat[:, :trained] = stacker.predict(p_hat[:, :trained], means)
             if blend is not None:
                 p_hat[:, :trained] = mix(p_hat[:, :trained], self.train_scores_, near, blend, self.score_prior_)
-            base_k = max(self.warmup_k if lam > 0 else 0, self.relevance_k if self.train_relevance_ is not None else 0)
+            base_k = max(self.warmup_k_ if lam > 0 else 0, self.relevance_k if self.train_relevance_ is not None else 0)
             near = near[:, :base_k] if base_k else None
         p_hat = self._calibrated(p_hat)
         if p_model is not None and len(p_model):
@@ -1030,6 +1092,7 @@ class IRTRouter(Params):
             "cost_model": cost_config,
             "relevance": self.relevance_info_,
             "training": self.training_,
+            "warmup": {"lambda": self.warmup_lambda_, "k": self.warmup_k_},
         }
         arrays = {f"predictor.{k}": v for k, v in pred_arrays.items()}
         arrays |= {f"cost.{k}": v for k, v in cost_arrays.items()}
@@ -1049,8 +1112,8 @@ class IRTRouter(Params):
         if self.stacker_ is not None:
             config["stacking"], stack_arrays = self.stacker_.state()
             arrays |= {f"stacking.{k}": v for k, v in stack_arrays.items()}
-        if self.knn_blend_ is not None or self.stacker_ is not None:
-            arrays["train_scores"], arrays["score_prior"] = self.train_scores_, self.score_prior_
+        # The kNN stages read them, and the ability table's standard errors.
+        arrays["train_scores"], arrays["score_prior"] = self.train_scores_, self.score_prior_
         for name, part in (
             ("calibration", self.calibrator_),
             ("guard", self.guard_),
@@ -1114,6 +1177,9 @@ class IRTRouter(Params):
         self.embedder_ = embedder
         self.embedder_spec_ = config["embedder"].get("spec")
         self.training_ = config.get("training", {})
+        warmup = config.get("warmup")  # older routers: the parameters
+        self.warmup_lambda_ = self.warmup_lambda if warmup is None else float(warmup["lambda"])
+        self.warmup_k_ = self.warmup_k if warmup is None else int(warmup["k"])
 
 
 def candidate_spec(spec: str) -> tuple[str, dict[str, Any]]:

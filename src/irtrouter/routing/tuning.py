@@ -54,6 +54,10 @@ KNN_GRID: tuple[int, ...] = (5, 10, 20, 50, 100, 200)
 BLEND_WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
+#: Warm-up pairs ``(lambda, k)`` tried by ``IRTRouter(tune_warmup=True)`` (the router's own pair too).
+WARMUP_GRID: tuple[tuple[float, int], ...] = ((0.0, 5), (0.3, 5), (0.3, 20), (0.7, 5), (0.7, 20))
+
+
 #: The stacked ensemble's name among the configurations cross-validated (in place of a calibration).
 STACK = "stack"
 

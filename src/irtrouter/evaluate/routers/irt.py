@@ -79,6 +79,7 @@ class IRTAdapter(Router):
         time_budget: float | None = None,
         validation_fraction: float = 0.2,
         validation_folds: int = 1,
+        tune_warmup: bool = False,
         task_folds: bool = False,
         predictor_params: dict[str, Any] | None = None,
         random_state: int = 0,
@@ -96,6 +97,7 @@ class IRTAdapter(Router):
         self.time_budget = time_budget
         self.validation_fraction = validation_fraction
         self.validation_folds = validation_folds
+        self.tune_warmup = tune_warmup
         self.task_folds = task_folds
         self.predictor = predictor
         self.n_dims = n_dims
@@ -133,6 +135,7 @@ class IRTAdapter(Router):
             time_budget=self.time_budget,
             validation_fraction=self.validation_fraction,
             validation_folds=self.validation_folds,
+            tune_warmup=self.tune_warmup,
             task_folds=self.task_folds,
             predictor_params=self.predictor_params,
             random_state=self.random_state,
@@ -152,7 +155,9 @@ class IRTAdapter(Router):
 
     def _decide(self, batch: QueryBatch) -> Decisions:
         rule = check_rule(self.rule, RULES)
-        pred = self.router_.predict_embedded(batch.X, batch.queries, warmup_lambda=self.warmup_lambda)
+        # The warm-up is applied here (variants of it share one fit), unless the fit chose it.
+        lam = None if self.tune_warmup else self.warmup_lambda
+        pred = self.router_.predict_embedded(batch.X, batch.queries, warmup_lambda=lam)
         if self.router_.guard_ is None:
             return ScoredDecisions(pred.llm_ids, pred.p_hat, pred.cost, rule)
         return RouterDecisions(self.router_, pred, rule)
