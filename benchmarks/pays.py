@@ -10,7 +10,8 @@ deviation over the seeds for every router and setting, then the claims of issue 
   on the training split): mean difference and how many seeds it is below;
 * ``default`` against ``knn-tuned``: settings won, and those lost by more than 0.5 Reward;
 * the share of the gap from the best single LLM (in hindsight, as in the tables) to the oracle
-  that ``default`` closes, of the mean Rewards;
+  that ``default`` closes, of the mean Rewards, beside what ``task-oracle`` (each query to the best
+  LLM of its known task: what the task alone is worth) closes when it ran;
 * the training time of ``default`` against MIRT's, on the same data (fit seconds, median over
   settings and seeds).
 
@@ -52,7 +53,7 @@ from irtrouter.evaluate.protocol import benchmark_settings
 from irtrouter.evaluate.suite import DATASETS, SuiteConfig
 from irtrouter.routing.rule import resolve_weights
 
-ROUTERS = ("best-single", "knn-tuned", "mirt", "nirt", "2pl", "default", "oracle")
+ROUTERS = ("best-single", "knn-tuned", "mirt", "nirt", "2pl", "default", "task-oracle", "oracle")
 ALPHAS = (0.8, 0.5)
 
 
@@ -169,7 +170,13 @@ def summarise(rows: list[dict[str, Any]]) -> str:
                 orc = [runs[seed]["oracle_reward"] for seed in seeds if seed in runs]
                 if dv and ref:
                     share = gap_closed(statistics.mean(dv), statistics.mean(ref), statistics.mean(orc))
-                    out.append(f"  * {d} {s}: gap closed {100 * share:.0f}% (of the mean Rewards)")
+                    # What knowing each query's task would close (a reference reading the test labels).
+                    task = rewards(d, s, "task-oracle", a)
+                    known = ""
+                    if task:
+                        by_task = gap_closed(statistics.mean(task), statistics.mean(ref), statistics.mean(orc))
+                        known = f"; the task oracle {100 * by_task:.0f}%"
+                    out.append(f"  * {d} {s}: gap closed {100 * share:.0f}% (of the mean Rewards){known}")
         fit = {
             (r["router"], r["dataset"], r["split"], r["seed"]): r["fit_seconds"]
             for r in rows

@@ -117,7 +117,7 @@ class SettingResult:
     def batch(self, with_outcomes: bool = False) -> QueryBatch:
         test = self.setting.test
         if with_outcomes:
-            return QueryBatch(test.queries, self.X_test, test.scores, self.costs)
+            return QueryBatch(test.queries, self.X_test, test.scores, self.costs, test.tasks)
         return QueryBatch(test.queries, self.X_test)
 
     @property

@@ -35,6 +35,7 @@ EQUIVARIANCE = {
     "random": "exact",
     "oracle": "exact",
     "best-single": "exact",  # per-column Reward on the training split
+    "task-oracle": "exact",  # the same per task
     "hybrid-llm": "exact",  # logistic regression on the query embedding; labels from two named columns
     "routerbench-knn": "exact",
     "knn-tuned": "exact",
@@ -169,11 +170,12 @@ def test_routers_seeded_through_the_column_order_keep_what_is_guaranteed(name, d
         np.testing.assert_allclose(dp.p_hat, d.p_hat[:, ORDER], atol=ROUNDING)
 
 
-def test_only_the_oracle_needs_outcomes(data, fitted):
+def test_only_the_references_need_outcomes(data, fitted):
     td, _, blind, _, _ = data
-    with pytest.raises(ConfigError, match="upper limit"):
-        fitted("oracle", td).decide(blind)
-    assert [n for n, e in available_routers().items() if e.cls.uses_outcomes] == ["oracle"]
+    for name in ("oracle", "task-oracle"):
+        with pytest.raises(ConfigError, match="upper limit"):
+            fitted(name, td).decide(blind)
+    assert [n for n, e in available_routers().items() if e.cls.uses_outcomes] == ["oracle", "task-oracle"]
 
 
 def test_deciding_before_fit_is_an_error():

@@ -90,15 +90,16 @@ class TrainingData:
 class QueryBatch:
     """Queries to route, with their embeddings.
 
-    ``scores`` and ``costs`` (realised, per query and LLM) are given only to routers whose
-    ``uses_outcomes`` is True (the Oracle, an upper limit); the harness never gives them to a router
-    that claims to predict.
+    ``scores`` and ``costs`` (realised, per query and LLM) and ``tasks`` (each query's task label)
+    are given only to routers whose ``uses_outcomes`` is True (the Oracle, an upper limit; the
+    task oracle); the harness never gives them to a router that claims to predict.
     """
 
     queries: tuple[str, ...]
     X: np.ndarray
     scores: np.ndarray | None = None
     costs: np.ndarray | None = None
+    tasks: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.X.ndim != 2 or len(self.X) != len(self.queries):

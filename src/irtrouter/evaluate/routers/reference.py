@@ -12,6 +12,12 @@
 ``best-single``
     At each alpha, the one LLM with the best Reward on the *training* split (what a user without a
     router would pick): the bar every router must clear.
+``task-oracle``
+    At each alpha, each test query to the LLM with the best Reward on the training queries of its
+    *task*, read from the test query's label: a router with a perfect task classifier and nothing
+    more. It reads a label no router has at routing time, so it is a reference, not a router: the
+    gap from ``best-single`` to it is what the task alone is worth, from it to the ``oracle`` what
+    needs per-query signal. A task not in training gets the best single LLM.
 
 Small and large LLM
     By default the cheapest and the most expensive LLM by the router's cost model averaged over
@@ -23,12 +29,12 @@ Small and large LLM
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 
 from irtrouter.errors import ConfigError
-from irtrouter.evaluate.metrics import realised_costs, single_llm_cost_scale
+from irtrouter.evaluate.metrics import realised_costs
 from irtrouter.evaluate.routers.contract import (
     Decisions,
     FixedDecisions,
@@ -40,6 +46,10 @@ from irtrouter.evaluate.routers.contract import (
     small_and_large,
 )
 from irtrouter.routing.rule import choose, resolve_weights
+
+if TYPE_CHECKING:
+    from irtrouter.data.catalog import LLMCatalog
+    from irtrouter.data.results import ResultsMatrix
 
 
 class SingleLLMRouter(Router):
@@ -106,29 +116,61 @@ class BestSingleRouter(Router):
         self.cost_model = cost_model
 
     def _fit(self, data: TrainingData) -> None:
-        results = data.results
-        complete = results.complete()
-        if complete.n_queries >= self.min_complete * results.n_queries and complete.n_queries > 0:
-            costs, _ = realised_costs(complete, data.catalog)
-            scale = single_llm_cost_scale(costs)
-            self.performance_ = complete.scores.mean(axis=0)  # = Performance of always using that LLM
-            self.total_cost_ = costs.sum(axis=0)
-        else:
-            costs, _ = realised_costs(results, data.catalog)
-            seen = results.observed
-            self.performance_ = np.array([np.nanmean(results.scores[seen[:, j], j]) for j in range(results.n_llms)])
-            # Mean cost of a query each LLM answered, scaled to the whole training set.
-            self.total_cost_ = (
-                np.array([costs[seen[:, j], j].mean() for j in range(results.n_llms)]) * results.n_queries
-            )
-            scale = float(self.total_cost_.max()) or 1.0
-        self.cost_scale_ = scale
+        self.performance_, self.mean_cost_ = single_llm_means(data.results, data.catalog, self.min_complete)
+        # eq. 12's Total Cost over its scale, per query: each LLM's mean cost over the largest.
+        self.cost_unit_ = float(self.mean_cost_.max()) or 1.0
 
     def llm_at(self, alpha: float) -> int:
         """The training split's best single LLM at weight ``alpha`` (ties: the first)."""
-        a, b = resolve_weights(alpha)
-        return int(np.argmax(100.0 * (a * self.performance_ - b * self.total_cost_ / self.cost_scale_)))
+        return _best_at(alpha, self.performance_, self.mean_cost_ / self.cost_unit_)
 
     def _decide(self, batch: QueryBatch) -> Decisions:
         n = len(batch)
         return WeightedDecisions(self.llm_ids_, lambda alpha: np.full(n, self.llm_at(alpha), dtype=np.int64))
+
+
+class TaskOracleRouter(BestSingleRouter):
+    """At each weight, each query to the best LLM of its task on the training split (module
+    docstring): the best single LLM's Reward computed on each task's training queries alone, with
+    the whole training split's cost scale. Reads the test queries' task labels (``uses_outcomes``)."""
+
+    uses_outcomes: ClassVar[bool] = True
+
+    def _fit(self, data: TrainingData) -> None:
+        super()._fit(data)
+        tasks = np.asarray(data.results.tasks, dtype=object)
+        self.task_means_: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for task in data.results.task_names():
+            part = data.results.take(tasks == task)
+            if part.observed.any(axis=0).all():  # every LLM answered some of its queries
+                self.task_means_[task] = single_llm_means(part, data.catalog, self.min_complete)
+
+    def _decide(self, batch: QueryBatch) -> Decisions:
+        tasks = batch.tasks or ("",) * len(batch)
+
+        def at(alpha: float) -> np.ndarray:
+            best = {t: _best_at(alpha, perf, cost / self.cost_unit_) for t, (perf, cost) in self.task_means_.items()}
+            fallback = self.llm_at(alpha)
+            return np.asarray([best.get(t, fallback) for t in tasks], dtype=np.int64)
+
+        return WeightedDecisions(self.llm_ids_, at)
+
+
+def single_llm_means(results: ResultsMatrix, catalog: LLMCatalog, min_complete: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each LLM's Performance and mean cost per query on ``results``: over the queries observed for
+    every LLM, or, where fewer than ``min_complete`` of them are (pools with holes), over the
+    queries each LLM answered."""
+    complete = results.complete()
+    if complete.n_queries >= min_complete * results.n_queries and complete.n_queries > 0:
+        costs, _ = realised_costs(complete, catalog)
+        return complete.scores.mean(axis=0), costs.mean(axis=0)
+    costs, _ = realised_costs(results, catalog)
+    seen = results.observed
+    performance = np.array([np.nanmean(results.scores[seen[:, j], j]) for j in range(results.n_llms)])
+    return performance, np.array([costs[seen[:, j], j].mean() for j in range(results.n_llms)])
+
+
+def _best_at(alpha: float, performance: np.ndarray, relative_cost: np.ndarray) -> int:
+    """The LLM of best ``alpha * Performance - beta * relative cost`` (ties: the first)."""
+    a, b = resolve_weights(alpha)
+    return int(np.argmax(100.0 * (a * performance - b * relative_cost)))

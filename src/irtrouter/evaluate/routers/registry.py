@@ -26,7 +26,13 @@ from irtrouter.evaluate.routers.binary import HybridLLMRouter, MFRouter
 from irtrouter.evaluate.routers.contract import Router
 from irtrouter.evaluate.routers.irt import BanditRouter, IRTAdapter
 from irtrouter.evaluate.routers.predictive import KNNRouter, MLPRouter, TunedKNNRouter
-from irtrouter.evaluate.routers.reference import BestSingleRouter, OracleRouter, RandomRouter, SingleLLMRouter
+from irtrouter.evaluate.routers.reference import (
+    BestSingleRouter,
+    OracleRouter,
+    RandomRouter,
+    SingleLLMRouter,
+    TaskOracleRouter,
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,9 @@ BUILTIN_ROUTERS: dict[str, RouterEntry] = {
     "random": RouterEntry(RandomRouter, {}, "uniformly at random (exact expectation)"),
     "oracle": RouterEntry(OracleRouter, {}, "best realised score, cheapest on ties (upper limit)"),
     "best-single": RouterEntry(BestSingleRouter, {}, "the LLM with the best Reward on the training split, per alpha"),
+    "task-oracle": RouterEntry(
+        TaskOracleRouter, {}, "each query to the best LLM of its (known) task on the training split (a reference)"
+    ),
     "hybrid-llm": RouterEntry(HybridLLMRouter, {}, "HybridLLM: is the small LLM good enough? (binary)"),
     "routellm-mf": RouterEntry(MFRouter, {}, "RouteLLM matrix factorisation (binary)"),
     "routerbench-knn": RouterEntry(KNNRouter, {"k": 10}, "RouterBench predictive router, kNN (k=10)"),

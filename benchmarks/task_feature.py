@@ -1,0 +1,95 @@
+"""The task as one more input of the stack: judged out of fold on validation only (issue 12).
+
+The stacked ensemble (:mod:`irtrouter.routing.stacking`) reads, per LLM, the logits of the IRT
+model's P and of the kNN means of 10, 50 and 200 neighbours. This adds one input: each task's mean
+training score of the LLM, weighted by the share of the query's 10 nearest training queries in that
+task (a soft task classifier). On ``default``'s validation carve of each setting (20% of each task,
+seed 0), with the 2PL as the routing model, the stack with and without it is judged out of fold
+(:func:`~irtrouter.routing.tuning.cross_validate_stages`, guarded). Prints the difference of the
+per-query value (mean over alpha 0.2 / 0.5 / 0.8) and its paired standard error. Only training
+data is read.
+
+    python benchmarks/task_feature.py [--settings llmrouter:ID:0 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+
+import numpy as np
+
+from irtrouter.data.splits import validation_rows
+from irtrouter.embed.cache import CachedEmbedder
+from irtrouter.embed.registry import make_embedder
+from irtrouter.evaluate.protocol import named_setting
+from irtrouter.irt.registry import predictor_class
+from irtrouter.routing import stacking, tuning
+from irtrouter.routing.cost import make_cost_model
+from irtrouter.routing.index import build_index
+from irtrouter.routing.neighbours import predict_near
+from irtrouter.routing.tuning import KNN_GRID, SELECTION_ALPHAS, cross_validate_stages, neighbour_means
+
+SETTINGS = (
+    "llmrouter:ID:0", "llmrouter:OOD:0", "routerbench_subset:ID:0", "routerdc_7llm:ID:0", "routellm:ID:0",
+    "zeroeval:ID:0", "zeroeval:OOD:0",
+)  # fmt: skip
+TASK_KEY = 7  # the task input rides in the kNN means' dict under a k the grid does not use
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), help="dataset:split:seed")
+    args = parser.parse_args()
+    embedder = CachedEmbedder(make_embedder("use"))
+    print("| setting | stack | stack with the task | difference | standard error |")
+    print("|---|---|---|---|---|")
+    for spec in args.settings:
+        without, with_task = _values(spec, embedder)
+        diff = with_task - without
+        se = diff.std(ddof=1) / np.sqrt(len(diff))
+        print(f"| {spec} | {without.mean():.5f} | {with_task.mean():.5f} | {diff.mean():+.5f} | {se:.5f} |", flush=True)
+
+
+def _values(spec: str, embedder: CachedEmbedder) -> tuple[np.ndarray, np.ndarray]:
+    setting = named_setting(spec)
+    results = setting.train
+    X = embedder.encode(results.queries)
+    X_llms = embedder.encode([setting.catalog[m].profile_text for m in results.llm_ids])
+    fit_rows, val_rows = validation_rows(results, 0.2, 0)  # default's carve
+    fit, val = results.take(fit_rows), results.take(val_rows)
+    costs = make_cost_model("auto", results).fit(results, setting.catalog.subset(results.llm_ids))
+    C_fit, C_val = costs.normalised(fit.queries), costs.normalised(val.queries)
+    cls = predictor_class("2pl")
+    model = cls(n_dims=1, random_state=0).fit(
+        X[fit_rows], X_llms, fit.scores, llm_ids=results.llm_ids, groups=fit.tasks
+    )
+    index = build_index(X[fit_rows], "auto")
+    p_val, _, _, near = predict_near(model, index, None, X[val_rows], 0.3, 5, 5, extra_k=max(KNN_GRID))
+    assert near is not None
+    p_fit = model.predict_proba(X[fit_rows])
+    means = neighbour_means(fit.scores, near, p_val.mean(axis=0))
+    tasks = np.asarray(fit.tasks, dtype=object)
+    names = sorted(set(fit.tasks))
+    with warnings.catch_warnings():  # a task an LLM never answered: 0.5
+        warnings.simplefilter("ignore", RuntimeWarning)
+        by_task = np.stack([np.nan_to_num(np.nanmean(fit.scores[tasks == t], axis=0), nan=0.5) for t in names])
+    shares = np.stack([(tasks[near[:, :10]] == t).mean(axis=1) for t in names], axis=1)
+    values = []
+    fit_stacker = stacking.fit_stacker
+    try:
+        for extra, ks in (({}, stacking.STACK_KS), ({TASK_KEY: shares @ by_task}, (*stacking.STACK_KS, TASK_KEY))):
+            # The tuning module's stack, with these inputs (its own reads STACK_KS).
+            tuning.fit_stacker = lambda p, m, Y, ks=ks: fit_stacker(p, m, Y, ks)  # type: ignore[misc]
+            cv = cross_validate_stages(
+                p_val, {**means, **extra}, p_fit, fit.scores, C_fit, val.scores, C_val, SELECTION_ALPHAS, {}, 0,
+                stack=True,
+            )  # fmt: skip
+            values.append(cv[(tuning.STACK, True)])
+    finally:
+        tuning.fit_stacker = fit_stacker
+    return values[0], values[1]
+
+
+if __name__ == "__main__":
+    main()
