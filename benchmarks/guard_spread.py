@@ -26,21 +26,15 @@ query (the mean over alpha 0.2 / 0.5 / 0.8 of ``alpha * score - beta * C``) of e
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
 import time
 
 import numpy as np
+from carve import default_carve, settings_and_embedder
 
-from irtrouter.data.splits import validation_rows
 from irtrouter.embed.cache import CachedEmbedder
-from irtrouter.embed.registry import make_embedder
-from irtrouter.evaluate.protocol import named_setting
 from irtrouter.irt.calibration import CALIBRATION_METHODS, fit_calibrator
 from irtrouter.irt.items import ability_posterior, p_standard_deviation
 from irtrouter.irt.registry import predictor_class
-from irtrouter.routing.cost import make_cost_model
 from irtrouter.routing.index import build_index
 from irtrouter.routing.neighbours import predict_near
 from irtrouter.routing.tuning import KNN_GRID, SELECTION_ALPHAS, cross_validate_stages, neighbour_means
@@ -53,16 +47,11 @@ FAMILIES = ("mirt", "2pl")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), help="dataset:split:seed")
-    args = parser.parse_args()
-    embedder = CachedEmbedder(make_embedder("use"))
+    settings, embedder = settings_and_embedder(__doc__, "guard_spread.py", SETTINGS)
     started = time.perf_counter()
-    print(f"python benchmarks/guard_spread.py --settings {' '.join(args.settings)}")
-    print(f"{platform.machine()}, {os.cpu_count()} cores, CPython {platform.python_version()}\n")
     print("| setting | routing model | spread | none | calibrated | stack | best |")
     print("|---|---|---|---|---|---|---|")
-    for spec in args.settings:
+    for spec in settings:
         for family, spread, values in _setting_rows(spec, embedder):
             best = max(values.values())
             cells = " | ".join(f"{v:.5f}" for v in values.values())
@@ -71,15 +60,10 @@ def main() -> None:
 
 
 def _setting_rows(spec: str, embedder: CachedEmbedder) -> list[tuple[str, str, dict[str, float]]]:
-    setting = named_setting(spec)
-    results = setting.train
-    X = embedder.encode(results.queries)
-    X_llms = embedder.encode([setting.catalog[m].profile_text for m in results.llm_ids])
-    fit_rows, val_rows = validation_rows(results, 0.2, 0)  # default's carve
-    fit, val = results.take(fit_rows), results.take(val_rows)
+    carve = default_carve(spec, embedder)
+    results, X, X_llms, fit_rows, val_rows = carve.results, carve.X, carve.X_llms, carve.fit_rows, carve.val_rows
+    fit, val, C_fit, C_val = carve.fit, carve.val, carve.C_fit, carve.C_val
     index = build_index(X[fit_rows], "auto")
-    costs = make_cost_model("auto", results).fit(results, setting.catalog.subset(results.llm_ids))
-    C_fit, C_val = costs.normalised(fit.queries), costs.normalised(val.queries)
     p_val, p_fit, from_abilities = {}, {}, {}
     for family in FAMILIES:
         cls = predictor_class(family)

@@ -14,18 +14,14 @@ data is read.
 
 from __future__ import annotations
 
-import argparse
 import warnings
 
 import numpy as np
+from carve import default_carve, settings_and_embedder
 
-from irtrouter.data.splits import validation_rows
 from irtrouter.embed.cache import CachedEmbedder
-from irtrouter.embed.registry import make_embedder
-from irtrouter.evaluate.protocol import named_setting
 from irtrouter.irt.registry import predictor_class
 from irtrouter.routing import stacking, tuning
-from irtrouter.routing.cost import make_cost_model
 from irtrouter.routing.index import build_index
 from irtrouter.routing.neighbours import predict_near
 from irtrouter.routing.tuning import KNN_GRID, SELECTION_ALPHAS, cross_validate_stages, neighbour_means
@@ -38,13 +34,10 @@ TASK_KEY = 7  # the task input rides in the kNN means' dict under a k the grid d
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), help="dataset:split:seed")
-    args = parser.parse_args()
-    embedder = CachedEmbedder(make_embedder("use"))
+    settings, embedder = settings_and_embedder(__doc__, "task_feature.py", SETTINGS)
     print("| setting | stack | stack with the task | difference | standard error |")
     print("|---|---|---|---|---|")
-    for spec in args.settings:
+    for spec in settings:
         without, with_task = _values(spec, embedder)
         diff = with_task - without
         se = diff.std(ddof=1) / np.sqrt(len(diff))
@@ -52,20 +45,14 @@ def main() -> None:
 
 
 def _values(spec: str, embedder: CachedEmbedder) -> tuple[np.ndarray, np.ndarray]:
-    setting = named_setting(spec)
-    results = setting.train
-    X = embedder.encode(results.queries)
-    X_llms = embedder.encode([setting.catalog[m].profile_text for m in results.llm_ids])
-    fit_rows, val_rows = validation_rows(results, 0.2, 0)  # default's carve
-    fit, val = results.take(fit_rows), results.take(val_rows)
-    costs = make_cost_model("auto", results).fit(results, setting.catalog.subset(results.llm_ids))
-    C_fit, C_val = costs.normalised(fit.queries), costs.normalised(val.queries)
+    carve = default_carve(spec, embedder)
+    X, fit_rows, fit, val, C_fit, C_val = carve.X, carve.fit_rows, carve.fit, carve.val, carve.C_fit, carve.C_val
     cls = predictor_class("2pl")
     model = cls(n_dims=1, random_state=0).fit(
-        X[fit_rows], X_llms, fit.scores, llm_ids=results.llm_ids, groups=fit.tasks
+        X[fit_rows], carve.X_llms, fit.scores, llm_ids=carve.results.llm_ids, groups=fit.tasks
     )
     index = build_index(X[fit_rows], "auto")
-    p_val, _, _, near = predict_near(model, index, None, X[val_rows], 0.3, 5, 5, extra_k=max(KNN_GRID))
+    p_val, _, _, near = predict_near(model, index, None, X[carve.val_rows], 0.3, 5, 5, extra_k=max(KNN_GRID))
     assert near is not None
     p_fit = model.predict_proba(X[fit_rows])
     means = neighbour_means(fit.scores, near, p_val.mean(axis=0))

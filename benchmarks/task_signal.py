@@ -23,17 +23,14 @@ to measure, as in every table.
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
 import time
 from collections import Counter
 
 import numpy as np
+from carve import settings_and_embedder
 from sklearn.metrics import roc_auc_score
 
 from irtrouter.embed.cache import CachedEmbedder
-from irtrouter.embed.registry import make_embedder
 from irtrouter.evaluate.metrics import outcome, realised_costs, single_llm_cost_scale
 from irtrouter.evaluate.protocol import named_setting
 from irtrouter.evaluate.routers.contract import QueryBatch, TrainingData
@@ -46,20 +43,15 @@ MIN_QUERIES = 30
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), help="dataset:split:seed")
-    args = parser.parse_args()
-    embedder = CachedEmbedder(make_embedder("use"))
+    settings, embedder = settings_and_embedder(__doc__, "task_signal.py", SETTINGS)
     started = time.perf_counter()
-    print(f"python benchmarks/task_signal.py --settings {' '.join(args.settings)}")
-    print(f"{platform.machine()}, {os.cpu_count()} cores, CPython {platform.python_version()}\n")
     columns = (
         "setting", "tasks", "task accuracy (10 neighbours)", "task oracle @0.8: true / guessed task",
         "default's family", "AUC of P, all queries", "within a task", "kNN-50 mean, all queries", "within a task",
     )  # fmt: skip
     print("| " + " | ".join(columns) + " |")
     print("|---" * len(columns) + "|")
-    for spec in args.settings:
+    for spec in settings:
         print(_row(spec, embedder), flush=True)
     print(f"\n{(time.perf_counter() - started) / 60:.1f} minutes")
 

@@ -549,16 +549,8 @@ class IRTRouter(Params):
                 over_budget.append(name)
                 continue
             began = time.perf_counter()
-            rel = self._context_of(name)
-            rel_fit = None if rel is None else rel[fit_rows]
-            model = self._new_predictor(name, n_dims).fit(
-                X[fit_rows], X_llms, fit_part.scores, llm_ids=results.llm_ids, context=rel_fit,
-                groups=fit_part.tasks, progress=progress, **_weights(fit_part),
-            )  # fmt: skip
-            p_val, _, _, near = predict_near(
-                model, index, rel_fit, X_val, self.warmup_lambda_, self.warmup_k_, self.relevance_k,
-                extra_k=max(KNN_GRID) if self._blended() else 0,
-            )  # fmt: skip
+            model, rel_fit = self._fit_candidate(name, n_dims, X, X_llms, fit_rows, fit_part, progress)
+            p_val, near = self._held_out_p(model, index, rel_fit, X_val)
             p_fit = model.predict_proba(X[fit_rows], rel_fit)  # fills the holes of the training means
             means = None
             if self._blended():
@@ -727,22 +719,38 @@ class IRTRouter(Params):
         ``name`` fitted on every other training query (its neighbours searched among those)."""
         fit_rows = np.setdiff1d(np.arange(results.n_queries), rows)
         fit_part, held = results.take(fit_rows), results.take(rows)
-        rel = self._context_of(name)
-        rel_fit = None if rel is None else rel[fit_rows]
-        model = self._new_predictor(name, n_dims).fit(
-            X[fit_rows], X_llms, fit_part.scores, llm_ids=results.llm_ids, context=rel_fit,
-            groups=fit_part.tasks, progress=progress, **_weights(fit_part),
-        )  # fmt: skip
-        index = build_index(X[fit_rows], self.neighbour_index)
-        p, _, _, near = predict_near(
-            model, index, rel_fit, X[rows], self.warmup_lambda_, self.warmup_k_, self.relevance_k,
-            extra_k=max(KNN_GRID) if self._blended() else 0,
-        )  # fmt: skip
+        model, rel_fit = self._fit_candidate(name, n_dims, X, X_llms, fit_rows, fit_part, progress)
+        p, near = self._held_out_p(model, build_index(X[fit_rows], self.neighbour_index), rel_fit, X[rows])
         means = None
         if self._blended():
             assert near is not None
             means = neighbour_means(fit_part.scores, near, p.mean(axis=0))
         return p, means, held.scores, self.cost_model_.normalised(held.queries)
+
+    def _fit_candidate(
+        self, name: str, n_dims: int, X: np.ndarray, X_llms: np.ndarray, fit_rows: np.ndarray,
+        fit_part: ResultsMatrix, progress: bool,
+    ) -> tuple[IRTPredictor, np.ndarray | None]:  # fmt: skip
+        """Candidate ``name`` fitted on the training queries at ``fit_rows``, and their relevance
+        vectors when it reads them."""
+        rel = self._context_of(name)
+        rel_fit = None if rel is None else rel[fit_rows]
+        model = self._new_predictor(name, n_dims).fit(
+            X[fit_rows], X_llms, fit_part.scores, llm_ids=fit_part.llm_ids, context=rel_fit,
+            groups=fit_part.tasks, progress=progress, **_weights(fit_part),
+        )  # fmt: skip
+        return model, rel_fit
+
+    def _held_out_p(
+        self, model: IRTPredictor, index: NeighbourIndex, rel_fit: np.ndarray | None, X: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(P, neighbours)`` of queries the model was not fitted on, warmed up from ``index`` (its
+        fitting queries) as routing will; the neighbours reach the kNN stages' largest k."""
+        p, _, _, near = predict_near(
+            model, index, rel_fit, X, self.warmup_lambda_, self.warmup_k_, self.relevance_k,
+            extra_k=max(KNN_GRID) if self._blended() else 0,
+        )  # fmt: skip
+        return p, near
 
     def _context_of(self, name: str) -> np.ndarray | None:
         """The training queries' relevance vectors when candidate ``name`` reads them (NIRT)."""
