@@ -76,7 +76,8 @@ def _test_mask(results: ResultsMatrix, test_size: float, seed: int) -> np.ndarra
 def _block_of(results: ResultsMatrix, size: float, seed: int, n_blocks: int) -> np.ndarray:
     """Per query, the block (0 to ``n_blocks - 1``) it is held out in, -1 where none: per task, the
     first ``n`` of a seeded permutation make block 0, the next ``n`` block 1, and so on (``n`` a
-    ``size`` of the task, at least 1 and leaving 1 out of every block; none for a one-query task)."""
+    ``size`` of the task, at least 1 and at most all but one; blocks past the task's end get fewer
+    or none; a one-query task is in none)."""
     if not 0 < size < 1:
         raise DataError(f"test_size must be in (0, 1), got {size}")
     rng = np.random.default_rng(seed)

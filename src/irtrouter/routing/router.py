@@ -690,8 +690,7 @@ class IRTRouter(Params):
         for lam, k in dict.fromkeys([(self.warmup_lambda, self.warmup_k), *WARMUP_GRID]):
             p = p_val
             if (lam, k) != (self.warmup_lambda, self.warmup_k):
-                extra_k = max(KNN_GRID) if self._blended() else 0
-                p = predict_near(model, index, rel_fit, X_val, lam, k, self.relevance_k, extra_k=extra_k)[0]
+                p = self._held_out_p(model, index, rel_fit, X_val, (lam, k))[0]
             folds = [None, val_part.tasks] if by_task else [None]
             judgements = [
                 cross_validate_stages(
@@ -742,14 +741,16 @@ class IRTRouter(Params):
         return model, rel_fit
 
     def _held_out_p(
-        self, model: IRTPredictor, index: NeighbourIndex, rel_fit: np.ndarray | None, X: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+        self, model: IRTPredictor, index: NeighbourIndex, rel_fit: np.ndarray | None, X: np.ndarray,
+        warmup: tuple[float, int] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
         """``(P, neighbours)`` of queries the model was not fitted on, warmed up from ``index`` (its
-        fitting queries) as routing will; the neighbours reach the kNN stages' largest k."""
+        fitting queries) as routing will (or by ``warmup``'s lambda and k); the neighbours reach the
+        kNN stages' largest k."""
+        lam, k = (self.warmup_lambda_, self.warmup_k_) if warmup is None else warmup
         p, _, _, near = predict_near(
-            model, index, rel_fit, X, self.warmup_lambda_, self.warmup_k_, self.relevance_k,
-            extra_k=max(KNN_GRID) if self._blended() else 0,
-        )  # fmt: skip
+            model, index, rel_fit, X, lam, k, self.relevance_k, extra_k=max(KNN_GRID) if self._blended() else 0
+        )
         return p, near
 
     def _context_of(self, name: str) -> np.ndarray | None:
