@@ -556,39 +556,22 @@ class IRTRouter(Params):
             if self._blended():
                 assert near is not None
                 means = neighbour_means(fit_part.scores, near, p_val.mean(axis=0))
-            cv = cross_validate_stages(
-                p_val, means, p_fit, fit_part.scores, C_fit, val_part.scores, C_val, self.selection_alphas,
-                calibrators, self.random_state, stack=self._stacked(), confidence=self.guard_confidence,
+            cv = self._judge(
+                p_val, means, p_fit, fit_part, C_fit, val_part.scores, C_val, calibrators, self._stacked(),
+                val_part.tasks if by_task else None,
             )  # fmt: skip
-            if by_task:  # as on new tasks too: the mean of the two judgements
-                on_new = cross_validate_stages(
-                    p_val, means, p_fit, fit_part.scores, C_fit, val_part.scores, C_val, self.selection_alphas,
-                    calibrators, self.random_state, groups=val_part.tasks, stack=self._stacked(),
-                    confidence=self.guard_confidence,
-                )  # fmt: skip
-                cv = {key: 0.5 * (v + on_new[key]) for key, v in cv.items()}
             allowed_cv = {key: v for key, v in cv.items() if key[1] in guards}
             # Listed simplest first (none, the calibrations, the stack): a simpler configuration
             # within simpler_within standard errors of the best is kept.
             configs[name] = simplest_within(allowed_cv, self.simpler_within)
             mean_cv = {key: float(v.mean()) for key, v in allowed_cv.items()}
-            errors = paired_errors(allowed_cv)
             # The family is judged without the stack, whose kNN terms make up for a wrong family's
             # errors (measured on synthetic 2PL data: the stacked MIRT tied the true 2PL), so the
             # abilities kept are those of the model that explains the data; the stack then routes
             # for the winner if it routes better out of fold.
             judged = best_key({key: v for key, v in mean_cv.items() if key[0] != STACK})
             values[name], family_values[name] = mean_cv[judged], allowed_cv[judged]
-            cv_table += [
-                {
-                    "candidate": name,
-                    "calibration": c,
-                    "guard": g,
-                    "cv_value": round(v, 6),
-                    "se_vs_best": round(errors[(c, g)], 6),
-                }
-                for (c, g), v in mean_cv.items()
-            ]
+            cv_table += [{"candidate": name, **row} for row in _configuration_rows(allowed_cv)]
             kept[name] = (p_val, means, p_fit, model, near)
             seconds[name] = time.perf_counter() - began
         winner, table = select_by_validation(values)
@@ -618,26 +601,18 @@ class IRTRouter(Params):
             means_stage = None if means is None else {k: np.concatenate([m[k] for m in block_means]) for k in means}
             Y_stage, C_stage = np.concatenate([q[2] for q in parts]), np.concatenate([q[3] for q in parts])
             # The configuration is judged again on every block (more queries, less noise).
-            pooled = cross_validate_stages(
-                p_stage, means_stage, p_fit, fit_part.scores, C_fit, Y_stage, C_stage, self.selection_alphas,
-                calibrators, self.random_state, stack=self._stacked(), confidence=self.guard_confidence,
-            )  # fmt: skip
+            pooled = self._judge(
+                p_stage, means_stage, p_fit, fit_part, C_fit, Y_stage, C_stage, calibrators, self._stacked()
+            )
             pooled = {key: v for key, v in pooled.items() if key[1] in guards}
             configs[winner] = simplest_within(pooled, self.simpler_within)
             cal_name, guarded = configs[winner]
-            pooled_errors = paired_errors(pooled)
             cross_fit = {
                 "folds": len(blocks),
                 "n_queries": len(Y_stage),
                 "table": [
-                    {
-                        "calibration": c,
-                        "guard": g,
-                        "cv_value": round(float(v.mean()), 6),
-                        "se_vs_best": round(pooled_errors[(c, g)], 6),
-                        "kept": (c, g) == configs[winner],
-                    }
-                    for (c, g), v in pooled.items()
+                    {**row, "kept": (row["calibration"], row["guard"]) == configs[winner]}
+                    for row in _configuration_rows(pooled)
                 ],
                 "seconds": round(time.perf_counter() - began, 3),
             }
@@ -691,15 +666,11 @@ class IRTRouter(Params):
             p = p_val
             if (lam, k) != (self.warmup_lambda, self.warmup_k):
                 p = self._held_out_p(model, index, rel_fit, X_val, (lam, k))[0]
-            folds = [None, val_part.tasks] if by_task else [None]
-            judgements = [
-                cross_validate_stages(
-                    p, means, p_fit, fit_part.scores, C_fit, val_part.scores, C_val, self.selection_alphas, judged,
-                    self.random_state, groups=groups, stack=cal_name == STACK, confidence=self.guard_confidence,
-                )[config]
-                for groups in folds
-            ]  # fmt: skip
-            values[(lam, k)], predictions[(lam, k)] = np.mean(judgements, axis=0), p
+            values[(lam, k)] = self._judge(
+                p, means, p_fit, fit_part, C_fit, val_part.scores, C_val, judged, cal_name == STACK,
+                val_part.tasks if by_task else None,
+            )[config]  # fmt: skip
+            predictions[(lam, k)] = p
         best = best_key({pair: float(v.mean()) for pair, v in values.items()})
         self.warmup_lambda_, self.warmup_k_ = best
         errors = paired_errors(values)
@@ -709,6 +680,27 @@ class IRTRouter(Params):
         ]
         record = {"lambda": best[0], "k": best[1], "table": table, "seconds": round(time.perf_counter() - began, 3)}
         return predictions[best], record
+
+    def _judge(
+        self, p: np.ndarray, means: dict[int, np.ndarray] | None, p_fit: np.ndarray, fit_part: ResultsMatrix,
+        C_fit: np.ndarray, Y: np.ndarray, C: np.ndarray, calibrators: dict[str, Any], stack: bool,
+        task_groups: Sequence[str] | None = None,
+    ) -> dict[tuple[str, bool], np.ndarray]:  # fmt: skip
+        """Each stage configuration's out-of-fold value per validation query
+        (:func:`~irtrouter.routing.tuning.cross_validate_stages`); with ``task_groups``, the mean of
+        that judgement and one by folds of whole tasks (as on new tasks)."""
+
+        def judge(groups: Sequence[str] | None) -> dict[tuple[str, bool], np.ndarray]:
+            return cross_validate_stages(
+                p, means, p_fit, fit_part.scores, C_fit, Y, C, self.selection_alphas, calibrators, self.random_state,
+                groups=groups, stack=stack, confidence=self.guard_confidence,
+            )  # fmt: skip
+
+        cv = judge(None)
+        if task_groups is None:
+            return cv
+        on_new = judge(task_groups)
+        return {key: 0.5 * (v + on_new[key]) for key, v in cv.items()}
 
     def _out_of_block(
         self, results: ResultsMatrix, X: np.ndarray, X_llms: np.ndarray, name: str, n_dims: int,
@@ -1189,6 +1181,16 @@ class IRTRouter(Params):
         warmup = config.get("warmup")  # older routers: the parameters
         self.warmup_lambda_ = self.warmup_lambda if warmup is None else float(warmup["lambda"])
         self.warmup_k_ = self.warmup_k if warmup is None else int(warmup["k"])
+
+
+def _configuration_rows(values: dict[tuple[str, bool], np.ndarray]) -> list[dict[str, Any]]:
+    """The selection record's rows of judged stage configurations: each one's out-of-fold value
+    and the standard error of its paired gap to the best."""
+    errors = paired_errors(values)
+    return [
+        {"calibration": c, "guard": g, "cv_value": round(float(v.mean()), 6), "se_vs_best": round(errors[(c, g)], 6)}
+        for (c, g), v in values.items()
+    ]
 
 
 def candidate_spec(spec: str) -> tuple[str, dict[str, Any]]:
