@@ -484,6 +484,11 @@ def test_cross_fitting_tunes_the_stages_on_every_block_and_keeps_one_routing_mod
     assert loaded.validation_folds == 3
     queries = list(results.queries[:30])
     np.testing.assert_array_equal(loaded.predict(queries).p_hat, crossed.predict(queries).p_hat)
+    # With task_folds the pooled re-judgement is averaged with one by whole tasks too.
+    by_task = auto(candidates=("mirt",), validation_folds=3, task_folds=True).fit(results, catalog)
+    assert by_task.training_["selection"]["cross_validation"]["task_folds"] is True
+    judged = [[row["cv_value"] for row in r.training_["selection"]["cross_fit"]["table"]] for r in (crossed, by_task)]
+    assert judged[0] != judged[1]
     with pytest.raises(ConfigError, match="validation_folds must be between 1 and 1 / validation_fraction"):
         auto(validation_folds=6).fit(results, catalog)
     for settings in ({"validation_folds": 2}, {"tune_warmup": True}):

@@ -601,9 +601,11 @@ class IRTRouter(Params):
             means_stage = None if means is None else {k: np.concatenate([m[k] for m in block_means]) for k in means}
             Y_stage, C_stage = np.concatenate([q[2] for q in parts]), np.concatenate([q[3] for q in parts])
             # The configuration is judged again on every block (more queries, less noise).
+            tasks_stage = [t for rows in blocks for t in results.take(rows).tasks] if by_task else None
             pooled = self._judge(
-                p_stage, means_stage, p_fit, fit_part, C_fit, Y_stage, C_stage, calibrators, self._stacked()
-            )
+                p_stage, means_stage, p_fit, fit_part, C_fit, Y_stage, C_stage, calibrators, self._stacked(),
+                tasks_stage,
+            )  # fmt: skip
             pooled = {key: v for key, v in pooled.items() if key[1] in guards}
             configs[winner] = simplest_within(pooled, self.simpler_within)
             cal_name, guarded = configs[winner]
