@@ -157,9 +157,9 @@ def _standard_errors(router: IRTRouter) -> tuple[np.ndarray | None, np.ndarray |
     # LLMs added after training have no training answers: their rows stay NaN.
     full = np.full((len(X), n_llms), np.nan)
     full[:, :trained] = scores
-    precision = ability_posterior(pred, X, full)
-    covariance = np.linalg.inv(precision)
+    bank = ItemBank.from_predictor(pred, X)
+    covariance = np.linalg.inv(ability_posterior(pred, X, full, bank=bank))
     covariance[trained:] = np.nan
-    m = ItemBank.from_predictor(pred, X).A.mean(axis=0)
+    m = bank.A.mean(axis=0)
     se = np.sqrt(np.diagonal(covariance, axis1=1, axis2=2))
     return se, np.sqrt(np.einsum("k,jkl,l->j", m, covariance, m))

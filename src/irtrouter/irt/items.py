@@ -160,13 +160,18 @@ class AbilityPrior:
 
 
 def ability_posterior(
-    predictor: IRTPredictor, X_queries: np.ndarray, scores: np.ndarray, prior: AbilityPrior | None = None
+    predictor: IRTPredictor,
+    X_queries: np.ndarray,
+    scores: np.ndarray,
+    prior: AbilityPrior | None = None,
+    bank: ItemBank | None = None,
 ) -> np.ndarray:
     """Each trained LLM's posterior precision (n_llms, K, K) of its ability given its own training
     answers, the query side held at its fit (the Laplace approximation at the trained ability, as
     :func:`map_ability` gives a newcomer's): ``P0 + sum_q p (1 - p) a_q a_q^T`` over the queries the
     LLM answered (``scores`` NaN where it did not), ``P0`` the pool's prior (default
-    :meth:`AbilityPrior.from_pool`). For MIRT, whose abilities are a map of the profiles, it is the
+    :meth:`AbilityPrior.from_pool`); ``bank``: the queries' items when the caller has them already.
+    For MIRT, whose abilities are a map of the profiles, it is the
     posterior of an ability freed from the map; it says how well the answers pin each LLM down.
 
     Examples
@@ -174,7 +179,7 @@ def ability_posterior(
     >>> precision = ability_posterior(router.predictor_, X_train, Y_train)  # doctest: +SKIP
     >>> np.sqrt(np.diagonal(np.linalg.inv(precision), axis1=1, axis2=2))  # standard errors  # doctest: +SKIP
     """
-    bank = ItemBank.from_predictor(predictor, X_queries)
+    bank = ItemBank.from_predictor(predictor, X_queries) if bank is None else bank
     theta = np.asarray(predictor.abilities_, dtype=np.float64)
     Y = np.asarray(scores, dtype=np.float64)
     if Y.shape != (bank.n_items, len(theta)):
