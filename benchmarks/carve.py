@@ -1,6 +1,6 @@
 """What the validation-only benchmarks share: the settings argument and ``default``'s carve.
 
-``guard_spread.py`` and ``task_feature.py`` judge stages on ``default``'s validation queries (20%
+``guard_spread.py`` and ``stack_inputs.py`` judge stages on ``default``'s validation queries (20%
 of each task of a setting's training split, seed 0), and ``task_signal.py`` prints the same kind of
 header; this module holds those few lines once.
 """
@@ -24,13 +24,15 @@ from irtrouter.routing.cost import make_cost_model
 
 
 def settings_and_embedder(doc: str | None, script: str, defaults: Sequence[str]) -> tuple[list[str], CachedEmbedder]:
-    """Parse ``--settings`` (dataset:split:seed), print the command and the machine; the cached USE."""
+    """Parse ``--settings`` (dataset:split:seed) and ``--embedder`` (default USE), print the command
+    and the machine; the settings and the cached embedder."""
     parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--settings", nargs="+", default=list(defaults), help="dataset:split:seed")
-    settings = parser.parse_args().settings
-    print(f"python benchmarks/{script} --settings {' '.join(settings)}")
+    parser.add_argument("--embedder", default="use", help="embedder spec (use, e5, ...)")
+    args = parser.parse_args()
+    print(f"python benchmarks/{script} --settings {' '.join(args.settings)} --embedder {args.embedder}")
     print(f"{platform.machine()}, {os.cpu_count()} cores, CPython {platform.python_version()}\n")
-    return settings, CachedEmbedder(make_embedder("use"))
+    return args.settings, CachedEmbedder(make_embedder(args.embedder))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ routers' shares are paired query by query; the SE of the summed difference is ``
 
     python benchmarks/pays.py --seeds 0 1 2 3 4 [--datasets ...] [--routers ...] [--json runs/pays.json]
 
-Embeddings are cached ($IRTROUTER_CACHE_DIR); the splits depend on the seed, the routers'
+Embeddings are cached ($IRTROUTER_CACHE_DIR; ``--embedder e5`` embeds with multilingual-e5-small
+instead of USE, every router alike); the splits depend on the seed, the routers'
 random_state stays 0. ``--reuse OLD.json`` takes the rows of routers not rerun from an earlier run
 (same datasets and seeds; for routers whose code did not change), and ``--from-json`` accepts
 several files, whose rows are concatenated (e.g. fixed-split datasets run on seed 0 alone).
@@ -57,7 +58,7 @@ ROUTERS = ("best-single", "knn-tuned", "mirt", "nirt", "2pl", "default", "task-o
 ALPHAS = (0.8, 0.5)
 
 
-def collect(seeds: list[int], datasets: list[str], routers: list[str]) -> list[dict[str, Any]]:
+def collect(seeds: list[int], datasets: list[str], routers: list[str], embedder: str = "use") -> list[dict[str, Any]]:
     """The routing rows of every setting and seed (as :func:`irtrouter.evaluate.suite.run_suite`
     scores them), each with its test queries' shares of the Reward."""
     # The first torch step of a process loads parts of torch (seconds): untimed here, or the first
@@ -66,7 +67,7 @@ def collect(seeds: list[int], datasets: list[str], routers: list[str]) -> list[d
     rows = []
     for seed in seeds:
         started = time.perf_counter()
-        config = SuiteConfig(datasets=datasets, routers=routers, ablations=(), seed=seed)
+        config = SuiteConfig(datasets=datasets, routers=routers, ablations=(), seed=seed, embedder=embedder)
         embedder = CachedEmbedder(make_embedder(config.embedder), config.cache_dir)
         for name in datasets:
             for setting in benchmark_settings(load_benchmark(name, default_data_root() / name, seed=seed)):
@@ -200,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--routers", nargs="+", default=list(ROUTERS))
+    parser.add_argument("--embedder", default="use", help="embedder spec of every router (use, e5, ...)")
     parser.add_argument("--json", type=Path, default=None, help="write the per-seed rows here")
     parser.add_argument("--from-json", type=Path, nargs="+", default=None, help="summarise saved rows instead")
     parser.add_argument("--reuse", type=Path, default=None, help="rows of routers not rerun, from this file")
@@ -209,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = [r for path in args.from_json for r in json.loads(path.read_text())["rows"]]
     else:
         started = time.perf_counter()
-        rows = collect(args.seeds, args.datasets, args.routers)
+        rows = collect(args.seeds, args.datasets, args.routers, args.embedder)
         if args.reuse:
             ran = {(r["dataset"], r["seed"]) for r in rows}
             reused = [

@@ -60,7 +60,7 @@ def _row(spec: str, embedder: CachedEmbedder) -> str:
     setting = named_setting(spec)
     train, test = setting.train, setting.test
     X_train, X_test = embedder.encode(train.queries), embedder.encode(test.queries)
-    router = IRTRouter(predictor="auto").fit(train, setting.catalog, query_embeddings=X_train)
+    router = IRTRouter(predictor="auto").fit(train, setting.catalog, embedder=embedder, query_embeddings=X_train)
     p_default = router.predict_embedded(X_test, list(test.queries)).p_hat
     near = router.neighbours_.search(X_test, 50)
     p_knn = neighbour_mean(train.scores, near, 50, np.nanmean(train.scores, axis=0))

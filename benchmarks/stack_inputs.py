@@ -1,0 +1,102 @@
+"""More inputs for the stack, judged out of fold on validation only (issue 12): the task, the length.
+
+The stacked ensemble (:mod:`irtrouter.routing.stacking`) reads, per LLM, the logits of the IRT
+model's P and of the kNN means of 10, 50 and 200 neighbours. This adds, one at a time and both:
+
+* **task**: each task's mean training score of the LLM, weighted by the share of the query's 10
+  nearest training queries in that task (a soft task classifier);
+* **length**: the query's log length in characters, standardised on the fitting queries (a
+  per-query signal the embedding, of unit norm, barely carries; each LLM gets its own weight).
+
+On ``default``'s validation carve of each setting (20% of each task, seed 0), with the 2PL as the
+routing model, each stack is judged out of fold against the plain one
+(:func:`~irtrouter.routing.tuning.cross_validate_stages`, guarded). Prints the per-query value
+(mean over alpha 0.2 / 0.5 / 0.8), each variant's difference and its paired standard error. Only
+training data is read.
+
+    python benchmarks/stack_inputs.py [--settings llmrouter:ID:0 ...] [--embedder use]
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from carve import default_carve, settings_and_embedder
+
+from irtrouter.embed.cache import CachedEmbedder
+from irtrouter.irt.registry import predictor_class
+from irtrouter.routing import stacking, tuning
+from irtrouter.routing.index import build_index
+from irtrouter.routing.neighbours import predict_near
+from irtrouter.routing.tuning import KNN_GRID, SELECTION_ALPHAS, cross_validate_stages, neighbour_means
+
+SETTINGS = (
+    "llmrouter:ID:0", "llmrouter:OOD:0", "routerbench_subset:ID:0", "routerdc_7llm:ID:0", "routellm:ID:0",
+    "zeroeval:ID:0", "zeroeval:OOD:0",
+)  # fmt: skip
+# The extra inputs ride in the kNN means' dict under ks the grid does not use. The stack reads each
+# as the logit of a probability kept 1/(2k) from 0 and 1: the length goes in as sigmoid(z), which
+# a k of a million gives back as z.
+TASK_KEY, LENGTH_KEY = 7, 10**6
+VARIANTS = {"length": (LENGTH_KEY,), "task": (TASK_KEY,), "both": (TASK_KEY, LENGTH_KEY)}
+
+
+def main() -> None:
+    settings, embedder = settings_and_embedder(__doc__, "stack_inputs.py", SETTINGS)
+    columns = ["setting", "stack"] + [f"{c} {name}" for name in VARIANTS for c in ("with", "diff", "se")]
+    print("| " + " | ".join(columns) + " |")
+    print("|---" * len(columns) + "|")
+    for spec in settings:
+        plain, *variants = _values(spec, embedder)
+        cells = [spec, f"{plain.mean():.5f}"]
+        for value in variants:
+            diff = value - plain
+            cells += [f"{value.mean():.5f}", f"{diff.mean():+.5f}", f"{diff.std(ddof=1) / np.sqrt(len(diff)):.5f}"]
+        print("| " + " | ".join(cells) + " |", flush=True)
+
+
+def _values(spec: str, embedder: CachedEmbedder) -> list[np.ndarray]:
+    """Per validation query, the out-of-fold value of the plain stack, then of each of VARIANTS."""
+    carve = default_carve(spec, embedder)
+    X, fit_rows, fit, val, C_fit, C_val = carve.X, carve.fit_rows, carve.fit, carve.val, carve.C_fit, carve.C_val
+    cls = predictor_class("2pl")
+    model = cls(n_dims=1, random_state=0).fit(
+        X[fit_rows], carve.X_llms, fit.scores, llm_ids=carve.results.llm_ids, groups=fit.tasks
+    )
+    index = build_index(X[fit_rows], "auto")
+    p_val, _, _, near = predict_near(model, index, None, X[carve.val_rows], 0.3, 5, 5, extra_k=max(KNN_GRID))
+    assert near is not None
+    p_fit = model.predict_proba(X[fit_rows])
+    means = neighbour_means(fit.scores, near, p_val.mean(axis=0))
+    tasks = np.asarray(fit.tasks, dtype=object)
+    names = sorted(set(fit.tasks))
+    with warnings.catch_warnings():  # a task an LLM never answered: 0.5
+        warnings.simplefilter("ignore", RuntimeWarning)
+        by_task = np.stack([np.nan_to_num(np.nanmean(fit.scores[tasks == t], axis=0), nan=0.5) for t in names])
+    shares = np.stack([(tasks[near[:, :10]] == t).mean(axis=1) for t in names], axis=1)
+    log_length = np.log1p([len(q) for q in carve.results.queries])
+    z = (log_length - log_length[fit_rows].mean()) / log_length[fit_rows].std()
+    extra = {
+        TASK_KEY: shares @ by_task,
+        LENGTH_KEY: np.repeat(1.0 / (1.0 + np.exp(-z[carve.val_rows]))[:, None], fit.n_llms, axis=1),
+    }
+    values = []
+    fit_stacker = stacking.fit_stacker
+    try:
+        for keys in ((), *VARIANTS.values()):
+            # The tuning module's stack, with these inputs (its own reads STACK_KS).
+            ks = (*stacking.STACK_KS, *keys)
+            tuning.fit_stacker = lambda p, m, Y, ks=ks: fit_stacker(p, m, Y, ks)  # type: ignore[misc]
+            cv = cross_validate_stages(
+                p_val, {**means, **{k: extra[k] for k in keys}}, p_fit, fit.scores, C_fit, val.scores, C_val,
+                SELECTION_ALPHAS, {}, 0, stack=True,
+            )  # fmt: skip
+            values.append(cv[(tuning.STACK, True)])
+    finally:
+        tuning.fit_stacker = fit_stacker
+    return values
+
+
+if __name__ == "__main__":
+    main()
