@@ -58,7 +58,9 @@ ROUTERS = ("best-single", "knn-tuned", "mirt", "nirt", "2pl", "default", "task-o
 ALPHAS = (0.8, 0.5)
 
 
-def collect(seeds: list[int], datasets: list[str], routers: list[str], embedder: str = "use") -> list[dict[str, Any]]:
+def collect(
+    seeds: list[int], datasets: list[str], routers: list[str], embedder_spec: str = "use"
+) -> list[dict[str, Any]]:
     """The routing rows of every setting and seed (as :func:`irtrouter.evaluate.suite.run_suite`
     scores them), each with its test queries' shares of the Reward."""
     # The first torch step of a process loads parts of torch (seconds): untimed here, or the first
@@ -67,7 +69,7 @@ def collect(seeds: list[int], datasets: list[str], routers: list[str], embedder:
     rows = []
     for seed in seeds:
         started = time.perf_counter()
-        config = SuiteConfig(datasets=datasets, routers=routers, ablations=(), seed=seed, embedder=embedder)
+        config = SuiteConfig(datasets=datasets, routers=routers, ablations=(), seed=seed, embedder=embedder_spec)
         embedder = CachedEmbedder(make_embedder(config.embedder), config.cache_dir)
         for name in datasets:
             for setting in benchmark_settings(load_benchmark(name, default_data_root() / name, seed=seed)):
