@@ -1,17 +1,21 @@
-"""More inputs for the stack, judged out of fold on validation only (issue 12): the task, the length.
+"""More inputs for the stack, and a task told at route time, judged on validation only (issue 12).
 
 The stacked ensemble (:mod:`irtrouter.routing.stacking`) reads, per LLM, the logits of the IRT
 model's P and of the kNN means of 10, 50 and 200 neighbours. This adds, one at a time and both:
 
 * **task**: each task's mean training score of the LLM, weighted by the share of the query's 10
   nearest training queries in that task (a soft task classifier);
+* **task told**: the mean training score of the LLM on the query's own task, read from its label
+  (what a caller who knows the task could tell the router);
 * **length**: the query's log length in characters, standardised on the fitting queries (a
   per-query signal the embedding, of unit norm, barely carries; each LLM gets its own weight).
 
 On ``default``'s validation carve of each setting (20% of each task, seed 0), with the 2PL as the
 routing model, each stack is judged out of fold against the plain one
 (:func:`~irtrouter.routing.tuning.cross_validate_stages`, guarded). Prints the per-query value
-(mean over alpha 0.2 / 0.5 / 0.8), each variant's difference and its paired standard error. Only
+(mean over alpha 0.2 / 0.5 / 0.8), each variant's difference and its paired standard error; and
+the same for **each task's best LLM**, told the task (the task oracle of the evaluation on these
+queries: per task, the LLM with the best value on its fitting queries; no model, no guard). Only
 training data is read.
 
     python benchmarks/stack_inputs.py [--settings llmrouter:ID:0 ...] [--embedder use]
@@ -20,16 +24,27 @@ training data is read.
 from __future__ import annotations
 
 import warnings
+from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 from carve import default_carve, settings_and_embedder
 
+from irtrouter.data.results import ResultsMatrix
 from irtrouter.embed.cache import CachedEmbedder
 from irtrouter.irt.registry import predictor_class
 from irtrouter.routing import stacking, tuning
 from irtrouter.routing.index import build_index
 from irtrouter.routing.neighbours import predict_near
-from irtrouter.routing.tuning import KNN_GRID, SELECTION_ALPHAS, cross_validate_stages, neighbour_means
+from irtrouter.routing.rule import TradeOff
+from irtrouter.routing.selection import best_single
+from irtrouter.routing.tuning import (
+    KNN_GRID,
+    SELECTION_ALPHAS,
+    cross_validate_stages,
+    filled_scores,
+    neighbour_means,
+)
 
 SETTINGS = (
     "llmrouter:ID:0", "llmrouter:OOD:0", "routerbench_subset:ID:0", "routerdc_7llm:ID:0", "routellm:ID:0",
@@ -38,13 +53,14 @@ SETTINGS = (
 # The extra inputs ride in the kNN means' dict under ks the grid does not use. The stack reads each
 # as the logit of a probability kept 1/(2k) from 0 and 1: the length goes in as sigmoid(z), which
 # a k of a million gives back as z.
-TASK_KEY, LENGTH_KEY = 7, 10**6
-VARIANTS = {"length": (LENGTH_KEY,), "task": (TASK_KEY,), "both": (TASK_KEY, LENGTH_KEY)}
+TASK_KEY, TOLD_KEY, LENGTH_KEY = 7, 8, 10**6
+VARIANTS = {"length": (LENGTH_KEY,), "task": (TASK_KEY,), "task told": (TOLD_KEY,)}
 
 
 def main() -> None:
     settings, embedder = settings_and_embedder(__doc__, "stack_inputs.py", SETTINGS)
-    columns = ["setting", "stack"] + [f"{c} {name}" for name in VARIANTS for c in ("with", "diff", "se")]
+    names = [*VARIANTS, "each task's best LLM", "the guessed task's best LLM"]
+    columns = ["setting", "stack"] + [f"{c} {name}" for name in names for c in ("with", "diff", "se")]
     print("| " + " | ".join(columns) + " |")
     print("|---" * len(columns) + "|")
     for spec in settings:
@@ -75,10 +91,12 @@ def _values(spec: str, embedder: CachedEmbedder) -> list[np.ndarray]:
         warnings.simplefilter("ignore", RuntimeWarning)
         by_task = np.stack([np.nan_to_num(np.nanmean(fit.scores[tasks == t], axis=0), nan=0.5) for t in names])
     shares = np.stack([(tasks[near[:, :10]] == t).mean(axis=1) for t in names], axis=1)
+    told = np.stack([np.asarray(val.tasks, dtype=object) == t for t in names], axis=1).astype(float)
     log_length = np.log1p([len(q) for q in carve.results.queries])
     z = (log_length - log_length[fit_rows].mean()) / log_length[fit_rows].std()
     extra = {
         TASK_KEY: shares @ by_task,
+        TOLD_KEY: np.clip(told @ by_task, 1e-3, 1 - 1e-3),
         LENGTH_KEY: np.repeat(1.0 / (1.0 + np.exp(-z[carve.val_rows]))[:, None], fit.n_llms, axis=1),
     }
     values = []
@@ -95,7 +113,43 @@ def _values(spec: str, embedder: CachedEmbedder) -> list[np.ndarray]:
             values.append(cv[(tuning.STACK, True)])
     finally:
         tuning.fit_stacker = fit_stacker
-    return values
+    guessed = [Counter(tasks[row[:10]]).most_common(1)[0][0] for row in near]  # the neighbours' task
+    return [
+        *values,
+        _task_best(p_val, p_fit, fit, val.scores, val.tasks, C_fit, C_val),
+        _task_best(p_val, p_fit, fit, val.scores, guessed, C_fit, C_val),
+    ]
+
+
+def _task_best(
+    p_val: np.ndarray, p_fit: np.ndarray, fit: ResultsMatrix, Y_val: np.ndarray, val_tasks: Sequence[str],
+    C_fit: np.ndarray, C_val: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Per validation query, the value (as :func:`~irtrouter.routing.tuning.validation_values`
+    counts it) of routing it to the best LLM on the fitting queries of the task ``val_tasks`` gives
+    it (a task the fit has not seen: the best single LLM)."""
+    allowed = np.ones(fit.n_llms, dtype=bool)
+    filled_fit = filled_scores(fit.scores, p_fit)
+    filled = filled_scores(Y_val, p_val)
+    fit_tasks = np.asarray(fit.tasks, dtype=object)
+    rows = np.arange(len(Y_val))
+    total = np.zeros(len(Y_val))
+    for a in SELECTION_ALPHAS:
+        t = TradeOff.of(a)
+        d = best_single(filled_fit.mean(axis=0), C_fit.mean(axis=0), t, allowed)
+        best = {
+            task: best_single(
+                filled_fit[fit_tasks == task].mean(axis=0), C_fit[fit_tasks == task].mean(axis=0), t, allowed
+            )
+            for task in set(fit.tasks)
+        }
+        chosen = np.asarray([best.get(task, d) for task in val_tasks])
+        base = t.alpha * filled[:, d] - t.beta * C_val[:, d]
+        gain = (t.alpha * Y_val[rows, chosen] - t.beta * C_val[rows, chosen]) - (
+            t.alpha * Y_val[:, d] - t.beta * C_val[:, d]
+        )
+        total += base + np.nan_to_num(gain, nan=0.0)  # unobserved either side: no gain, as validation counts it
+    return total / len(SELECTION_ALPHAS)
 
 
 if __name__ == "__main__":
