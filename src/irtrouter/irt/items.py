@@ -171,8 +171,8 @@ def ability_posterior(
     :func:`map_ability` gives a newcomer's): ``P0 + sum_q p (1 - p) a_q a_q^T`` over the queries the
     LLM answered (``scores`` NaN where it did not), ``P0`` the pool's prior (default
     :meth:`AbilityPrior.from_pool`); ``bank``: the queries' items when the caller has them already.
-    For MIRT, whose abilities are a map of the profiles, it is the
-    posterior of an ability freed from the map; it says how well the answers pin each LLM down.
+    For MIRT, whose abilities are a map of the profiles, it is the posterior of an ability freed
+    from the map; it says how well the answers pin each LLM down.
 
     Examples
     --------
