@@ -24,7 +24,9 @@ class Prediction:
     (NIRT's relevance vectors) and ``neighbours`` (indices of the nearest training queries) feed
     the per-decision explanation (:mod:`irtrouter.routing.explanation`); ``unfamiliar`` (n_queries,)
     marks queries unlike every training query, routed by the model alone
-    (:mod:`irtrouter.routing.familiarity`), None without the novelty gate.
+    (:mod:`irtrouter.routing.familiarity`), None without the novelty gate; ``task`` (n_queries,)
+    names, where the router routes by the task (:mod:`irtrouter.routing.tasks`), each query's
+    guessed task and the share of its neighbours in it (None where the gate routed it).
     """
 
     llm_ids: tuple[str, ...]
@@ -36,6 +38,7 @@ class Prediction:
     context: np.ndarray | None = None
     neighbours: np.ndarray | None = None
     unfamiliar: np.ndarray | None = None
+    task: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

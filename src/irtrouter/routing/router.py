@@ -59,6 +59,7 @@ from irtrouter.routing.rule import (
 from irtrouter.routing.scalarise import BudgetCalibration, BudgetReference, calibrate_budget
 from irtrouter.routing.selection import Guard, mix
 from irtrouter.routing.stacking import Stacker
+from irtrouter.routing.tasks import TASK_K, TaskMeans, offers_tasks
 from irtrouter.routing.tuning import (
     CONFIDENCE,
     CV_FOLDS,
@@ -66,6 +67,7 @@ from irtrouter.routing.tuning import (
     SELECTION_ALPHAS,
     SIMPLER_WITHIN,
     STACK,
+    TASKS,
     WARMUP_GRID,
     best_key,
     cross_validate_stages,
@@ -142,6 +144,13 @@ class IRTRouter(Params):
         of the kNN means at 10, 50 and 200 neighbours, fitted on the validation queries); it routes
         in their place when it routes better out of fold. Needs the kNN blend's neighbours.
         Default: on with ``predictor="auto"``.
+    task_routing : bool
+        Judge too routing by the task alone (:mod:`irtrouter.routing.tasks`: each query gets the
+        mean training scores of the task most of its 10 nearest training queries belong to, in the
+        model's place, guarded as the rest); it routes when it routes better out of fold. Offered
+        when every training query has a task and there are at least two. Off by default: queries of
+        a new task that look like a training task are sent to that task's LLM, which no carve of
+        the training tasks can see (routerdc_7llm OOD lost 1.68 Reward at 0.8; docs/BENCHMARKS.md).
     simpler_within : float
         ``predictor="auto"``: of the configurations judged out of fold (no calibration, a
         calibration, the stack), the simplest whose value is within this many standard errors of
@@ -231,6 +240,7 @@ class IRTRouter(Params):
         guard_confidence: float = CONFIDENCE,
         knn_blend: bool | None = None,
         stacking: bool | None = None,
+        task_routing: bool = False,
         simpler_within: float = SIMPLER_WITHIN,
         novelty_gate: bool | None = None,
         refit: bool | None = None,
@@ -258,6 +268,7 @@ class IRTRouter(Params):
         self.guard_confidence = guard_confidence
         self.knn_blend = knn_blend
         self.stacking = stacking
+        self.task_routing = task_routing
         self.simpler_within = simpler_within
         self.novelty_gate = novelty_gate
         self.refit = refit
@@ -300,6 +311,12 @@ class IRTRouter(Params):
 
     def _stacked(self) -> bool:
         return self._blended() and bool(self.predictor == "auto" if self.stacking is None else self.stacking)
+
+    def _task_routing_on(self) -> bool:
+        return bool(self.task_routing)
+
+    def _by_task(self, tasks: Sequence[str]) -> bool:
+        return self._task_routing_on() and offers_tasks(tasks)
 
     def _validate_params(self) -> dict[str, int]:
         """Check the parameters; returns each candidate predictor's number of dimensions."""
@@ -421,12 +438,15 @@ class IRTRouter(Params):
         winner = next(iter(dims))
         self.knn_blend_: tuple[int, float] | None = None
         self.stacker_: Stacker | None = None
+        self.task_means_: TaskMeans | None = None
         self.familiarity_: Familiarity | None = None
         fitted: IRTPredictor | None = None
         self.train_scores_ = np.asarray(results.scores, dtype=np.float32)
         with np.errstate(invalid="ignore"):
             self.score_prior_ = np.nan_to_num(np.nanmean(results.scores, axis=0), nan=0.5)
-        needs_validation = self._calibration_method() != "none" or self._guarded() or self._blended()
+        needs_validation = (
+            self._calibration_method() != "none" or self._guarded() or self._blended() or self._task_routing_on()
+        )
         validated = needs_validation or self._gated() or len(dims) > 1
         if not validated and (self.validation_folds > 1 or self.tune_warmup):
             raise ConfigError(
@@ -535,11 +555,15 @@ class IRTRouter(Params):
         # on a noisy out-of-fold difference gave up that floor (measured, docs/BENCHMARKS.md).
         guards = [self._guarded()]
         by_task = bool(self.task_folds) and len(set(val_part.tasks)) >= 3
+        task_routing = self._by_task(results.tasks)
         values: dict[str, float] = {}
         family_values: dict[str, np.ndarray] = {}  # per query, each family's judged configuration
         configs: dict[str, tuple[str, bool]] = {}
         kept: dict[
-            str, tuple[np.ndarray, dict[int, np.ndarray] | None, np.ndarray, IRTPredictor, np.ndarray | None]
+            str,
+            tuple[
+                np.ndarray, dict[int, np.ndarray] | None, np.ndarray, IRTPredictor, np.ndarray | None, np.ndarray | None
+            ],
         ] = {}
         cv_table: list[dict[str, Any]] = []
         over_budget: list[str] = []
@@ -552,13 +576,16 @@ class IRTRouter(Params):
             model, rel_fit = self._fit_candidate(name, n_dims, X, X_llms, fit_rows, fit_part, progress)
             p_val, near = self._held_out_p(model, index, rel_fit, X_val)
             p_fit = model.predict_proba(X[fit_rows], rel_fit)  # fills the holes of the training means
-            means = None
+            means, task_p = None, None
             if self._blended():
                 assert near is not None
                 means = neighbour_means(fit_part.scores, near, p_val.mean(axis=0))
+            if task_routing:
+                assert near is not None
+                task_p = TaskMeans.fit(fit_part.tasks, fit_part.scores, p_val.mean(axis=0)).predict(near)
             cv = self._judge(
                 p_val, means, p_fit, fit_part, C_fit, val_part.scores, C_val, calibrators, self._stacked(),
-                val_part.tasks if by_task else None,
+                val_part.tasks if by_task else None, task_p,
             )  # fmt: skip
             allowed_cv = {key: v for key, v in cv.items() if key[1] in guards}
             # Listed simplest first (none, the calibrations, the stack): a simpler configuration
@@ -568,11 +595,11 @@ class IRTRouter(Params):
             # The family is judged without the stack, whose kNN terms make up for a wrong family's
             # errors (measured on synthetic 2PL data: the stacked MIRT tied the true 2PL), so the
             # abilities kept are those of the model that explains the data; the stack then routes
-            # for the winner if it routes better out of fold.
-            judged = best_key({key: v for key, v in mean_cv.items() if key[0] != STACK})
+            # for the winner if it routes better out of fold. Routing by the task reads no model.
+            judged = best_key({key: v for key, v in mean_cv.items() if key[0] not in (STACK, TASKS)})
             values[name], family_values[name] = mean_cv[judged], allowed_cv[judged]
             cv_table += [{"candidate": name, **row} for row in _configuration_rows(allowed_cv)]
-            kept[name] = (p_val, means, p_fit, model, near)
+            kept[name] = (p_val, means, p_fit, model, near, task_p)
             seconds[name] = time.perf_counter() - began
         winner, table = select_by_validation(values)
         family_errors = paired_errors(family_values)  # how sure the family choice is
@@ -580,19 +607,21 @@ class IRTRouter(Params):
             row["se_vs_chosen"] = round(family_errors[row["candidate"]], 6)
             row["seconds"] = round(seconds[row["candidate"]], 3)
         cal_name, guarded = configs[winner]
-        p_val, means, p_fit, model, near = kept[winner]
-        warmup = None
-        if self.tune_warmup:
+        p_val, means, p_fit, model, near, task_p = kept[winner]
+        warmup: dict[str, Any] | None = None
+        if self.tune_warmup and cal_name == TASKS:
+            warmup = {"skipped": "routing by the neighbours' task reads no warm-up"}
+        elif self.tune_warmup:
             rel = self._context_of(winner)
             p_val, warmup = self._tune_warmup(
                 model, index, None if rel is None else rel[fit_rows], X_val, p_val, means, (cal_name, guarded),
                 calibrators, p_fit, fit_part, C_fit, val_part, C_val, by_task,
             )  # fmt: skip
-        p_stage, means_stage, Y_stage, C_stage = p_val, means, val_part.scores, C_val
+        p_stage, means_stage, Y_stage, C_stage, task_stage = p_val, means, val_part.scores, C_val, task_p
         cross_fit = None
         if len(blocks) > 1:  # the winner's out-of-block predictions on the other blocks
             began = time.perf_counter()
-            parts = [(p_val, means, val_part.scores, C_val)]
+            parts = [(p_val, means, val_part.scores, C_val, task_p)]
             parts += [
                 self._out_of_block(results, X, X_llms, winner, dims[winner], rows, progress) for rows in blocks[1:]
             ]
@@ -600,11 +629,12 @@ class IRTRouter(Params):
             block_means = [q[1] for q in parts if q[1] is not None]  # all blocks or none (the blend's)
             means_stage = None if means is None else {k: np.concatenate([m[k] for m in block_means]) for k in means}
             Y_stage, C_stage = np.concatenate([q[2] for q in parts]), np.concatenate([q[3] for q in parts])
+            task_stage = None if task_p is None else np.concatenate([q[4] for q in parts])
             # The configuration is judged again on every block (more queries, less noise).
             tasks_stage = [t for rows in blocks for t in results.take(rows).tasks] if by_task else None
             pooled = self._judge(
                 p_stage, means_stage, p_fit, fit_part, C_fit, Y_stage, C_stage, calibrators, self._stacked(),
-                tasks_stage,
+                tasks_stage, task_stage,
             )  # fmt: skip
             pooled = {key: v for key, v in pooled.items() if key[1] in guards}
             configs[winner] = simplest_within(pooled, self.simpler_within)
@@ -620,6 +650,10 @@ class IRTRouter(Params):
             }
         for row in cv_table:
             row["kept"] = row["candidate"] == winner and (row["calibration"], row["guard"]) == configs[winner]
+        if cal_name == TASKS:  # the task means in the model's place (fitted below on every training query)
+            assert task_stage is not None
+            p_stage, means_stage = task_stage, None
+            self.task_means_ = TaskMeans.fit(results.tasks, results.scores, self.score_prior_)
         stages = fit_stages(
             p_stage, means_stage, p_fit, fit_part.scores, C_fit, Y_stage, C_stage, self.selection_alphas,
             calibrators.get(cal_name), guarded, stack=cal_name == STACK, confidence=self.guard_confidence,
@@ -640,6 +674,7 @@ class IRTRouter(Params):
             "warmup": warmup,
             "knn_blend": self._blend_record(),
             "stacking": None if self.stacker_ is None else self.stacker_.report(results.llm_ids),
+            "task_routing": None if self.task_means_ is None else self.task_means_.report(results.llm_ids),
             "simpler_within": self.simpler_within,
             "novelty_gate": None if self.familiarity_ is None else self.familiarity_.report(),
             "refit": self._refitted(),
@@ -686,16 +721,17 @@ class IRTRouter(Params):
     def _judge(
         self, p: np.ndarray, means: dict[int, np.ndarray] | None, p_fit: np.ndarray, fit_part: ResultsMatrix,
         C_fit: np.ndarray, Y: np.ndarray, C: np.ndarray, calibrators: dict[str, Any], stack: bool,
-        task_groups: Sequence[str] | None = None,
+        task_groups: Sequence[str] | None = None, task_p: np.ndarray | None = None,
     ) -> dict[tuple[str, bool], np.ndarray]:  # fmt: skip
         """Each stage configuration's out-of-fold value per validation query
-        (:func:`~irtrouter.routing.tuning.cross_validate_stages`); with ``task_groups``, the mean of
-        that judgement and one by folds of whole tasks (as on new tasks)."""
+        (:func:`~irtrouter.routing.tuning.cross_validate_stages`; with ``task_p``, routing by the
+        task too); with ``task_groups``, the mean of that judgement and one by folds of whole tasks
+        (as on new tasks)."""
 
         def judge(groups: Sequence[str] | None) -> dict[tuple[str, bool], np.ndarray]:
             return cross_validate_stages(
                 p, means, p_fit, fit_part.scores, C_fit, Y, C, self.selection_alphas, calibrators, self.random_state,
-                groups=groups, stack=stack, confidence=self.guard_confidence,
+                groups=groups, stack=stack, confidence=self.guard_confidence, task_p=task_p,
             )  # fmt: skip
 
         cv = judge(None)
@@ -707,18 +743,22 @@ class IRTRouter(Params):
     def _out_of_block(
         self, results: ResultsMatrix, X: np.ndarray, X_llms: np.ndarray, name: str, n_dims: int,
         rows: np.ndarray, progress: bool,
-    ) -> tuple[np.ndarray, dict[int, np.ndarray] | None, np.ndarray, np.ndarray]:  # fmt: skip
-        """``(P, kNN means, scores, costs)`` of the training queries at ``rows``, predicted by
-        ``name`` fitted on every other training query (its neighbours searched among those)."""
+    ) -> tuple[np.ndarray, dict[int, np.ndarray] | None, np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
+        """``(P, kNN means, scores, costs, task means)`` of the training queries at ``rows``,
+        predicted by ``name`` fitted on every other training query (its neighbours searched among
+        those)."""
         fit_rows = np.setdiff1d(np.arange(results.n_queries), rows)
         fit_part, held = results.take(fit_rows), results.take(rows)
         model, rel_fit = self._fit_candidate(name, n_dims, X, X_llms, fit_rows, fit_part, progress)
         p, near = self._held_out_p(model, build_index(X[fit_rows], self.neighbour_index), rel_fit, X[rows])
-        means = None
+        means, task_p = None, None
         if self._blended():
             assert near is not None
             means = neighbour_means(fit_part.scores, near, p.mean(axis=0))
-        return p, means, held.scores, self.cost_model_.normalised(held.queries)
+        if self._by_task(results.tasks):
+            assert near is not None
+            task_p = TaskMeans.fit(fit_part.tasks, fit_part.scores, p.mean(axis=0)).predict(near)
+        return p, means, held.scores, self.cost_model_.normalised(held.queries), task_p
 
     def _fit_candidate(
         self, name: str, n_dims: int, X: np.ndarray, X_llms: np.ndarray, fit_rows: np.ndarray,
@@ -743,8 +783,9 @@ class IRTRouter(Params):
         kNN stages' largest k."""
         lam, k = (self.warmup_lambda_, self.warmup_k_) if warmup is None else warmup
         p, _, _, near = predict_near(
-            model, index, rel_fit, X, lam, k, self.relevance_k, extra_k=max(KNN_GRID) if self._blended() else 0
-        )
+            model, index, rel_fit, X, lam, k, self.relevance_k,
+            extra_k=max(KNN_GRID) if self._blended() else TASK_K if self._task_routing_on() else 0,
+        )  # fmt: skip
         return p, near
 
     def _context_of(self, name: str) -> np.ndarray | None:
@@ -785,20 +826,23 @@ class IRTRouter(Params):
 
     def _predict_features(
         self, X: np.ndarray, warmup_lambda: float | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-        """``(p_hat, features, context, neighbours, unfamiliar)`` of embedded queries: the warm-up
+    ) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None, np.ndarray | None
+    ]:  # fmt: skip
+        """``(p_hat, features, context, neighbours, unfamiliar, task)`` of embedded queries: the warm-up
         and NIRT's relevance from the nearest training queries, the predictor, then the kNN stages
         and the calibration; queries unlike every training query (``unfamiliar``, when the router
         has the novelty gate) keep the model's own P."""
         lam = self.warmup_lambda_ if warmup_lambda is None else warmup_lambda
-        blend, stacker, gate = self.knn_blend_, self.stacker_, self.familiarity_
+        blend, stacker, gate, by_task = self.knn_blend_, self.stacker_, self.familiarity_, self.task_means_
         extra_k = max(0 if blend is None else blend[0], 0 if stacker is None else stacker.max_k)
-        extra_k = max(extra_k, 0 if gate is None else FAMILIAR_K)
+        extra_k = max(extra_k, 0 if gate is None else FAMILIAR_K, 0 if by_task is None else TASK_K)
         p_hat, features, context, near = predict_near(
             self.predictor_, self.neighbours_, self.train_relevance_, X, lam, self.warmup_k_, self.relevance_k,
             extra_k=extra_k,
         )  # fmt: skip
         unfamiliar = p_model = None
+        tasks: tuple[np.ndarray, np.ndarray] | None = None
         if gate is not None:
             assert near is not None
             unfamiliar = gate.unfamiliar(np.atleast_2d(X), self.neighbours_.embeddings, near)[0]
@@ -811,18 +855,28 @@ class IRTRouter(Params):
                 p_hat[:, :trained] = stacker.predict(p_hat[:, :trained], means)
             if blend is not None:
                 p_hat[:, :trained] = mix(p_hat[:, :trained], self.train_scores_, near, blend, self.score_prior_)
+            if by_task is not None:
+                code, share = by_task.guess(near)
+                p_hat[:, :trained] = by_task.means[code]
+                tasks = np.asarray(by_task.names, dtype=object)[code], share
             base_k = max(self.warmup_k_ if lam > 0 else 0, self.relevance_k if self.train_relevance_ is not None else 0)
             near = near[:, :base_k] if base_k else None
         p_hat = self._calibrated(p_hat)
         if p_model is not None and len(p_model):
             p_hat[unfamiliar] = p_model
-        return p_hat, features, context, near, unfamiliar
+        task = None
+        if tasks is not None:  # per query, "name (share of the neighbours)"; None where the gate routed
+            task = np.asarray([f"{name} ({share:.0%} of its neighbours)" for name, share in zip(*tasks, strict=True)])
+            task = task.astype(object)
+            if unfamiliar is not None:
+                task[unfamiliar] = None
+        return p_hat, features, context, near, unfamiliar, task
 
     def predict_embedded(self, X: np.ndarray, queries: Sequence[str], warmup_lambda: float | None = None) -> Prediction:
         """:class:`Prediction` for queries already embedded (``X``); ``queries`` price them."""
         self._check_fitted()
         with blas_threads(routing_threads(len(X))):
-            p_hat, features, context, near, unfamiliar = self._predict_features(X, warmup_lambda)
+            p_hat, features, context, near, unfamiliar, task = self._predict_features(X, warmup_lambda)
             difficulty = self.predictor_.query_difficulty(features, context).astype(np.float64)
         return Prediction(
             llm_ids=self.llm_ids,
@@ -834,6 +888,7 @@ class IRTRouter(Params):
             context=context,
             neighbours=near,
             unfamiliar=unfamiliar,
+            task=task,
         )
 
     def predict(self, queries: Sequence[str], warmup_lambda: float | None = None) -> Prediction:
@@ -989,6 +1044,14 @@ class IRTRouter(Params):
                 "stayed on the best single LLM (gain over the validated margin, under it plus "
                 f"{guard_notes.get('spread_multiple', 0):g} times the gain's spread)",
             )
+        if pred.task is not None:
+            tasks = pred.task.tolist()
+            extras = [{**e, "task": t} for e, t in zip(_per_query(extras, len(queries)), tasks, strict=True)]
+            if explanations is not None:
+                explanations = [
+                    e if t is None else replace(e, reason=f"{e.reason}; P: the mean scores of its task, {t}")
+                    for e, t in zip(explanations, tasks, strict=True)
+                ]
         if pred.unfamiliar is not None:
             extras = [
                 {**e, "unfamiliar": u}
@@ -1115,6 +1178,8 @@ class IRTRouter(Params):
         if self.stacker_ is not None:
             config["stacking"], stack_arrays = self.stacker_.state()
             arrays |= {f"stacking.{k}": v for k, v in stack_arrays.items()}
+        # Rebuilt on loading from the training tasks and scores saved for the neighbours.
+        config["task_routing"] = self.task_means_ is not None
         # The kNN stages read them, and the ability table's standard errors.
         arrays["train_scores"], arrays["score_prior"] = self.train_scores_, self.score_prior_
         for name, part in (
@@ -1175,6 +1240,10 @@ class IRTRouter(Params):
         self.stacker_ = None if stacking is None else Stacker.from_state(stacking, prefixed(arrays, "stacking."))
         self.train_scores_ = arrays.get("train_scores")  # type: ignore[assignment]
         self.score_prior_ = arrays.get("score_prior")
+        self.task_means_ = None
+        if config.get("task_routing"):
+            assert self.train_tasks_ is not None and self.train_scores_ is not None and self.score_prior_ is not None
+            self.task_means_ = TaskMeans.fit(self.train_tasks_, self.train_scores_, self.score_prior_)
         self.relevance_info_ = config.get("relevance")
         self.catalog_ = LLMCatalog.from_records(config["llms"], source=str(Path(source) / CONFIG_FILE))
         self.embedder_ = embedder

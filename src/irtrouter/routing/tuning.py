@@ -60,6 +60,8 @@ WARMUP_GRID: tuple[tuple[float, int], ...] = ((0.0, 5), (0.3, 5), (0.3, 20), (0.
 
 #: The stacked ensemble's name among the configurations cross-validated (in place of a calibration).
 STACK = "stack"
+#: The configuration that routes by the neighbours' task alone (:mod:`irtrouter.routing.tasks`).
+TASKS = "task"
 
 
 #: Standard errors of the validation gain a guard's switching must clear (below: the default LLM).
@@ -361,6 +363,7 @@ def cross_validate_stages(
     stack: bool = False,
     confidence: float = CONFIDENCE,
     sd: np.ndarray | None = None,
+    task_p: np.ndarray | None = None,
 ) -> dict[tuple[str, bool], np.ndarray]:
     """Out-of-fold validation values, per query, of every (calibration name, guard on/off): the validation
     queries are split in ``folds``; each fold is routed by the stages fitted on the others, so a
@@ -369,7 +372,9 @@ def cross_validate_stages(
     ``groups`` (a task per query): whole groups make the folds (as many as there are groups, at most
     ``folds``), so each stage is judged on a task it was not tuned on, as on a new task.
     ``stack`` (with ``means``): the stacked ensemble is judged too, as the calibration ``STACK``.
-    ``sd``: the guard's (:func:`fit_guard`), sliced with the folds."""
+    ``sd``: the guard's (:func:`fit_guard`), sliced with the folds. ``task_p`` (the validation
+    queries' task means, :class:`~irtrouter.routing.tasks.TaskMeans`): routing by it in the model's
+    place, uncalibrated, is judged too, as the calibration ``TASKS``."""
     n = len(Y)
     rng = np.random.default_rng(random_state)
     if groups is None:
@@ -380,6 +385,7 @@ def cross_validate_stages(
         fold_by_name = {g: i % max(min(folds, len(names)), 1) for i, g in enumerate(order)}
         fold_of = np.asarray([fold_by_name[g] for g in groups])
     names = [*calibrators, *([STACK] if stack and means is not None else [])]
+    names += [TASKS] if task_p is not None else []
     per_query: dict[tuple[str, bool], np.ndarray] = {(c, g): np.zeros(n) for c in names for g in (False, True)}
     for f in np.unique(fold_of):
         out, inside = fold_of == f, fold_of != f
@@ -394,11 +400,17 @@ def cross_validate_stages(
                 C_fit.mean(axis=0), alphas,
             )  # fmt: skip
         for name in names:
+            if name == TASKS:  # the task means in the model's place: no blend, no calibration
+                assert task_p is not None
+                p_in, p_held, sub_in, held_in, blend_in = task_p[inside], task_p[out], None, {}, None
+            else:
+                p_in, p_held, sub_in, held_in, blend_in = p_irt[inside], p_irt[out], sub, held or {}, blend
             st = fit_stages(
-                p_irt[inside], sub, p_fit, Y_fit, C_fit, Y[inside], C[inside], alphas, calibrators.get(name), True,
-                ("linear",), blend, stack=name == STACK, confidence=confidence, sd=None if sd is None else sd[inside],
+                p_in, sub_in, p_fit, Y_fit, C_fit, Y[inside], C[inside], alphas, calibrators.get(name), True,
+                ("linear",), blend_in, stack=name == STACK, confidence=confidence,
+                sd=None if sd is None else sd[inside],
             )  # fmt: skip
-            p_out = st.predict(p_irt[out], held or {})
+            p_out = st.predict(p_held, held_in)
             for g in (False, True):
                 per_query[(name, g)][out] = validation_values(
                     p_out, C[out], Y[out], st.mean_score, st.mean_cost, alphas, st.guard if g else None,
