@@ -81,6 +81,7 @@ class IRTAdapter(Router):
         validation_folds: int = 1,
         tune_warmup: bool = False,
         task_folds: bool = False,
+        task_routing: bool = False,
         predictor_params: dict[str, Any] | None = None,
         random_state: int = 0,
         cost_model: str = "auto",
@@ -99,6 +100,7 @@ class IRTAdapter(Router):
         self.validation_folds = validation_folds
         self.tune_warmup = tune_warmup
         self.task_folds = task_folds
+        self.task_routing = task_routing
         self.predictor = predictor
         self.n_dims = n_dims
         self.warmup_lambda = warmup_lambda
@@ -137,6 +139,7 @@ class IRTAdapter(Router):
             validation_folds=self.validation_folds,
             tune_warmup=self.tune_warmup,
             task_folds=self.task_folds,
+            task_routing=self.task_routing,
             predictor_params=self.predictor_params,
             random_state=self.random_state,
         )
