@@ -831,12 +831,13 @@ class IRTRouter(Params):
     ]:  # fmt: skip
         """``(p_hat, features, context, neighbours, unfamiliar, task)`` of embedded queries: the warm-up
         and NIRT's relevance from the nearest training queries, the predictor, then the kNN stages
-        and the calibration; queries unlike every training query (``unfamiliar``, when the router
-        has the novelty gate) keep the model's own P."""
+        and the calibration, or the means of the neighbours' task in their place (``task``: each
+        query's, when the router routes by the task); queries unlike every training query
+        (``unfamiliar``, when the router has the novelty gate) keep the model's own P."""
         lam = self.warmup_lambda_ if warmup_lambda is None else warmup_lambda
-        blend, stacker, gate, by_task = self.knn_blend_, self.stacker_, self.familiarity_, self.task_means_
+        blend, stacker, gate, task_means = self.knn_blend_, self.stacker_, self.familiarity_, self.task_means_
         extra_k = max(0 if blend is None else blend[0], 0 if stacker is None else stacker.max_k)
-        extra_k = max(extra_k, 0 if gate is None else FAMILIAR_K, 0 if by_task is None else TASK_K)
+        extra_k = max(extra_k, 0 if gate is None else FAMILIAR_K, 0 if task_means is None else TASK_K)
         p_hat, features, context, near = predict_near(
             self.predictor_, self.neighbours_, self.train_relevance_, X, lam, self.warmup_k_, self.relevance_k,
             extra_k=extra_k,
@@ -855,10 +856,10 @@ class IRTRouter(Params):
                 p_hat[:, :trained] = stacker.predict(p_hat[:, :trained], means)
             if blend is not None:
                 p_hat[:, :trained] = mix(p_hat[:, :trained], self.train_scores_, near, blend, self.score_prior_)
-            if by_task is not None:
-                code, share = by_task.guess(near)
-                p_hat[:, :trained] = by_task.means[code]
-                tasks = np.asarray(by_task.names, dtype=object)[code], share
+            if task_means is not None:
+                code, share = task_means.guess(near)
+                p_hat[:, :trained] = task_means.means[code]
+                tasks = np.asarray(task_means.names, dtype=object)[code], share
             base_k = max(self.warmup_k_ if lam > 0 else 0, self.relevance_k if self.train_relevance_ is not None else 0)
             near = near[:, :base_k] if base_k else None
         p_hat = self._calibrated(p_hat)
@@ -866,8 +867,8 @@ class IRTRouter(Params):
             p_hat[unfamiliar] = p_model
         task = None
         if tasks is not None:  # per query, "name (share of the neighbours)"; None where the gate routed
-            task = np.asarray([f"{name} ({share:.0%} of its neighbours)" for name, share in zip(*tasks, strict=True)])
-            task = task.astype(object)
+            named = [f"{name} ({share:.0%} of its neighbours)" for name, share in zip(*tasks, strict=True)]
+            task = np.asarray(named, dtype=object)
             if unfamiliar is not None:
                 task[unfamiliar] = None
         return p_hat, features, context, near, unfamiliar, task
