@@ -4,6 +4,7 @@ judgement, and a router that keeps it routing and reloading the same."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -126,6 +127,19 @@ def test_a_saved_router_rebuilds_the_task_means_and_routes_the_same(kept):
     queries = list(results.queries[::37])
     np.testing.assert_array_equal(loaded.predict(queries).p_hat, router.predict(queries).p_hat)
     assert [d.llm_id for d in loaded.route_many(queries)] == [d.llm_id for d in router.route_many(queries)]
+
+
+def test_task_means_from_graded_scores_reload_exactly(tmp_path):
+    """The means are rebuilt from the scores as saved (float32): graded scores give the same."""
+    results, catalog, _ = task_world()
+    graded = replace(results, scores=results.scores * 0.7 + 0.1)
+    router = IRTRouter(
+        predictor="auto", embedder="hashing:64", knn_blend=False, guard=False, calibration="none",
+        novelty_gate=False, task_routing=True, predictor_params={"max_epochs": 1},
+    ).fit(graded, catalog)  # fmt: skip
+    assert router.task_means_ is not None  # as in `kept`: the model knows nothing, the task does
+    router.save(tmp_path / "r")
+    np.testing.assert_array_equal(load_router(tmp_path / "r").task_means_.means, router.task_means_.means)
 
 
 def test_task_routing_off_by_default_or_one_task_judges_no_task_configuration():

@@ -576,13 +576,7 @@ class IRTRouter(Params):
             model, rel_fit = self._fit_candidate(name, n_dims, X, X_llms, fit_rows, fit_part, progress)
             p_val, near = self._held_out_p(model, index, rel_fit, X_val)
             p_fit = model.predict_proba(X[fit_rows], rel_fit)  # fills the holes of the training means
-            means, task_p = None, None
-            if self._blended():
-                assert near is not None
-                means = neighbour_means(fit_part.scores, near, p_val.mean(axis=0))
-            if task_routing:
-                assert near is not None
-                task_p = TaskMeans.fit(fit_part.tasks, fit_part.scores, p_val.mean(axis=0)).predict(near)
+            means, task_p = self._neighbour_inputs(fit_part, near, p_val, task_routing)
             cv = self._judge(
                 p_val, means, p_fit, fit_part, C_fit, val_part.scores, C_val, calibrators, self._stacked(),
                 val_part.tasks if by_task else None, task_p,
@@ -653,7 +647,8 @@ class IRTRouter(Params):
         if cal_name == TASKS:  # the task means in the model's place (fitted below on every training query)
             assert task_stage is not None
             p_stage, means_stage = task_stage, None
-            self.task_means_ = TaskMeans.fit(results.tasks, results.scores, self.score_prior_)
+            # From the scores as saved, so a loaded router rebuilds exactly these means.
+            self.task_means_ = TaskMeans.fit(results.tasks, self.train_scores_, self.score_prior_)
         stages = fit_stages(
             p_stage, means_stage, p_fit, fit_part.scores, C_fit, Y_stage, C_stage, self.selection_alphas,
             calibrators.get(cal_name), guarded, stack=cal_name == STACK, confidence=self.guard_confidence,
@@ -751,14 +746,22 @@ class IRTRouter(Params):
         fit_part, held = results.take(fit_rows), results.take(rows)
         model, rel_fit = self._fit_candidate(name, n_dims, X, X_llms, fit_rows, fit_part, progress)
         p, near = self._held_out_p(model, build_index(X[fit_rows], self.neighbour_index), rel_fit, X[rows])
+        means, task_p = self._neighbour_inputs(fit_part, near, p, self._by_task(results.tasks))
+        return p, means, held.scores, self.cost_model_.normalised(held.queries), task_p
+
+    def _neighbour_inputs(
+        self, fit_part: ResultsMatrix, near: np.ndarray | None, p: np.ndarray, by_task: bool
+    ) -> tuple[dict[int, np.ndarray] | None, np.ndarray | None]:
+        """What the stages read of held-out queries' neighbours among ``fit_part``: the kNN means
+        (when blended) and the means of their task (``by_task``); holes take the mean of ``p``."""
         means, task_p = None, None
         if self._blended():
             assert near is not None
             means = neighbour_means(fit_part.scores, near, p.mean(axis=0))
-        if self._by_task(results.tasks):
+        if by_task:
             assert near is not None
             task_p = TaskMeans.fit(fit_part.tasks, fit_part.scores, p.mean(axis=0)).predict(near)
-        return p, means, held.scores, self.cost_model_.normalised(held.queries), task_p
+        return means, task_p
 
     def _fit_candidate(
         self, name: str, n_dims: int, X: np.ndarray, X_llms: np.ndarray, fit_rows: np.ndarray,
@@ -842,8 +845,7 @@ class IRTRouter(Params):
             self.predictor_, self.neighbours_, self.train_relevance_, X, lam, self.warmup_k_, self.relevance_k,
             extra_k=extra_k,
         )  # fmt: skip
-        unfamiliar = p_model = None
-        tasks: tuple[np.ndarray, np.ndarray] | None = None
+        unfamiliar = p_model = task = None
         if gate is not None:
             assert near is not None
             unfamiliar = gate.unfamiliar(np.atleast_2d(X), self.neighbours_.embeddings, near)[0]
@@ -856,21 +858,18 @@ class IRTRouter(Params):
                 p_hat[:, :trained] = stacker.predict(p_hat[:, :trained], means)
             if blend is not None:
                 p_hat[:, :trained] = mix(p_hat[:, :trained], self.train_scores_, near, blend, self.score_prior_)
-            if task_means is not None:
+            if task_means is not None:  # each query's task named, "name (share of the neighbours)"
                 code, share = task_means.guess(near)
                 p_hat[:, :trained] = task_means.means[code]
-                tasks = np.asarray(task_means.names, dtype=object)[code], share
+                named = [f"{task_means.names[c]} ({s:.0%} of its neighbours)" for c, s in zip(code, share, strict=True)]
+                task = np.asarray(named, dtype=object)
+                if unfamiliar is not None:
+                    task[unfamiliar] = None  # routed by the model alone
             base_k = max(self.warmup_k_ if lam > 0 else 0, self.relevance_k if self.train_relevance_ is not None else 0)
             near = near[:, :base_k] if base_k else None
         p_hat = self._calibrated(p_hat)
         if p_model is not None and len(p_model):
             p_hat[unfamiliar] = p_model
-        task = None
-        if tasks is not None:  # per query, "name (share of the neighbours)"; None where the gate routed
-            named = [f"{name} ({share:.0%} of its neighbours)" for name, share in zip(*tasks, strict=True)]
-            task = np.asarray(named, dtype=object)
-            if unfamiliar is not None:
-                task[unfamiliar] = None
         return p_hat, features, context, near, unfamiliar, task
 
     def predict_embedded(self, X: np.ndarray, queries: Sequence[str], warmup_lambda: float | None = None) -> Prediction:
