@@ -23,8 +23,6 @@ training data is read.
 
 from __future__ import annotations
 
-import warnings
-from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -38,6 +36,7 @@ from irtrouter.routing.index import build_index
 from irtrouter.routing.neighbours import predict_near
 from irtrouter.routing.rule import TradeOff
 from irtrouter.routing.selection import best_single
+from irtrouter.routing.tasks import TASK_K, TaskMeans
 from irtrouter.routing.tuning import (
     KNN_GRID,
     SELECTION_ALPHAS,
@@ -85,12 +84,9 @@ def _values(spec: str, embedder: CachedEmbedder) -> list[np.ndarray]:
     assert near is not None
     p_fit = model.predict_proba(X[fit_rows])
     means = neighbour_means(fit.scores, near, p_val.mean(axis=0))
-    tasks = np.asarray(fit.tasks, dtype=object)
-    names = sorted(set(fit.tasks))
-    with warnings.catch_warnings():  # a task an LLM never answered: 0.5
-        warnings.simplefilter("ignore", RuntimeWarning)
-        by_task = np.stack([np.nan_to_num(np.nanmean(fit.scores[tasks == t], axis=0), nan=0.5) for t in names])
-    shares = np.stack([(tasks[near[:, :10]] == t).mean(axis=1) for t in names], axis=1)
+    task_means = TaskMeans.fit(fit.tasks, fit.scores, np.full(fit.n_llms, 0.5))  # a task never answered: 0.5
+    names, by_task = task_means.names, task_means.means
+    shares = np.stack([(task_means.of_query[near[:, :TASK_K]] == i).mean(axis=1) for i in range(len(names))], axis=1)
     told = np.stack([np.asarray(val.tasks, dtype=object) == t for t in names], axis=1).astype(float)
     log_length = np.log1p([len(q) for q in carve.results.queries])
     z = (log_length - log_length[fit_rows].mean()) / log_length[fit_rows].std()
@@ -113,7 +109,7 @@ def _values(spec: str, embedder: CachedEmbedder) -> list[np.ndarray]:
             values.append(cv[(tuning.STACK, True)])
     finally:
         tuning.fit_stacker = fit_stacker
-    guessed = [Counter(tasks[row[:10]]).most_common(1)[0][0] for row in near]  # the neighbours' task
+    guessed = [names[i] for i in task_means.guess(near)[0]]  # the neighbours' task (routing.tasks' vote)
     return [
         *values,
         _task_best(p_val, p_fit, fit, val.scores, val.tasks, C_fit, C_val),
