@@ -128,7 +128,6 @@ def _task_best(
     filled_fit = filled_scores(fit.scores, p_fit)
     filled = filled_scores(Y_val, p_val)
     fit_tasks = np.asarray(fit.tasks, dtype=object)
-    rows = np.arange(len(Y_val))
     total = np.zeros(len(Y_val))
     for a in SELECTION_ALPHAS:
         t = TradeOff.of(a)
@@ -141,10 +140,7 @@ def _task_best(
         }
         chosen = np.asarray([best.get(task, d) for task in val_tasks])
         base = t.alpha * filled[:, d] - t.beta * C_val[:, d]
-        gain = (t.alpha * Y_val[rows, chosen] - t.beta * C_val[rows, chosen]) - (
-            t.alpha * Y_val[:, d] - t.beta * C_val[:, d]
-        )
-        total += base + np.nan_to_num(gain, nan=0.0)  # unobserved either side: no gain, as validation counts it
+        total += base + tuning._realised_gain(Y_val, C_val, t, chosen, d)  # validation's own count of a gain
     return total / len(SELECTION_ALPHAS)
 
 
