@@ -59,6 +59,11 @@ def test_cost_sources_in_order_of_preference():
     costs, kind = realised_costs(ResultsMatrix(**base), cat, assumed_output_tokens=100)
     assert kind == "modelled"
     np.testing.assert_allclose(costs, [[(2 * 1 + 100 * 2) / 1e6, (2 * 10 + 100 * 30) / 1e6]])
+    # Answer lengths without prompt tokens (zeroeval): estimated input, each answer's own output.
+    lengths = ResultsMatrix(**base, output_tokens=np.array([[10.0, 20.0]]))
+    costs, kind = realised_costs(lengths, cat, assumed_output_tokens=100)
+    assert kind == "modelled"
+    np.testing.assert_allclose(costs, [[(2 * 1 + 10 * 2) / 1e6, (2 * 10 + 20 * 30) / 1e6]])
 
 
 # -- reward shares, top-k, predictor quality, gap closed -------------------------------------------

@@ -5,7 +5,9 @@ Performance
 Total Cost
     Sum of the chosen LLMs' USD costs (eq. 11). Real per-query costs where the data has them,
     else tokens x prices where it has tokens, else *modelled*: estimated input tokens x input
-    price + ``assumed_output_tokens`` x output price; :func:`realised_costs` says which.
+    price + output tokens x output price, the output tokens each answer's own where the data has
+    them (zeroeval: answer lengths) and ``assumed_output_tokens`` where it has none;
+    :func:`realised_costs` says which.
 Reward (eq. 12, reported x 100)
     ``alpha * Performance - beta * Total Cost / cost_scale``, where ``cost_scale`` is the largest
     Total Cost of any single-LLM router on the same queries.
@@ -56,7 +58,10 @@ def realised_costs(
         if not np.isnan(cells[results.observed]).any():
             return np.nan_to_num(cells, nan=0.0), "tokens"
     tokens_in = np.array([estimate_tokens(q) for q in results.queries], dtype=np.float64)[:, None]
-    return tokens_in * in_price + assumed_output_tokens * out_price, "modelled"
+    tokens_out: np.ndarray | int = assumed_output_tokens
+    if results.output_tokens is not None and not np.isnan(results.output_tokens[results.observed]).any():
+        tokens_out = np.nan_to_num(results.output_tokens, nan=0.0)  # each answer's own length (zeroeval)
+    return tokens_in * in_price + tokens_out * out_price, "modelled"
 
 
 def outcome(scores: np.ndarray, costs: np.ndarray, routing: np.ndarray) -> Outcome:
