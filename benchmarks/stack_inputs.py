@@ -8,7 +8,9 @@ model's P and of the kNN means of 10, 50 and 200 neighbours. This adds, one at a
 * **task told**: the mean training score of the LLM on the query's own task, read from its label
   (what a caller who knows the task could tell the router);
 * **length**: the query's log length in characters, standardised on the fitting queries (a
-  per-query signal the embedding, of unit norm, barely carries; each LLM gets its own weight).
+  per-query signal the embedding, of unit norm, barely carries; each LLM gets its own weight);
+* **lexical neighbours**: the kNN means of 10, 50 and 200 neighbours found by word and trigram
+  hashing (``hashing:512``) instead of the embedding: queries that share words and formats.
 
 On ``default``'s validation carve of each setting (20% of each task, seed 0), with the 2PL as the
 routing model, each stack is judged out of fold against the plain one
@@ -29,7 +31,8 @@ import numpy as np
 from carve import default_carve, settings_and_embedder
 
 from irtrouter.data.results import ResultsMatrix
-from irtrouter.embed.cache import CachedEmbedder
+from irtrouter.embed.cache import CachedEmbedder, encode_texts
+from irtrouter.embed.registry import make_embedder
 from irtrouter.irt.registry import predictor_class
 from irtrouter.routing import stacking, tuning
 from irtrouter.routing.index import build_index
@@ -53,7 +56,11 @@ SETTINGS = (
 # as the logit of a probability kept 1/(2k) from 0 and 1: the length goes in as sigmoid(z), which
 # a k of a million gives back as z.
 TASK_KEY, TOLD_KEY, LENGTH_KEY = 7, 8, 10**6
-VARIANTS = {"length": (LENGTH_KEY,), "task": (TASK_KEY,), "task told": (TOLD_KEY,)}
+LEXICAL_KEYS = {10: 11, 50: 51, 200: 201}  # the lexical means of k neighbours, kept about 1/(2k) from 0, 1
+VARIANTS = {
+    "length": (LENGTH_KEY,), "task": (TASK_KEY,), "task told": (TOLD_KEY,),
+    "lexical neighbours": tuple(LEXICAL_KEYS.values()),
+}  # fmt: skip
 
 
 def main() -> None:
@@ -90,7 +97,11 @@ def _values(spec: str, embedder: CachedEmbedder) -> list[np.ndarray]:
     told = np.stack([np.asarray(val.tasks, dtype=object) == t for t in names], axis=1).astype(float)
     log_length = np.log1p([len(q) for q in carve.results.queries])
     z = (log_length - log_length[fit_rows].mean()) / log_length[fit_rows].std()
+    H = encode_texts(make_embedder("hashing:512"), list(carve.results.queries))
+    lexical_near = build_index(H[fit_rows], "auto").search(H[carve.val_rows], max(KNN_GRID))
+    lexical = neighbour_means(fit.scores, lexical_near, p_val.mean(axis=0))
     extra = {
+        **{key: lexical[k] for k, key in LEXICAL_KEYS.items()},
         TASK_KEY: shares @ by_task,
         TOLD_KEY: np.clip(told @ by_task, 1e-3, 1 - 1e-3),
         LENGTH_KEY: np.repeat(1.0 / (1.0 + np.exp(-z[carve.val_rows]))[:, None], fit.n_llms, axis=1),

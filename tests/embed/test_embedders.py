@@ -50,6 +50,21 @@ def test_registry_specs_and_errors():
         make_embedder("hashing:big")
 
 
+def test_joined_embedder_averages_its_parts_similarities():
+    texts = ["solve the integral equation", "integral equation to solve", "ancient roman empire"]
+    joined = make_embedder("hashing:64+hashing:32")
+    assert (joined.name, joined.dim) == ("hashing-64+hashing-32", 96)
+    X = joined.encode(texts)
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, rtol=1e-6)
+    A, B = HashingEmbedder(64).encode(texts), HashingEmbedder(32).encode(texts)
+    np.testing.assert_allclose(X @ X.T, (A @ A.T + B @ B.T) / 2, atol=1e-6)
+    assert joined.encode([]).shape == (0, 96)
+    with pytest.raises(ConfigError, match="empty part"):
+        make_embedder("hashing+")
+    with pytest.raises(ConfigError, match="unknown embedder 'bert'"):
+        make_embedder("hashing+bert")
+
+
 @pytest.mark.parametrize(("spec", "dim"), [("use", 512), ("e5", 384)])
 def test_local_models_run_offline(spec, dim):
     emb = make_embedder(spec)

@@ -154,3 +154,14 @@ def test_persistence_errors(fitted, tmp_path):
     (tmp_path / "r" / "weights.npz").write_bytes(b"garbage")
     with pytest.raises(RouterFormatError, match=r"weights\.npz.*not an \.npz archive"):
         load_router(tmp_path / "r")
+
+
+def test_a_router_on_joined_embedders_reloads_them_and_routes_the_same(topic_data, tmp_path):
+    train, test, catalog = topic_data
+    router = IRTRouter(embedder="hashing:64+hashing:32", predictor_params={"max_epochs": 20}).fit(train, catalog)
+    router.save(tmp_path / "joined")
+    again = load_router(tmp_path / "joined")
+    assert again.embedder_.name == "hashing-64+hashing-32" and again.embedder_.dim == 96
+    a, b = router.route_many(test.queries, 0.8), again.route_many(test.queries, 0.8)
+    assert [x.llm_id for x in a] == [x.llm_id for x in b]
+    assert [x.p_hat for x in a] == [x.p_hat for x in b]

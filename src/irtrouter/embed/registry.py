@@ -9,6 +9,7 @@ spec               embedder
 ``hashing[:DIM]``  deterministic feature hashing (default 256-d): tests, smoke runs
 ``st:MODEL``       a sentence-transformers model (``irtrouter[st]``)
 ``openai:MODEL``   an OpenAI-compatible embeddings API (``$IRTROUTER_EMBED_BASE_URL``)
+``A+B``            A's and B's embeddings side by side, e.g. ``use+hashing:512``
 =================  =============================================================
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 from irtrouter.embed.base import Embedder
 from irtrouter.errors import ConfigError
 
-EMBEDDER_SPECS = ("use", "e5", "wordllama", "hashing[:DIM]", "st:MODEL", "openai:MODEL")
+EMBEDDER_SPECS = ("use", "e5", "wordllama", "hashing[:DIM]", "st:MODEL", "openai:MODEL", "A+B")
 
 
 def make_embedder(spec: str = "use", threads: int = 1) -> Embedder:
@@ -29,7 +30,16 @@ def make_embedder(spec: str = "use", threads: int = 1) -> Embedder:
     --------
     >>> make_embedder("hashing:64").dim
     64
+    >>> make_embedder("hashing:64+hashing:32").dim
+    96
     """
+    if "+" in spec:
+        from irtrouter.embed.joined import JoinedEmbedder
+
+        parts = spec.split("+")
+        if not all(parts):
+            raise ConfigError(f"embedder {spec!r} has an empty part; join specs as A+B")
+        return JoinedEmbedder([make_embedder(part, threads) for part in parts])
     kind, _, arg = spec.partition(":")
     if kind == "use" and not arg:
         from irtrouter.embed.local import USEEmbedder
