@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from irtrouter.embed.base import Embedder, unit_rows
+from irtrouter.embed.base import Embedder, cap_texts, text_cap, unit_rows
 
 
 class JoinedEmbedder:
@@ -34,10 +34,10 @@ class JoinedEmbedder:
         self.parts = list(parts)
         self.name = "+".join(p.name for p in self.parts)
         self.dim = sum(p.dim for p in self.parts)
-        caps = {getattr(p, "max_chars", "default") for p in self.parts}
-        if len(caps) == 1 and "default" not in caps:
-            self.max_chars = caps.pop()  # every part declares the same cap: keep it
+        # The widest of the parts' caps reaches encode, which gives each part its own cut.
+        caps = [text_cap(p) for p in self.parts]
+        self.max_chars: int | None = None if None in caps else max(c for c in caps if c is not None)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        blocks = [unit_rows(p.encode(texts)).reshape(len(texts), p.dim) for p in self.parts]
+        blocks = [unit_rows(p.encode(cap_texts(texts, text_cap(p)))).reshape(len(texts), p.dim) for p in self.parts]
         return (np.hstack(blocks) / np.sqrt(len(blocks))).astype(np.float32)
