@@ -51,17 +51,25 @@ def realised_costs(
     """USD cost of every (query, LLM) cell of ``results`` and how it was obtained."""
     in_price = np.array([catalog[m].input_price for m in results.llm_ids]) / 1e6
     out_price = np.array([catalog[m].output_price for m in results.llm_ids]) / 1e6
-    if results.cost_usd is not None and not np.isnan(results.cost_usd[results.observed]).any():
-        return np.nan_to_num(results.cost_usd, nan=0.0), "real"
+    real = _filled(results, results.cost_usd)
+    if real is not None:
+        return real, "real"
     if results.input_tokens is not None and results.output_tokens is not None:
-        cells = results.input_tokens * in_price + results.output_tokens * out_price
-        if not np.isnan(cells[results.observed]).any():
-            return np.nan_to_num(cells, nan=0.0), "tokens"
+        cells = _filled(results, results.input_tokens * in_price + results.output_tokens * out_price)
+        if cells is not None:
+            return cells, "tokens"
     tokens_in = np.array([estimate_tokens(q) for q in results.queries], dtype=np.float64)[:, None]
-    tokens_out: np.ndarray | int = assumed_output_tokens
-    if results.output_tokens is not None and not np.isnan(results.output_tokens[results.observed]).any():
-        tokens_out = np.nan_to_num(results.output_tokens, nan=0.0)  # each answer's own length (zeroeval)
+    answers = _filled(results, results.output_tokens)  # each answer's own length (zeroeval)
+    tokens_out = assumed_output_tokens if answers is None else answers
     return tokens_in * in_price + tokens_out * out_price, "modelled"
+
+
+def _filled(results: ResultsMatrix, cells: np.ndarray | None) -> np.ndarray | None:
+    """``cells`` with unobserved ones as 0 when they have a value in every observed (query, LLM)
+    cell of ``results``; else None."""
+    if cells is None or np.isnan(cells[results.observed]).any():
+        return None
+    return np.nan_to_num(cells, nan=0.0)
 
 
 def outcome(scores: np.ndarray, costs: np.ndarray, routing: np.ndarray) -> Outcome:
