@@ -176,7 +176,10 @@ class PostgresStore(DecisionStore):
         try:
             return self._transaction(conn, ops)
         except psycopg.Error:
-            if conn.broken:
+            # A failed batch leaves a healthy connection idle (its transaction rolled back). One the
+            # server dropped need not be marked broken: libpq can be left mid-command ("another
+            # command is already in progress") and would fail every later batch.
+            if conn.broken or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 log.warning("%s: connection lost; the next batch reconnects", self.name)
                 self._disconnect()
             raise
